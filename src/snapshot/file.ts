@@ -1,0 +1,86 @@
+/** Saving and loading snapshots as JSON, with validation that names what is wrong. */
+import { readFileSync } from 'node:fs';
+import { InputError } from '../errors.js';
+import { writeFileAtomic } from '../system/atomic-write.js';
+import { SNAPSHOT_VERSION, type Snapshot } from './types.js';
+
+const ARRAYS = ['links', 'addresses', 'routes', 'rules'] as const;
+
+export function readSnapshotFile(path: string): Snapshot {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new InputError(`--snapshot: cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (error) {
+    throw new InputError(`--snapshot: ${path} is not JSON: ${(error as Error).message}`, 'write one with `netmend snapshot --out FILE`');
+  }
+  return validateSnapshot(data, path);
+}
+
+export function validateSnapshot(data: unknown, where: string): Snapshot {
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new InputError(`--snapshot: ${where} is not a netmend snapshot (expected an object)`);
+  const object = data as Record<string, unknown>;
+  if (object.version !== SNAPSHOT_VERSION) throw new InputError(`--snapshot: ${where} has version ${JSON.stringify(object.version)}, expected ${SNAPSHOT_VERSION}`);
+  for (const key of ARRAYS) {
+    if (!Array.isArray(object[key])) throw new InputError(`--snapshot: ${where} has no "${key}" array`);
+  }
+  for (const [i, route] of (object.routes as unknown[]).entries()) {
+    const r = route as Record<string, unknown>;
+    if (typeof r !== 'object' || r === null || (r.family !== 4 && r.family !== 6) || typeof r.dst !== 'string' || typeof r.table !== 'number' || typeof r.type !== 'string') {
+      throw new InputError(`--snapshot: ${where}: routes[${i}] is malformed (needs family, dst, table, type)`);
+    }
+  }
+  for (const [i, rule] of (object.rules as unknown[]).entries()) {
+    const r = rule as Record<string, unknown>;
+    if (typeof r !== 'object' || r === null || (r.family !== 4 && r.family !== 6) || typeof r.priority !== 'number' || typeof r.action !== 'string') {
+      throw new InputError(`--snapshot: ${where}: rules[${i}] is malformed (needs family, priority, action)`);
+    }
+  }
+  for (const [i, link] of (object.links as unknown[]).entries()) {
+    const l = link as Record<string, unknown>;
+    if (typeof l !== 'object' || l === null || typeof l.name !== 'string' || typeof l.index !== 'number') {
+      throw new InputError(`--snapshot: ${where}: links[${i}] is malformed (needs index, name)`);
+    }
+  }
+  if (typeof object.sysctls !== 'object' || object.sysctls === null) object.sysctls = { interfaces: {} };
+  return { ...(object as unknown as Snapshot), source: 'file' };
+}
+
+/**
+ * The snapshot as JSON text in chunks: one route per line, so half a million routes never need
+ * one giant string in memory.
+ */
+export function* snapshotJsonChunks(snapshot: Snapshot): Generator<string> {
+  const { links, addresses, routes, rules, ...head } = snapshot;
+  const headJson = JSON.stringify(head);
+  yield `${headJson.slice(0, -1)},\n`;
+  const lists: Array<[string, unknown[]]> = [['links', links], ['addresses', addresses], ['rules', rules], ['routes', routes]];
+  for (const [index, [name, list]] of lists.entries()) {
+    yield `"${name}": [`;
+    let buffer = '';
+    for (let i = 0; i < list.length; i++) {
+      buffer += `${i === 0 ? '\n' : ',\n'}${JSON.stringify(list[i])}`;
+      if (buffer.length > 1 << 16) {
+        yield buffer;
+        buffer = '';
+      }
+    }
+    yield `${buffer}${list.length ? '\n' : ''}]${index === lists.length - 1 ? '\n' : ',\n'}`;
+  }
+  yield '}\n';
+}
+
+export async function writeSnapshot(snapshot: Snapshot, out?: string): Promise<void> {
+  if (out) {
+    writeFileAtomic(out, snapshotJsonChunks(snapshot), { refuseSymlink: false });
+    return;
+  }
+  for (const chunk of snapshotJsonChunks(snapshot)) {
+    if (!process.stdout.write(chunk)) await new Promise((resolve) => process.stdout.once('drain', resolve));
+  }
+}

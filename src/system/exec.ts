@@ -1,0 +1,123 @@
+/**
+ * The one place that starts subprocesses. Everything that runs `ip`, `networkctl`, `ssh`,
+ * `uci`, `systemctl` and friends goes through a CommandRunner, so `--ssh user@host` can swap the
+ * local runner for a remote one and tests can see exactly what would run.
+ */
+import { CheckCouldNotRunError, InputError } from '../errors.js';
+
+export interface RunOptions {
+  /** Bytes or text for the child's stdin. */
+  input?: string | Buffer;
+  /** Milliseconds before the child is killed; default 30 s. */
+  timeoutMs?: number;
+  /** Extra environment for the child. */
+  env?: Record<string, string>;
+  /** Resolve even when the exit code is not 0 (the caller reads exitCode). */
+  allowFailure?: boolean;
+}
+
+export interface RunResult {
+  command: string;
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface CommandRunner {
+  /** Human name of where commands run: "local" or "ssh root@router". */
+  readonly where: string;
+  run(file: string, args: readonly string[], options?: RunOptions): Promise<RunResult>;
+}
+
+/** A failed command: says which command, its exit code and the first line of its stderr. */
+export class CommandFailedError extends CheckCouldNotRunError {
+  readonly result: RunResult;
+  constructor(result: RunResult, hint?: string) {
+    const firstLine = result.stderr.trim().split('\n')[0] || `exit code ${result.exitCode}`;
+    super(`\`${result.command}\` failed: ${firstLine}`, hint);
+    this.result = result;
+  }
+}
+
+function shellQuote(arg: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+export function formatCommand(file: string, args: readonly string[]): string {
+  return [file, ...args].map(shellQuote).join(' ');
+}
+
+async function runProcess(file: string, args: readonly string[], display: string, options: RunOptions): Promise<RunResult> {
+  const { execa } = await import('execa');
+  let child;
+  try {
+    child = await execa(file, args, {
+      input: options.input,
+      timeout: options.timeoutMs ?? 30_000,
+      env: options.env,
+      reject: false,
+      stripFinalNewline: false,
+      encoding: 'utf8',
+    });
+  } catch (error) {
+    throw new CheckCouldNotRunError(`could not start \`${display}\`: ${(error as Error).message}`);
+  }
+  if (child.failed && child.exitCode === undefined) {
+    const why = child.timedOut ? `timed out after ${options.timeoutMs ?? 30_000} ms` : (child.shortMessage ?? 'could not run');
+    const missing = (child as { code?: string }).code === 'ENOENT';
+    throw new CheckCouldNotRunError(
+      missing ? `\`${file}\` is not installed` : `\`${display}\` ${why}`,
+      missing ? `install the package that provides ${file}` : undefined,
+    );
+  }
+  const result: RunResult = {
+    command: display,
+    exitCode: child.exitCode ?? 1,
+    stdout: String(child.stdout ?? ''),
+    stderr: String(child.stderr ?? ''),
+  };
+  if (result.exitCode !== 0 && !options.allowFailure) throw new CommandFailedError(result);
+  return result;
+}
+
+export class LocalRunner implements CommandRunner {
+  readonly where = 'local';
+  run(file: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+    return runProcess(file, args, formatCommand(file, args), options);
+  }
+}
+
+const SSH_TARGET = /^(?:[A-Za-z0-9._-]+@)?(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])$/;
+
+/**
+ * Runs commands on another machine over ssh, non-interactively (BatchMode), so a router without
+ * Node can be diagnosed from here. Exit code 255 is ssh's own failure: reported as bad input
+ * (exit 2), since it is almost always a wrong or unreachable host.
+ */
+export class SshRunner implements CommandRunner {
+  readonly where: string;
+  constructor(readonly target: string, readonly sshOptions: readonly string[] = []) {
+    if (!SSH_TARGET.test(target)) throw new InputError(`--ssh: '${target}' is not a user@host ssh destination`);
+    this.where = `ssh ${target}`;
+  }
+
+  async run(file: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+    const remote = formatCommand(file, args);
+    const sshArgs = ['-o', 'BatchMode=yes', '-o', 'ConnectTimeout=10', ...this.sshOptions, this.target, '--', remote];
+    const result = await runProcess('ssh', sshArgs, `${this.where}: ${remote}`, { ...options, allowFailure: true });
+    if (result.exitCode === 255) {
+      const reason = result.stderr.trim().split('\n').pop() || 'connection failed';
+      throw new InputError(`cannot reach ${this.target} over ssh: ${reason}`, 'check the host name, the key and that sshd runs there');
+    }
+    if (result.exitCode !== 0 && !options.allowFailure) throw new CommandFailedError(result);
+    return result;
+  }
+}
+
+/** Extra ssh options from NETMEND_SSH_OPTIONS (space separated), e.g. a port or a key for tests. */
+export function sshOptionsFromEnv(): string[] {
+  const raw = process.env.NETMEND_SSH_OPTIONS?.trim();
+  return raw ? raw.split(/\s+/) : [];
+}
+
+export const localRunner: CommandRunner = new LocalRunner();
