@@ -1,0 +1,113 @@
+/**
+ * Shared benchmark helper: run a command several times and report its median wall time and peak
+ * resident memory, as measured by GNU time (`/usr/bin/time -f`), so every bench in bench/ prints
+ * figures measured the same way and can put netmend next to the reference tool of the same run.
+ *
+ *   const ref = await measureCommand('ip -json route', 'ip', ['-n', ns, '-json', 'route', 'show', 'table', 'all']);
+ *   const ours = await measureCommand('netmend snapshot', 'ip', ['netns', 'exec', ns, 'node', 'bin/run.js', 'snapshot', '--out', f]);
+ *   console.log(formatMeasurement(ref)); console.log(formatMeasurement(ours)); console.log(formatRatio(ours, ref));
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export interface MeasureOptions {
+  /** Timed runs (default 5). The median of these is reported. */
+  runs?: number;
+  /** Untimed runs first, to warm caches (default 1). */
+  warmup?: number;
+  env?: NodeJS.ProcessEnv;
+  /** Where the command's stdout goes: discarded by default, or a file path. */
+  stdoutFile?: string;
+  /** Fail when the command exits non-zero (default true). */
+  requireSuccess?: boolean;
+  /** Kill a run after this many milliseconds (default 10 min). */
+  timeoutMs?: number;
+}
+
+export interface RunFigures {
+  wallMs: number;
+  /** Peak resident set size of the process (ru_maxrss), in MiB. */
+  peakRssMb: number;
+  exitCode: number;
+}
+
+export interface Measurement {
+  label: string;
+  command: string;
+  runs: RunFigures[];
+  medianWallMs: number;
+  minWallMs: number;
+  /** The largest peak RSS over all timed runs, in MiB. */
+  peakRssMb: number;
+}
+
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+/** One run under GNU time: wall clock from GNU time's %e would be 10 ms coarse, so we time it here. */
+export async function runOnce(file: string, args: readonly string[], options: MeasureOptions = {}): Promise<RunFigures> {
+  const dir = mkdtempSync(join(tmpdir(), 'netmend-bench-'));
+  const timeFile = join(dir, 'time');
+  try {
+    const { openSync, closeSync } = await import('node:fs');
+    const stdoutFd = openSync(options.stdoutFile ?? '/dev/null', 'w');
+    const started = process.hrtime.bigint();
+    const exitCode = await new Promise<number>((resolve, reject) => {
+      const child = spawn('/usr/bin/time', ['-o', timeFile, '-f', '%M', file, ...args], {
+        env: options.env ?? process.env,
+        stdio: ['ignore', stdoutFd, 'pipe'],
+      });
+      let stderr = '';
+      child.stderr?.on('data', (chunk) => { stderr += String(chunk); });
+      const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 600_000);
+      child.once('error', reject);
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        if (code !== 0 && options.requireSuccess !== false) reject(new Error(`${file} ${args.join(' ')} exited ${code}: ${stderr.trim().split('\n').slice(-3).join(' | ')}`));
+        else resolve(code ?? 1);
+      });
+    });
+    const wallMs = Number(process.hrtime.bigint() - started) / 1e6;
+    closeSync(stdoutFd);
+    // GNU time prints "Command exited with non-zero status N" before the figures on failure.
+    const lines = readFileSync(timeFile, 'utf8').trim().split('\n');
+    const maxRssKb = Number(lines[lines.length - 1]);
+    return { wallMs, peakRssMb: maxRssKb / 1024, exitCode };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Warm up, then time `runs` runs of the command one after another. */
+export async function measureCommand(label: string, file: string, args: readonly string[], options: MeasureOptions = {}): Promise<Measurement> {
+  for (let i = 0; i < (options.warmup ?? 1); i++) await runOnce(file, args, options);
+  const runs: RunFigures[] = [];
+  for (let i = 0; i < (options.runs ?? 5); i++) runs.push(await runOnce(file, args, options));
+  const walls = runs.map((r) => r.wallMs);
+  return {
+    label,
+    command: [file, ...args].join(' '),
+    runs,
+    medianWallMs: median(walls),
+    minWallMs: Math.min(...walls),
+    peakRssMb: Math.max(...runs.map((r) => r.peakRssMb)),
+  };
+}
+
+/** "label: median 812 ms (min 790, 5 runs), peak RSS 95.3 MB" */
+export function formatMeasurement(m: Measurement): string {
+  return `${m.label}: median ${m.medianWallMs.toFixed(0)} ms (min ${m.minWallMs.toFixed(0)}, ${m.runs.length} runs), peak RSS ${m.peakRssMb.toFixed(1)} MB`;
+}
+
+/** "netmend snapshot / ip -json route: time 0.58x, RSS 1.2x" (below 1 means netmend is faster/smaller). */
+export function formatRatio(ours: Measurement, reference: Measurement): string {
+  const time = ours.medianWallMs / reference.medianWallMs;
+  const rss = ours.peakRssMb / reference.peakRssMb;
+  return `${ours.label} / ${reference.label}: time ${time.toFixed(2)}x, peak RSS ${rss.toFixed(2)}x`;
+}
