@@ -1,0 +1,11 @@
+{
+  "targets": [
+    {
+      "target_name": "netmend_tun",
+      "sources": ["tun.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra", "-std=gnu11", "-pthread"],
+      "ldflags": ["-pthread"],
+      "defines": ["NAPI_VERSION=8"]
+    }
+  ]
+}

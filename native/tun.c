@@ -1,0 +1,482 @@
+/*
+ * netmend's TUN addon: what Node cannot do by itself. It opens a TUN device (TUNSETIFF,
+ * IFF_TUN | IFF_NO_PI) and moves packets without blocking the event loop:
+ *  - a reader thread waits with poll(), drains the non-blocking fd into one contiguous batch
+ *    (up to READ_BATCH_PACKETS) and hands the whole batch to JavaScript in one threadsafe call;
+ *  - write() copies a whole array of packets into one native batch in a single JS->native
+ *    crossing and a writer thread performs the write(2) calls, so the syscalls overlap with
+ *    whatever the JavaScript thread does next (crypto, on a 2-core router).
+ * Plain node_api.h, no C++ wrapper library.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <node_api.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#define READ_BATCH_PACKETS 128
+/* Large enough for a full batch of 1500-byte packets plus one maximal packet. */
+#define READ_BATCH_BYTES (256 * 1024)
+#define MAX_PACKET 65536
+/* Batches queued towards JavaScript before the reader pauses (the kernel queue then absorbs or drops). */
+#define READ_QUEUE_BATCHES 64
+/* Bytes queued towards the device before write() starts dropping, like a full txqueue. */
+#define WRITE_QUEUE_LIMIT_BYTES (8 * 1024 * 1024)
+
+typedef struct read_batch {
+  uint32_t count;
+  uint32_t bytes;
+  uint32_t lengths[READ_BATCH_PACKETS];
+  uint8_t data[READ_BATCH_BYTES];
+} read_batch;
+
+typedef struct write_batch {
+  struct write_batch *next;
+  uint32_t count;
+  uint32_t bytes;
+  uint32_t *lengths;
+  uint8_t *data;
+} write_batch;
+
+typedef struct tun_device {
+  int fd;
+  int stop_fd; /* eventfd: wakes the reader's poll() on close */
+  char name[IFNAMSIZ];
+  atomic_bool stopping;
+  int closed;
+
+  int reading;
+  pthread_t reader;
+  napi_threadsafe_function deliver;
+  int deliver_finalized; /* Node tore the function down itself (environment exit) */
+
+  int writer_started;
+  pthread_t writer;
+  pthread_mutex_t write_lock;
+  pthread_cond_t write_ready;
+  write_batch *write_head, *write_tail;
+  size_t write_queued_bytes;
+
+  atomic_uint_fast64_t rx_packets, rx_batches, rx_bytes, rx_errors;
+  atomic_uint_fast64_t tx_packets, tx_bytes, tx_errors, tx_dropped, tx_batches;
+  int last_tx_errno;
+} tun_device;
+
+static napi_value throw_errno(napi_env env, const char *syscall, int err, const char *detail) {
+  char message[256];
+  snprintf(message, sizeof message, "%s %s: %s", syscall, detail ? detail : "", strerror(err));
+  napi_value msg, code_value, error, errno_value, syscall_value;
+  const char *code = err == ENOENT ? "ENOENT" : err == EACCES ? "EACCES" : err == EPERM ? "EPERM" : err == EBUSY ? "EBUSY"
+                   : err == EINVAL ? "EINVAL" : err == ENODEV ? "ENODEV" : err == EEXIST ? "EEXIST" : "ERRNO";
+  napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &msg);
+  napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &code_value);
+  napi_create_error(env, code_value, msg, &error);
+  napi_create_int32(env, err, &errno_value);
+  napi_set_named_property(env, error, "errno", errno_value);
+  napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &syscall_value);
+  napi_set_named_property(env, error, "syscall", syscall_value);
+  napi_throw(env, error);
+  return NULL;
+}
+
+static napi_value throw_type(napi_env env, const char *message) {
+  napi_throw_type_error(env, NULL, message);
+  return NULL;
+}
+
+/* ---------- reading ---------- */
+
+static void free_read_batch(read_batch *batch) { free(batch); }
+
+/* Runs on the JavaScript thread: one ArrayBuffer for the bytes, one for the lengths. */
+static void call_js_with_batch(napi_env env, napi_value callback, void *context, void *data) {
+  (void)context;
+  read_batch *batch = data;
+  if (env == NULL || callback == NULL) { free_read_batch(batch); return; }
+  napi_value bytes, lengths, undefined, argv[3];
+  void *target;
+  if (napi_create_arraybuffer(env, batch->bytes, &target, &bytes) != napi_ok) { free_read_batch(batch); return; }
+  memcpy(target, batch->data, batch->bytes);
+  if (napi_create_arraybuffer(env, batch->count * sizeof(uint32_t), &target, &lengths) != napi_ok) { free_read_batch(batch); return; }
+  memcpy(target, batch->lengths, batch->count * sizeof(uint32_t));
+  argv[0] = bytes;
+  argv[1] = lengths;
+  napi_create_uint32(env, batch->count, &argv[2]);
+  free_read_batch(batch);
+  napi_get_undefined(env, &undefined);
+  napi_call_function(env, undefined, callback, 3, argv, NULL);
+}
+
+static void *reader_main(void *arg) {
+  tun_device *dev = arg;
+  struct pollfd fds[2] = { { .fd = dev->fd, .events = POLLIN }, { .fd = dev->stop_fd, .events = POLLIN } };
+  read_batch *batch = NULL;
+  while (!atomic_load(&dev->stopping)) {
+    int ready = poll(fds, 2, -1);
+    if (ready < 0) { if (errno == EINTR) continue; break; }
+    if (fds[1].revents) break;
+    if (fds[0].revents & (POLLERR | POLLHUP | POLLNVAL)) break;
+    if (!(fds[0].revents & POLLIN)) continue;
+    if (batch == NULL && (batch = malloc(sizeof *batch)) == NULL) { usleep(1000); continue; }
+    batch->count = 0;
+    batch->bytes = 0;
+    while (batch->count < READ_BATCH_PACKETS && READ_BATCH_BYTES - batch->bytes >= MAX_PACKET) {
+      ssize_t n = read(dev->fd, batch->data + batch->bytes, MAX_PACKET);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN) atomic_fetch_add(&dev->rx_errors, 1);
+        break;
+      }
+      if (n == 0) break;
+      batch->lengths[batch->count++] = (uint32_t)n;
+      batch->bytes += (uint32_t)n;
+    }
+    if (batch->count == 0) continue;
+    atomic_fetch_add(&dev->rx_packets, batch->count);
+    atomic_fetch_add(&dev->rx_bytes, batch->bytes);
+    atomic_fetch_add(&dev->rx_batches, 1);
+    /* Non-blocking hand-off with a retry that watches the stop fd, so close() can always join us. */
+    for (;;) {
+      napi_status status = napi_call_threadsafe_function(dev->deliver, batch, napi_tsfn_nonblocking);
+      if (status == napi_ok) { batch = NULL; break; }
+      if (status != napi_queue_full || atomic_load(&dev->stopping)) break;
+      struct pollfd stop = { .fd = dev->stop_fd, .events = POLLIN };
+      poll(&stop, 1, 1);
+    }
+  }
+  free(batch);
+  return NULL;
+}
+
+/* ---------- writing ---------- */
+
+static void *writer_main(void *arg) {
+  tun_device *dev = arg;
+  for (;;) {
+    pthread_mutex_lock(&dev->write_lock);
+    while (dev->write_head == NULL && !atomic_load(&dev->stopping)) pthread_cond_wait(&dev->write_ready, &dev->write_lock);
+    write_batch *batch = dev->write_head;
+    if (batch == NULL) { pthread_mutex_unlock(&dev->write_lock); return NULL; }
+    dev->write_head = batch->next;
+    if (dev->write_head == NULL) dev->write_tail = NULL;
+    dev->write_queued_bytes -= batch->bytes;
+    pthread_mutex_unlock(&dev->write_lock);
+
+    uint8_t *cursor = batch->data;
+    for (uint32_t i = 0; i < batch->count; i++) {
+      ssize_t n;
+      do n = write(dev->fd, cursor, batch->lengths[i]); while (n < 0 && errno == EINTR);
+      if (n < 0) {
+        if (errno == EAGAIN) {
+          /* The fd is non-blocking for the reader; wait for room rather than dropping. */
+          struct pollfd out = { .fd = dev->fd, .events = POLLOUT };
+          if (poll(&out, 1, 100) > 0) { i--; continue; }
+          atomic_fetch_add(&dev->tx_dropped, 1);
+        } else {
+          dev->last_tx_errno = errno;
+          atomic_fetch_add(&dev->tx_errors, 1);
+        }
+      } else {
+        atomic_fetch_add(&dev->tx_packets, 1);
+        atomic_fetch_add(&dev->tx_bytes, (uint64_t)n);
+      }
+      cursor += batch->lengths[i];
+    }
+    free(batch);
+  }
+}
+
+/* ---------- lifecycle ---------- */
+
+static void stop_device(tun_device *dev) {
+  if (dev->closed) return;
+  dev->closed = 1;
+  atomic_store(&dev->stopping, true);
+  uint64_t one = 1;
+  if (write(dev->stop_fd, &one, sizeof one) < 0) { /* the flag alone stops the threads */ }
+  if (dev->reading) {
+    pthread_join(dev->reader, NULL);
+    if (!dev->deliver_finalized) napi_release_threadsafe_function(dev->deliver, napi_tsfn_abort);
+    dev->reading = 0;
+  }
+  if (dev->writer_started) {
+    pthread_mutex_lock(&dev->write_lock);
+    pthread_cond_broadcast(&dev->write_ready);
+    pthread_mutex_unlock(&dev->write_lock);
+    pthread_join(dev->writer, NULL);
+    dev->writer_started = 0;
+  }
+  while (dev->write_head) {
+    write_batch *next = dev->write_head->next;
+    free(dev->write_head);
+    dev->write_head = next;
+  }
+  close(dev->fd);
+  close(dev->stop_fd);
+}
+
+static void finalize_device(napi_env env, void *data, void *hint) {
+  (void)env; (void)hint;
+  tun_device *dev = data;
+  stop_device(dev);
+  pthread_mutex_destroy(&dev->write_lock);
+  pthread_cond_destroy(&dev->write_ready);
+  free(dev);
+}
+
+static tun_device *device_arg(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv) {
+  napi_get_cb_info(env, info, argc, argv, NULL, NULL);
+  tun_device *dev = NULL;
+  if (*argc < 1 || napi_get_value_external(env, argv[0], (void **)&dev) != napi_ok || dev == NULL) {
+    throw_type(env, "expected a TUN handle");
+    return NULL;
+  }
+  return dev;
+}
+
+/* open(name) -> [handle, actualName] */
+static napi_value tun_open(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  char name[IFNAMSIZ + 1];
+  size_t name_length = 0;
+  if (argc < 1 || napi_get_value_string_utf8(env, argv[0], name, sizeof name, &name_length) != napi_ok) return throw_type(env, "open(name): name must be a string");
+  if (name_length >= IFNAMSIZ) return throw_type(env, "open(name): interface names are at most 15 bytes");
+
+  int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+  if (fd < 0) return throw_errno(env, "open", errno, "/dev/net/tun");
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+  memcpy(ifr.ifr_name, name, name_length);
+  if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+    int err = errno;
+    close(fd);
+    return throw_errno(env, "ioctl(TUNSETIFF)", err, name);
+  }
+  int flags = fcntl(fd, F_GETFL);
+  if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+    int err = errno;
+    close(fd);
+    return throw_errno(env, "fcntl(O_NONBLOCK)", err, name);
+  }
+  int stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (stop_fd < 0) {
+    int err = errno;
+    close(fd);
+    return throw_errno(env, "eventfd", err, NULL);
+  }
+  tun_device *dev = calloc(1, sizeof *dev);
+  if (dev == NULL) { close(fd); close(stop_fd); return throw_errno(env, "calloc", ENOMEM, NULL); }
+  dev->fd = fd;
+  dev->stop_fd = stop_fd;
+  memcpy(dev->name, ifr.ifr_name, IFNAMSIZ);
+  dev->name[IFNAMSIZ - 1] = 0;
+  pthread_mutex_init(&dev->write_lock, NULL);
+  pthread_cond_init(&dev->write_ready, NULL);
+
+  napi_value handle, actual_name, result;
+  napi_create_external(env, dev, finalize_device, NULL, &handle);
+  napi_create_string_utf8(env, dev->name, NAPI_AUTO_LENGTH, &actual_name);
+  napi_create_array_with_length(env, 2, &result);
+  napi_set_element(env, result, 0, handle);
+  napi_set_element(env, result, 1, actual_name);
+  return result;
+}
+
+/* On environment teardown Node finalizes the function before our handle: stop the reader first. */
+static void deliver_finalized(napi_env env, void *data, void *hint) {
+  (void)env; (void)hint;
+  tun_device *dev = data;
+  dev->deliver_finalized = 1;
+  if (dev->reading) {
+    atomic_store(&dev->stopping, true);
+    uint64_t one = 1;
+    if (write(dev->stop_fd, &one, sizeof one) < 0) { /* the flag alone stops the reader */ }
+    pthread_join(dev->reader, NULL);
+    dev->reading = 0;
+  }
+}
+
+/* startReading(handle, callback(bytes: ArrayBuffer, lengths: ArrayBuffer, count)) */
+static napi_value tun_start_reading(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  tun_device *dev = device_arg(env, info, &argc, argv);
+  if (dev == NULL) return NULL;
+  if (dev->closed) return throw_errno(env, "startReading", EBADF, dev->name);
+  if (dev->reading) return throw_type(env, "startReading: already reading");
+  napi_valuetype type;
+  if (argc < 2 || napi_typeof(env, argv[1], &type) != napi_ok || type != napi_function) return throw_type(env, "startReading: callback must be a function");
+  napi_value resource_name;
+  napi_create_string_utf8(env, "netmend:tun-read", NAPI_AUTO_LENGTH, &resource_name);
+  if (napi_create_threadsafe_function(env, argv[1], NULL, resource_name, READ_QUEUE_BATCHES, 1, dev, deliver_finalized, NULL,
+                                      call_js_with_batch, &dev->deliver) != napi_ok) {
+    return throw_type(env, "startReading: could not create the delivery function");
+  }
+  int err = pthread_create(&dev->reader, NULL, reader_main, dev);
+  if (err != 0) {
+    napi_release_threadsafe_function(dev->deliver, napi_tsfn_abort);
+    return throw_errno(env, "pthread_create", err, "reader");
+  }
+  dev->reading = 1;
+  return NULL;
+}
+
+/* write(handle, packets: Array<Uint8Array>) -> number queued */
+static napi_value tun_write(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  tun_device *dev = device_arg(env, info, &argc, argv);
+  if (dev == NULL) return NULL;
+  if (dev->closed) return throw_errno(env, "write", EBADF, dev->name);
+  bool is_array = false;
+  if (argc < 2 || napi_is_array(env, argv[1], &is_array) != napi_ok || !is_array) return throw_type(env, "write: packets must be an array of buffers");
+  uint32_t count = 0;
+  napi_get_array_length(env, argv[1], &count);
+  napi_value result;
+  if (count == 0) { napi_create_uint32(env, 0, &result); return result; }
+
+  /* Two passes: sizes first so the batch is one allocation, then the copy. */
+  uint8_t *pointers[READ_BATCH_PACKETS];
+  size_t sizes[READ_BATCH_PACKETS];
+  uint32_t queued = 0;
+  for (uint32_t start = 0; start < count; start += READ_BATCH_PACKETS) {
+    uint32_t n = count - start < READ_BATCH_PACKETS ? count - start : READ_BATCH_PACKETS;
+    size_t total = 0;
+    for (uint32_t i = 0; i < n; i++) {
+      napi_value element;
+      bool is_typed = false;
+      napi_get_element(env, argv[1], start + i, &element);
+      if (napi_is_typedarray(env, element, &is_typed) != napi_ok || !is_typed) return throw_type(env, "write: every packet must be a Buffer or Uint8Array");
+      napi_typedarray_type kind;
+      size_t length;
+      void *data;
+      napi_get_typedarray_info(env, element, &kind, &length, &data, NULL, NULL);
+      if (kind != napi_uint8_array) return throw_type(env, "write: every packet must be a Buffer or Uint8Array");
+      pointers[i] = data;
+      sizes[i] = length;
+      total += length;
+    }
+    pthread_mutex_lock(&dev->write_lock);
+    int full = dev->write_queued_bytes + total > WRITE_QUEUE_LIMIT_BYTES;
+    pthread_mutex_unlock(&dev->write_lock);
+    if (full) { atomic_fetch_add(&dev->tx_dropped, n); continue; }
+    write_batch *batch = malloc(sizeof *batch + n * sizeof(uint32_t) + total);
+    if (batch == NULL) { atomic_fetch_add(&dev->tx_dropped, n); continue; }
+    batch->next = NULL;
+    batch->count = n;
+    batch->bytes = (uint32_t)total;
+    batch->lengths = (uint32_t *)(batch + 1);
+    batch->data = (uint8_t *)(batch->lengths + n);
+    uint8_t *cursor = batch->data;
+    for (uint32_t i = 0; i < n; i++) {
+      batch->lengths[i] = (uint32_t)sizes[i];
+      memcpy(cursor, pointers[i], sizes[i]);
+      cursor += sizes[i];
+    }
+    if (!dev->writer_started) {
+      int err = pthread_create(&dev->writer, NULL, writer_main, dev);
+      if (err != 0) { free(batch); return throw_errno(env, "pthread_create", err, "writer"); }
+      dev->writer_started = 1;
+    }
+    pthread_mutex_lock(&dev->write_lock);
+    if (dev->write_tail) dev->write_tail->next = batch; else dev->write_head = batch;
+    dev->write_tail = batch;
+    dev->write_queued_bytes += total;
+    atomic_fetch_add(&dev->tx_batches, 1);
+    pthread_cond_signal(&dev->write_ready);
+    pthread_mutex_unlock(&dev->write_lock);
+    queued += n;
+  }
+  napi_create_uint32(env, queued, &result);
+  return result;
+}
+
+static void set_count(napi_env env, napi_value object, const char *key, uint64_t value) {
+  napi_value number;
+  napi_create_double(env, (double)value, &number);
+  napi_set_named_property(env, object, key, number);
+}
+
+static napi_value tun_stats(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  tun_device *dev = device_arg(env, info, &argc, argv);
+  if (dev == NULL) return NULL;
+  napi_value stats;
+  napi_create_object(env, &stats);
+  set_count(env, stats, "rxPackets", atomic_load(&dev->rx_packets));
+  set_count(env, stats, "rxBytes", atomic_load(&dev->rx_bytes));
+  set_count(env, stats, "rxBatches", atomic_load(&dev->rx_batches));
+  set_count(env, stats, "rxErrors", atomic_load(&dev->rx_errors));
+  set_count(env, stats, "txPackets", atomic_load(&dev->tx_packets));
+  set_count(env, stats, "txBytes", atomic_load(&dev->tx_bytes));
+  set_count(env, stats, "txBatches", atomic_load(&dev->tx_batches));
+  set_count(env, stats, "txErrors", atomic_load(&dev->tx_errors));
+  set_count(env, stats, "txDropped", atomic_load(&dev->tx_dropped));
+  pthread_mutex_lock(&dev->write_lock);
+  set_count(env, stats, "txQueuedBytes", dev->write_queued_bytes);
+  pthread_mutex_unlock(&dev->write_lock);
+  set_count(env, stats, "lastTxErrno", (uint64_t)dev->last_tx_errno);
+  return stats;
+}
+
+/* Waits (blocking the caller) until queued writes have reached the kernel; for tests and shutdown. */
+static napi_value tun_flush(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  tun_device *dev = device_arg(env, info, &argc, argv);
+  if (dev == NULL) return NULL;
+  uint32_t timeout_ms = 1000;
+  if (argc >= 2) napi_get_value_uint32(env, argv[1], &timeout_ms);
+  bool drained = false;
+  for (uint32_t waited = 0; ; waited++) {
+    pthread_mutex_lock(&dev->write_lock);
+    drained = dev->write_head == NULL;
+    pthread_mutex_unlock(&dev->write_lock);
+    /* A popped batch may still be mid-write; a short extra pause covers it. */
+    if (drained || waited >= timeout_ms) break;
+    usleep(1000);
+  }
+  if (drained) usleep(200);
+  napi_value result;
+  napi_get_boolean(env, drained, &result);
+  return result;
+}
+
+static napi_value tun_close(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  tun_device *dev = device_arg(env, info, &argc, argv);
+  if (dev == NULL) return NULL;
+  stop_device(dev);
+  return NULL;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+    { "open", NULL, tun_open, NULL, NULL, NULL, napi_default, NULL },
+    { "startReading", NULL, tun_start_reading, NULL, NULL, NULL, napi_default, NULL },
+    { "write", NULL, tun_write, NULL, NULL, NULL, napi_default, NULL },
+    { "stats", NULL, tun_stats, NULL, NULL, NULL, napi_default, NULL },
+    { "flush", NULL, tun_flush, NULL, NULL, NULL, napi_default, NULL },
+    { "close", NULL, tun_close, NULL, NULL, NULL, napi_default, NULL },
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

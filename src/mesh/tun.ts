@@ -1,0 +1,146 @@
+/**
+ * TUN devices for the mesh node, through the project's own N-API addon (native/tun.c): Node
+ * cannot issue TUNSETIFF, and a blocking read() on the event loop would stall everything else.
+ * Packets cross between native code and JavaScript in batches, one call per batch each way.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { CheckCouldNotRunError, InputError } from '../errors.js';
+
+export interface TunDevice {
+  readonly name: string;
+  /** Start delivering IP packets read from the device, in batches (one call per batch). */
+  onPackets(handler: (packets: Buffer[]) => void): void;
+  /** Write IP packets to the device. */
+  write(packets: Buffer[]): void;
+  close(): void;
+}
+
+/** Counters kept natively; `tx*` count packets that reached the kernel. */
+export interface TunStats {
+  rxPackets: number;
+  rxBytes: number;
+  rxBatches: number;
+  rxErrors: number;
+  txPackets: number;
+  txBytes: number;
+  txBatches: number;
+  txErrors: number;
+  txDropped: number;
+  txQueuedBytes: number;
+  lastTxErrno: number;
+}
+
+/** What openTun returns: the contract above plus counters and a flush for orderly shutdown. */
+export interface NativeTunDevice extends TunDevice {
+  stats(): TunStats;
+  /** Waits (synchronously, up to timeoutMs) until queued writes reached the kernel. */
+  flush(timeoutMs?: number): boolean;
+  readonly closed: boolean;
+}
+
+type NativeHandle = { readonly __tun: unique symbol };
+interface TunAddon {
+  open(name: string): [NativeHandle, string];
+  startReading(handle: NativeHandle, deliver: (bytes: ArrayBuffer, lengths: ArrayBuffer, count: number) => void): void;
+  write(handle: NativeHandle, packets: readonly Uint8Array[]): number;
+  stats(handle: NativeHandle): TunStats;
+  flush(handle: NativeHandle, timeoutMs: number): boolean;
+  close(handle: NativeHandle): void;
+}
+
+// dist/src/mesh/tun.js -> <project>/native/build/Release/
+export const addonPath = fileURLToPath(new URL('../../../native/build/Release/netmend_tun.node', import.meta.url));
+
+let addon: TunAddon | undefined;
+function loadAddon(): TunAddon {
+  if (addon) return addon;
+  if (!existsSync(addonPath)) {
+    throw new CheckCouldNotRunError(`the native TUN addon is not built (${addonPath} is missing)`,
+      'build it with `npm run build:native` (needs node-gyp, g++ and the Node headers)');
+  }
+  try {
+    addon = createRequire(import.meta.url)(addonPath) as TunAddon;
+  } catch (error) {
+    throw new CheckCouldNotRunError(`cannot load the native TUN addon ${addonPath}: ${(error as Error).message.split('\n')[0]}`,
+      'rebuild it for this Node version with `npm run build:native`', error);
+  }
+  return addon;
+}
+
+const INTERFACE_NAME = /^[A-Za-z0-9_=+.-]{1,15}$/;
+
+function openError(name: string, error: NodeJS.ErrnoException): Error {
+  const code = error.code;
+  if (error.syscall === 'open') {
+    if (code === 'ENOENT') return new CheckCouldNotRunError(`cannot open /dev/net/tun: it does not exist`, 'load the tun module (`modprobe tun`) or, in a container, pass the device in (--device /dev/net/tun)');
+    if (code === 'EACCES' || code === 'EPERM') return new CheckCouldNotRunError(`cannot open /dev/net/tun: permission denied`, 'run the mesh node as root (or with CAP_NET_ADMIN)');
+    return new CheckCouldNotRunError(`cannot open /dev/net/tun: ${error.message}`);
+  }
+  if (code === 'EPERM' || code === 'EACCES') return new CheckCouldNotRunError(`cannot create TUN device ${name}: operation not permitted`, 'creating network devices needs root (CAP_NET_ADMIN)');
+  if (code === 'EBUSY') return new CheckCouldNotRunError(`cannot attach to TUN device ${name}: it is busy`, `another process holds ${name} open (\`netmend node down ${name}\` or stop that process)`);
+  if (code === 'EINVAL') return new CheckCouldNotRunError(`cannot attach to ${name}: it exists and is not a TUN device`, `pick another interface name or remove the existing ${name}`);
+  return new CheckCouldNotRunError(`cannot open TUN device ${name}: ${error.message}`);
+}
+
+class AddonTunDevice implements NativeTunDevice {
+  private isClosed = false;
+  private reading = false;
+
+  constructor(private readonly native: TunAddon, private readonly handle: NativeHandle, readonly name: string) {}
+
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
+  onPackets(handler: (packets: Buffer[]) => void): void {
+    if (this.isClosed) throw new CheckCouldNotRunError(`TUN device ${this.name} is closed`);
+    if (this.reading) throw new Error(`TUN device ${this.name} already has a packet handler`);
+    this.reading = true;
+    this.native.startReading(this.handle, (bytes, lengths, count) => {
+      const sizes = new Uint32Array(lengths);
+      const packets = new Array<Buffer>(count);
+      let offset = 0;
+      for (let i = 0; i < count; i++) {
+        packets[i] = Buffer.from(bytes, offset, sizes[i]);
+        offset += sizes[i];
+      }
+      handler(packets);
+    });
+  }
+
+  write(packets: Buffer[]): void {
+    if (this.isClosed || packets.length === 0) return;
+    this.native.write(this.handle, packets);
+  }
+
+  stats(): TunStats {
+    return this.native.stats(this.handle);
+  }
+
+  flush(timeoutMs = 1000): boolean {
+    if (this.isClosed) return true;
+    return this.native.flush(this.handle, timeoutMs);
+  }
+
+  close(): void {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    this.native.close(this.handle);
+  }
+}
+
+/** Opens (creating if needed) a TUN device IFF_TUN|IFF_NO_PI. Throws CheckCouldNotRunError (exit 3)
+ *  with a clear hint when the native addon is missing or /dev/net/tun cannot be opened. */
+export function openTun(name: string): NativeTunDevice {
+  if (!INTERFACE_NAME.test(name)) throw new InputError(`'${name}' is not a valid interface name`, 'use 1-15 letters, digits or _=+.-');
+  const native = loadAddon();
+  let opened: [NativeHandle, string];
+  try {
+    opened = native.open(name);
+  } catch (error) {
+    throw openError(name, error as NodeJS.ErrnoException);
+  }
+  return new AddonTunDevice(native, opened[0], opened[1]);
+}
