@@ -121,3 +121,16 @@ export function sshOptionsFromEnv(): string[] {
 }
 
 export const localRunner: CommandRunner = new LocalRunner();
+
+/**
+ * Starts a process that outlives netmend (the fix confirm watchdog), detached from its session
+ * and with no stdio, and returns its PID so it can be stopped by that PID later.
+ */
+export async function spawnDetached(file: string, args: readonly string[], env?: Record<string, string>): Promise<number> {
+  const { spawn } = await import('node:child_process');
+  const child = spawn(file, args, { detached: true, stdio: 'ignore', env: { ...process.env, ...env } });
+  const pid = child.pid;
+  if (pid === undefined) throw new CheckCouldNotRunError(`could not start \`${formatCommand(file, args)}\``);
+  child.unref();
+  return pid;
+}

@@ -1,0 +1,34 @@
+import { Args, Flags } from '@oclif/core';
+import { BaseCommand } from '../../src/cli/base-command.js';
+
+export default class FixUndo extends BaseCommand {
+  static override summary = 'Undo an applied fix: restore every file byte for byte and revert its live changes';
+  static override description = 'Without ID: the most recent fix not yet undone. Safe to repeat.';
+  static override examples = ['<%= config.bin %> fix undo', '<%= config.bin %> fix undo 20261125T031500Z-subnet-routes'];
+  static override args = { id: Args.string({ description: 'journal id from `netmend fix list`', required: false }) };
+  static override flags = {
+    root: Flags.string({ description: 'prefix for every file path, the journal included', default: '' }),
+  };
+
+  async run(): Promise<void> {
+    const { args, flags } = await this.parse(FixUndo);
+    const { isRoot, NeedsRootError } = await import('../../src/errors.js');
+    if (!isRoot()) throw new NeedsRootError('undoing a fix');
+    const { latestUndoable, loadEntry, undoEntry } = await import('../../src/fix/journal.js');
+    const { localRunner } = await import('../../src/system/exec.js');
+    const entry = args.id ? loadEntry(flags.root, args.id) : latestUndoable(flags.root);
+    if (!entry) {
+      this.out('nothing to undo: every recorded fix is already undone');
+      return;
+    }
+    const report = await undoEntry(flags.root, entry, localRunner, 'undo');
+    if (report.already) {
+      this.out(`nothing to do: ${entry.id} was already ${entry.state === 'undone' ? 'undone' : 'rolled back'} (${entry.undoneAt ?? ''})`);
+      return;
+    }
+    for (const line of report.done) this.out(`  ${line}`);
+    for (const problem of report.problems) this.out(`  problem: ${problem}`);
+    this.out(`undone: ${entry.id}`);
+    if (report.problems.length > 0) process.exitCode = 1;
+  }
+}

@@ -1,0 +1,219 @@
+/**
+ * Runs a fix: prints the plan (default) or applies it with --apply/--yes — root first, then
+ * parse and symlink refusals, lockout check, journal, atomic writes, live steps, reloads,
+ * in-process verification with rollback, and over SSH the confirm watchdog.
+ */
+import { lstatSync, mkdirSync, readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { ExitCode, InputError, isRoot, NeedsRootError, NetmendError } from '../errors.js';
+import { readState } from '../snapshot/load.js';
+import type { Snapshot } from '../snapshot/types.js';
+import { writeFileAtomic } from '../system/atomic-write.js';
+import { formatCommand, localRunner, spawnDetached, type CommandRunner } from '../system/exec.js';
+import { unifiedDiff } from './diff.js';
+import type { FixFlagValues } from './flags.js';
+import { captureFile, newEntryId, saveEntry, undoEntry, type JournalEntry } from './journal.js';
+import { checkLockout, sshPeerFromEnv } from './lockout.js';
+import { underRoot, type FileChange, type FixContext, type FixPlan, type PlanBuilder } from './plan.js';
+import { verifyChecks } from './verify.js';
+
+export interface RunFixOptions {
+  /** Tunnel interfaces for the doctor checks (--iface). */
+  ifaces?: string[];
+  runner?: CommandRunner;
+  /** Where lines go (the command's stdout). */
+  print?: (line: string) => void;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Thrown when a fix was refused or rolled back: exit 1 with the evidence already printed. */
+export class FixFailedError extends NetmendError {
+  constructor(message: string, hint?: string) {
+    super(message, { exitCode: ExitCode.findings, hint });
+    this.name = 'FixFailedError';
+  }
+}
+
+interface PendingFile {
+  change: FileChange;
+  realPath: string;
+  before: string | null;
+}
+
+function readCurrent(realPath: string): string | null {
+  try {
+    return readFileSync(realPath, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new InputError(`cannot read ${realPath}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+}
+
+/**
+ * Files whose content would change, after refusing (exit 2, nothing changed) symlinked targets
+ * and targets that do not parse.
+ */
+function pendingFiles(plan: FixPlan, root: string): PendingFile[] {
+  const pending: PendingFile[] = [];
+  for (const change of plan.files) {
+    const realPath = underRoot(root, change.path);
+    let isLink = false;
+    try { isLink = lstatSync(realPath).isSymbolicLink(); } catch { /* absent */ }
+    if (isLink) {
+      throw new InputError(`${realPath} is a symlink (managed by another program); not writing through it`, 'configure the program that owns the link, or replace the link with a file yourself');
+    }
+    const before = readCurrent(realPath);
+    if (before !== null && change.parseExisting) change.parseExisting(before, realPath);
+    if (before === change.content) continue;
+    pending.push({ change, realPath, before });
+  }
+  return pending;
+}
+
+export function formatPlan(plan: FixPlan, pending: PendingFile[], root: string): string[] {
+  const lines: string[] = [`fix ${plan.fix} (${plan.method}): ${plan.summary}`];
+  if (pending.length === 0 && plan.live.length === 0) {
+    lines.push('nothing to do: the fix is already in place');
+    return lines;
+  }
+  for (const file of pending) {
+    lines.push('', `file ${file.realPath}: ${file.change.reason}`);
+    const diff = unifiedDiff(file.change.path, file.before, file.change.content).trimEnd();
+    lines.push(...diff.split('\n'));
+  }
+  if (plan.live.length > 0) {
+    lines.push('', 'live changes:');
+    for (const step of plan.live) lines.push(`  # ${step.description}`, `  ${formatCommand(step.command[0], step.command.slice(1))}`);
+  }
+  if (plan.reloads.length > 0) {
+    lines.push('', 'then:');
+    for (const command of plan.reloads) lines.push(`  ${formatCommand(command[0], command.slice(1))}`);
+  }
+  for (const warning of plan.warnings) lines.push(`warning: ${warning}`);
+  void root;
+  return lines;
+}
+
+async function liveSnapshot(flags: FixFlagValues): Promise<Snapshot> {
+  return readState({ source: flags.source });
+}
+
+/** Parses --confirm-timeout and friends into what the watchdog needs. */
+async function armWatchdog(root: string, entry: JournalEntry, seconds: number): Promise<void> {
+  const deadline = new Date(Date.now() + seconds * 1000).toISOString();
+  entry.confirm = { deadline, confirmed: false };
+  saveEntry(root, entry);
+  const args = [process.argv[1], 'fix', 'watchdog', entry.id, '--timeout', String(seconds)];
+  if (root) args.push('--root', root);
+  entry.confirm.watchdogPid = await spawnDetached(process.execPath, args);
+  saveEntry(root, entry);
+}
+
+/**
+ * The whole fix flow. Returns normally on success (exit 0); throws InputError (2),
+ * NeedsRootError (4), FixFailedError (1) as the rules say.
+ */
+export async function runFix(flags: FixFlagValues, build: PlanBuilder, options: RunFixOptions = {}): Promise<void> {
+  const print = options.print ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const env = options.env ?? process.env;
+  const apply = flags.apply || flags.yes;
+  if (apply && !isRoot()) throw new NeedsRootError('applying a fix');
+  if (apply && flags.snapshot) throw new InputError('--snapshot plans against a saved state; --apply changes the live host', 'drop --snapshot to apply');
+  const root = flags.root;
+  const runner = options.runner ?? localRunner;
+  const snapshot = flags.snapshot ? await readState({ snapshotFile: flags.snapshot }) : await liveSnapshot(flags);
+  const context: FixContext = { root, runner, snapshot, method: (flags as { method?: string }).method ?? 'auto', live: flags.live };
+  const plan = await build(context);
+  const pending = pendingFiles(plan, root);
+  for (const line of formatPlan(plan, pending, root)) print(line);
+  if (pending.length === 0 && plan.live.length === 0) return;
+  if (!apply) {
+    print(''); print('plan only: nothing changed. Run again with --apply to make these changes.');
+    return;
+  }
+
+  const peer = sshPeerFromEnv(env);
+  if (peer && plan.live.length > 0) {
+    const verdict = await checkLockout(snapshot, plan.live, peer);
+    if (verdict.refusal) {
+      for (const line of verdict.evidence) print(`  ${line}`);
+      if (!flags.force) throw new FixFailedError(`refusing: ${verdict.refusal}; nothing changed`, 'run it from a console, or add --force if you accept losing this session');
+      print(`warning: --force: ${verdict.refusal}`);
+    }
+  }
+
+  const entry: JournalEntry = {
+    id: newEntryId(root, plan.fix),
+    fix: plan.fix,
+    method: plan.method,
+    summary: plan.summary,
+    createdAt: new Date().toISOString(),
+    argv: process.argv.slice(2),
+    state: 'applying',
+    files: pending.map((file) => captureFile(root, file.change.path)),
+    live: plan.live.map((step) => ({ description: step.description, command: [...step.command], undo: step.undo.map((command) => [...command]), done: false })),
+    reloads: plan.reloads.map((command) => [...command]),
+  };
+  saveEntry(root, entry);
+
+  const rollBack = async (because: string): Promise<string[]> => {
+    const report = await undoEntry(root, entry, runner, because);
+    return report.problems;
+  };
+
+  try {
+    for (const [index, file] of pending.entries()) {
+      mkdirSync(dirname(file.realPath), { recursive: true });
+      if (file.change.content === null) {
+        const { unlinkSync } = await import('node:fs');
+        entry.files[index].written = true;
+        saveEntry(root, entry);
+        unlinkSync(file.realPath);
+      } else {
+        entry.files[index].written = true;
+        saveEntry(root, entry);
+        writeFileAtomic(file.realPath, file.change.content, { mode: file.change.mode });
+      }
+    }
+    for (const [index, step] of plan.live.entries()) {
+      // Marked done before running: a half-applied step is undone too (its undo tolerates absence).
+      entry.live[index].done = true;
+      saveEntry(root, entry);
+      await runner.run(step.command[0], step.command.slice(1));
+    }
+  } catch (error) {
+    const problems = await rollBack('apply failed');
+    for (const problem of problems) print(`rollback problem: ${problem}`);
+    if (error instanceof NetmendError) throw new FixFailedError(`${error.message}; everything was rolled back`, error.hint);
+    throw error;
+  }
+  for (const command of plan.reloads) {
+    const result = await runner.run(command[0], command.slice(1), { allowFailure: true });
+    if (result.exitCode !== 0) print(`warning: \`${result.command}\` failed: ${result.stderr.trim().split('\n')[0]}`);
+  }
+
+  const liveChanged = plan.live.length > 0 || flags.live;
+  if (liveChanged && plan.verify.length > 0) {
+    const after = await liveSnapshot(flags);
+    const outcome = await verifyChecks(plan.verify, after, options.ifaces ?? []);
+    print(''); print('verification:');
+    for (const line of outcome.report) print(`  ${line}`);
+    if (!outcome.ok) {
+      const problems = await rollBack('verification failed');
+      for (const problem of problems) print(`rollback problem: ${problem}`);
+      throw new FixFailedError(`fix ${plan.fix} did not remove the finding; rolled back (journal ${entry.id})`, 'see the evidence above');
+    }
+  } else if (!flags.live) {
+    print(''); print('verification skipped: --no-live changed only the persistent configuration');
+  }
+
+  entry.state = 'applied';
+  saveEntry(root, entry);
+  print(''); print(`applied: journal ${entry.id}; undo with \`netmend fix undo ${entry.id}\``);
+  for (const warning of plan.warnings) print(`warning: ${warning}`);
+  if (peer && plan.live.length > 0) {
+    const seconds = flags['confirm-timeout'];
+    await armWatchdog(root, entry, seconds);
+    print(`over SSH: the change rolls back in ${seconds} s unless you run \`netmend fix confirm${root ? ` --root ${root}` : ''}\``);
+  }
+}
