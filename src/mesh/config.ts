@@ -99,6 +99,8 @@ class ConfigReader {
       if (equals <= 0) throw this.error(number, 'this line is not "Key = Value" (nor a [Section])');
       if (!current) throw this.error(number, `'${stripped.slice(0, equals).trim()}' comes before any [Interface] or [Peer] section`);
       const rawKey = stripped.slice(0, equals).trim();
+      // "PrivateKey abc...=" has its '=' in the base64 padding: reject without echoing the key.
+      if (!/^[A-Za-z]+$/.test(rawKey)) throw this.error(number, 'this line is not "Key = Value" (nor a [Section])');
       // ini's value reader: strips quotes and what is left of inline comments, keeps '=' padding.
       const value = String(ini.unsafe(stripped.slice(equals + 1).trim()));
       current.entries.push({ number, key: rawKey.toLowerCase(), rawKey, value });
