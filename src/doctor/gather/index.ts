@@ -1,0 +1,55 @@
+/**
+ * Fills a HostState: the snapshot always, plus the facts the selected checks need. All I/O of
+ * the doctor happens in gatherers; a gatherer that cannot read something records why in
+ * gatherErrors, and the checks depending on it skip with that reason.
+ */
+import type { CommandRunner } from '../../system/exec.js';
+import type { Snapshot } from '../../snapshot/types.js';
+import type { HostState } from '../types.js';
+import { localFiles, remoteFiles, type HostFiles } from './files.js';
+import { gatherNetworkd, NETWORKD_GATHERER } from './networkd.js';
+import { gatherTailscale, TAILSCALE_GATHERER } from './tailscale.js';
+
+export interface GatherOptions {
+  /** Gatherer names the selected checks need. */
+  needs: Iterable<string>;
+  /** Where config files are read ("/" for the host itself). */
+  root?: string;
+  /**
+   * Runs commands on the diagnosed host: the local runner, an ssh runner, or undefined for a
+   * saved snapshot (no live host to ask).
+   */
+  runner?: CommandRunner;
+  /** Read files under `root` even without a runner (a saved snapshot plus an explicit --root). */
+  filesWithoutRunner?: boolean;
+}
+
+export type Gatherer = (state: HostState, context: { files?: HostFiles; runner?: CommandRunner; root: string }) => Promise<void>;
+
+/** Gatherers by name. Other topics register theirs here (one import and one entry). */
+export const gatherers: Record<string, Gatherer> = {
+  [NETWORKD_GATHERER]: (state, { files, runner }) => gatherNetworkd(state, files, runner),
+  [TAILSCALE_GATHERER]: (state, { runner }) => gatherTailscale(state, runner),
+};
+
+export async function gatherHostState(snapshot: Snapshot, options: GatherOptions): Promise<HostState> {
+  const state: HostState = { snapshot, facts: {}, gatherErrors: {} };
+  const root = options.root ?? '/';
+  const { runner } = options;
+  let files: HostFiles | undefined;
+  if (runner && runner.where !== 'local') files = remoteFiles(runner, root);
+  else if (runner || options.filesWithoutRunner) files = localFiles(root);
+  await Promise.all([...new Set(options.needs)].map(async (name) => {
+    const gatherer = gatherers[name];
+    if (!gatherer) {
+      state.gatherErrors[name] = `no gatherer named ${name}`;
+      return;
+    }
+    try {
+      await gatherer(state, { files, runner, root });
+    } catch (error) {
+      state.gatherErrors[name] = (error as Error).message.split('\n')[0];
+    }
+  }));
+  return state;
+}
