@@ -1,0 +1,306 @@
+/**
+ * The TUN layer against the real kernel. Node cannot enter a network namespace, so the TUN side
+ * runs in a child process (this same file, started with MESH_TUN_CHILD=1 through
+ * `ip netns exec`) that takes commands on stdin and answers in JSON lines. It plays the far end
+ * of the tunnel: it answers ICMP and ICMPv6 echo requests it reads, which is what makes `ping`
+ * through the device succeed.
+ */
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import { cpSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { Lab, labUnavailable, projectRoot, run, uniqueName } from './harness.js';
+
+const LOCAL4 = '10.201.0.1/24';
+const REMOTE4 = '10.201.0.2';
+const LOCAL6 = 'fd01:201::1/64';
+const REMOTE6 = 'fd01:201::2';
+const TIMER_MS = 10;
+
+// ---------------------------------------------------------------- child (inside the namespace)
+
+/** RFC 1624 incremental checksum update for one 16-bit word changing from `from` to `to`. */
+function updateChecksum(checksum: number, from: number, to: number): number {
+  let sum = (~checksum & 0xffff) + (~from & 0xffff) + to;
+  sum = (sum & 0xffff) + (sum >>> 16);
+  sum = (sum & 0xffff) + (sum >>> 16);
+  return ~sum & 0xffff;
+}
+
+/** The echo reply for an ICMP/ICMPv6 echo request, or undefined for any other packet. */
+function echoReply(packet: Buffer): Buffer | undefined {
+  const version = packet[0] >> 4;
+  if (version === 4 && packet.length >= 28 && packet[9] === 1) {
+    const headerLength = (packet[0] & 0x0f) * 4;
+    if (packet[headerLength] !== 8) return undefined;
+    const reply = Buffer.from(packet);
+    packet.copy(reply, 12, 16, 20);
+    packet.copy(reply, 16, 12, 16);
+    reply[headerLength] = 0;
+    reply.writeUInt16BE(updateChecksum(reply.readUInt16BE(headerLength + 2), 0x0800, 0x0000), headerLength + 2);
+    return reply;
+  }
+  if (version === 6 && packet.length >= 48 && packet[6] === 58 && packet[40] === 128) {
+    const reply = Buffer.from(packet);
+    packet.copy(reply, 8, 24, 40);
+    packet.copy(reply, 24, 8, 24);
+    reply[40] = 129;
+    reply.writeUInt16BE(updateChecksum(reply.readUInt16BE(42), 0x8000, 0x8100), 42);
+    return reply;
+  }
+  return undefined;
+}
+
+function ipv4Checksum(header: Buffer): number {
+  let sum = 0;
+  for (let i = 0; i < header.length; i += 2) sum += header.readUInt16BE(i);
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  return ~sum & 0xffff;
+}
+
+/** A UDP/IPv4 datagram (UDP checksum 0 = none, legal for IPv4). */
+function udpPacket(source: string, destination: string, port: number, payload: Buffer): Buffer {
+  const packet = Buffer.alloc(28 + payload.length);
+  packet[0] = 0x45;
+  packet.writeUInt16BE(packet.length, 2);
+  packet[8] = 64;
+  packet[9] = 17;
+  source.split('.').forEach((part, i) => { packet[12 + i] = Number(part); });
+  destination.split('.').forEach((part, i) => { packet[16 + i] = Number(part); });
+  packet.writeUInt16BE(ipv4Checksum(packet.subarray(0, 20)), 10);
+  packet.writeUInt16BE(40000, 20);
+  packet.writeUInt16BE(port, 22);
+  packet.writeUInt16BE(8 + payload.length, 24);
+  payload.copy(packet, 28);
+  return packet;
+}
+
+async function child(): Promise<void> {
+  const name = process.env.MESH_TUN_NAME!;
+  const { openTun } = await import('../../src/mesh/tun.js');
+  const { addAddress, setLinkUp } = await import('../../src/netlink/configure.js');
+  const say = (message: object) => process.stdout.write(`${JSON.stringify(message)}\n`);
+  const describe = (error: unknown) => ({ kind: (error as Error).constructor.name, message: (error as Error).message, hint: (error as { hint?: string }).hint, exitCode: (error as { exitCode?: number }).exitCode });
+
+  const device = openTun(name);
+  await setLinkUp(name, 1420);
+  await addAddress(name, LOCAL4);
+  await addAddress(name, LOCAL6);
+  let ticks = 0;
+  const timer = setInterval(() => { ticks += 1; }, TIMER_MS);
+  let batches = 0;
+  let packets = 0;
+  let maxBatch = 0;
+  let replies = 0;
+  say({ event: 'ready', name: device.name });
+
+  for await (const line of createInterface({ input: process.stdin })) {
+    const [command, ...args] = line.trim().split(/\s+/);
+    try {
+      if (command === 'read') {
+        device.onPackets((batch) => {
+          batches += 1;
+          packets += batch.length;
+          maxBatch = Math.max(maxBatch, batch.length);
+          const out: Buffer[] = [];
+          for (const packet of batch) {
+            const reply = echoReply(packet);
+            if (reply) out.push(reply);
+          }
+          replies += out.length;
+          device.write(out);
+        });
+        say({ event: 'reading' });
+      } else if (command === 'status') {
+        say({ event: 'status', ticks, batches, packets, maxBatch, replies, stats: device.stats() });
+      } else if (command === 'write-udp') {
+        const count = Number(args[0]);
+        const datagrams = Array.from({ length: count }, (_, i) => udpPacket(REMOTE4, LOCAL4.split('/')[0], Number(args[1]), Buffer.from(`datagram ${i}`)));
+        device.write(datagrams);
+        const flushed = device.flush(2000);
+        say({ event: 'written', flushed, stats: device.stats() });
+      } else if (command === 'errors') {
+        const results: Record<string, unknown> = {};
+        for (const [label, attempt] of [['again', name], ['notTun', 'lo'], ['badName', 'bad name!']] as const) {
+          try {
+            openTun(attempt).close();
+            results[label] = { kind: 'none' };
+          } catch (error) {
+            results[label] = describe(error);
+          }
+        }
+        say({ event: 'errors', ...results });
+      } else if (command === 'close') {
+        device.close();
+        clearInterval(timer);
+        say({ event: 'closed' });
+        return;
+      }
+    } catch (error) {
+      say({ event: 'error', ...describe(error) });
+    }
+  }
+}
+
+// ---------------------------------------------------------------- tests (on the host)
+
+interface TunChild {
+  send(command: string): void;
+  next(event: string): Promise<Record<string, any>>;
+  process: ChildProcess;
+}
+
+async function startChild(lab: Lab, ns: string, name: string): Promise<TunChild> {
+  const process_ = lab.spawn(ns, process.execPath, [fileURLToPath(import.meta.url)], { env: { ...process.env, MESH_TUN_CHILD: '1', MESH_TUN_NAME: name } });
+  const waiting: Array<{ event: string; resolve: (message: Record<string, any>) => void }> = [];
+  const early: Array<Record<string, any>> = [];
+  let stderr = '';
+  process_.stderr?.on('data', (chunk) => { stderr += String(chunk); });
+  createInterface({ input: process_.stdout! }).on('line', (line) => {
+    const message = JSON.parse(line) as Record<string, any>;
+    const index = waiting.findIndex((w) => w.event === message.event || message.event === 'error');
+    if (index >= 0) waiting.splice(index, 1)[0].resolve(message);
+    else early.push(message);
+  });
+  const next = (event: string) => new Promise<Record<string, any>>((resolve, reject) => {
+    const queued = early.findIndex((m) => m.event === event || m.event === 'error');
+    if (queued >= 0) return resolve(early.splice(queued, 1)[0]);
+    const timeout = setTimeout(() => reject(new Error(`no '${event}' from the TUN child; stderr: ${stderr}`)), 15_000);
+    waiting.push({ event, resolve: (message) => { clearTimeout(timeout); resolve(message); } });
+    process_.once('exit', (code) => reject(new Error(`TUN child exited (${code}) waiting for '${event}': ${stderr}`)));
+  });
+  const ready = await next('ready');
+  assert.equal(ready.event, 'ready', JSON.stringify(ready));
+  return { send: (command) => process_.stdin!.write(`${command}\n`), next, process: process_ };
+}
+
+async function linkCounters(lab: Lab, ns: string, name: string): Promise<{ rx: number; tx: number }> {
+  const [link] = JSON.parse(await lab.ip(ns, '-s', '-j', 'link', 'show', 'dev', name)) as Array<{ stats64: { rx: { packets: number }; tx: { packets: number } } }>;
+  return { rx: link.stats64.rx.packets, tx: link.stats64.tx.packets };
+}
+
+const skip = labUnavailable();
+
+if (process.env.MESH_TUN_CHILD === '1') {
+  await child();
+} else {
+  test('ping through a TUN configured over netlink; the event loop keeps running while the reader waits', { skip }, async (t) => {
+    const lab = Lab.forTest(t);
+    const ns = await lab.netns('tun');
+    const name = uniqueName('nmtun');
+    const tun = await startChild(lab, ns, name);
+
+    // setLinkUp / addAddress took effect in the kernel.
+    const [link] = JSON.parse(await lab.ip(ns, '-j', 'addr', 'show', 'dev', name)) as Array<{ mtu: number; flags: string[]; addr_info: Array<{ local: string; prefixlen: number }> }>;
+    assert.equal(link.mtu, 1420);
+    assert.ok(link.flags.includes('UP'), JSON.stringify(link.flags));
+    const addresses = link.addr_info.map((a) => `${a.local}/${a.prefixlen}`);
+    assert.ok(addresses.includes(LOCAL4) && addresses.includes(LOCAL6), addresses.join(' '));
+
+    // Before anyone reads, nothing answers.
+    const unanswered = await lab.exec(ns, 'ping', ['-c', '1', '-W', '1', REMOTE4]);
+    assert.notEqual(unanswered.code, 0, 'no reply while the device is not read');
+
+    tun.send('read');
+    await tun.next('reading');
+    const ping4 = await lab.exec(ns, 'ping', ['-c', '5', '-i', '0.2', '-W', '2', REMOTE4]);
+    assert.equal(ping4.code, 0, ping4.stdout + ping4.stderr);
+    assert.match(ping4.stdout, /5 packets transmitted, 5 received/);
+    const ping6 = await lab.exec(ns, 'ping', ['-6', '-c', '3', '-i', '0.2', '-W', '2', REMOTE6]);
+    assert.equal(ping6.code, 0, ping6.stdout + ping6.stderr);
+    assert.match(ping6.stdout, /3 packets transmitted, 3 received/);
+
+    tun.send('status');
+    const before = await tun.next('status');
+    assert.ok(before.replies >= 8, JSON.stringify(before));
+    assert.equal(before.stats.txErrors, 0);
+    await new Promise((r) => setTimeout(r, 600));
+    tun.send('status');
+    const after = await tun.next('status');
+    // A read() blocking the JavaScript thread would freeze the 10 ms timer at zero progress.
+    const ticks = after.ticks - before.ticks;
+    assert.ok(ticks >= 600 / TIMER_MS / 3, `timer fired ${ticks} times in 600 ms while the reader waited`);
+
+    tun.send('close');
+    await tun.next('closed');
+    await lab.waitFor(async () => (await run('ip', ['-n', ns, 'link', 'show', 'dev', name])).code !== 0, 5000, `${name} removed on close`);
+  });
+
+  test('packets queued while nobody reads arrive in batches, not one call each', { skip }, async (t) => {
+    const lab = Lab.forTest(t);
+    const ns = await lab.netns('tun');
+    const name = uniqueName('nmtun');
+    const tun = await startChild(lab, ns, name);
+    await lab.ip(ns, 'link', 'set', 'dev', name, 'txqueuelen', '1000');
+    const sent = 400;
+    const sender = `const s=require('dgram').createSocket('udp4');let n=0;const go=()=>{if(n===${sent})return s.close();s.send(Buffer.alloc(64),9999,'10.201.0.9',()=>{n++;go();});};go();`;
+    const send = await lab.exec(ns, process.execPath, ['-e', sender]);
+    assert.equal(send.code, 0, send.stderr);
+
+    tun.send('read');
+    await tun.next('reading');
+    let status: Record<string, any> = {};
+    await lab.waitFor(async () => {
+      tun.send('status');
+      status = await tun.next('status');
+      return status.packets >= sent;
+    }, 5000, `${sent} packets read`);
+    assert.ok(status.maxBatch >= 64, `largest batch ${status.maxBatch}`);
+    assert.ok(status.batches <= Math.ceil(status.packets / 64), `${status.packets} packets in ${status.batches} calls`);
+    assert.equal(status.stats.rxBatches, status.batches);
+    // The kernel counts a packet as sent to the device when the reader took it.
+    assert.ok((await linkCounters(lab, ns, name)).tx >= sent);
+  });
+
+  test('one write() call of many packets reaches the kernel (ip -s link counters)', { skip }, async (t) => {
+    const lab = Lab.forTest(t);
+    const ns = await lab.netns('tun');
+    const name = uniqueName('nmtun');
+    const tun = await startChild(lab, ns, name);
+    const before = await linkCounters(lab, ns, name);
+    tun.send('write-udp 300 5555');
+    const written = await tun.next('written');
+    assert.equal(written.flushed, true, JSON.stringify(written));
+    assert.equal(written.stats.txPackets, 300);
+    assert.equal(written.stats.txBatches, Math.ceil(300 / 128));
+    const after = await linkCounters(lab, ns, name);
+    assert.equal(after.rx - before.rx, 300, 'the kernel counted every written packet as received on the device');
+  });
+
+  test('opening errors are one-line CheckCouldNotRunError/InputError with hints', { skip }, async (t) => {
+    const lab = Lab.forTest(t);
+    const ns = await lab.netns('tun');
+    const name = uniqueName('nmtun');
+    const tun = await startChild(lab, ns, name);
+    tun.send('errors');
+    const errors = await tun.next('errors');
+    assert.equal(errors.again.kind, 'CheckCouldNotRunError');
+    assert.equal(errors.again.exitCode, 3);
+    assert.match(errors.again.message, new RegExp(`${name}: it is busy`));
+    assert.equal(errors.notTun.exitCode, 3);
+    assert.match(errors.notTun.message, /lo: it exists and is not a TUN device/);
+    assert.equal(errors.badName.kind, 'InputError');
+    assert.equal(errors.badName.exitCode, 2);
+  });
+}
+
+test('a missing native addon is a CheckCouldNotRunError (exit 3) saying how to build it', async (t) => {
+  // A copy of the compiled modules in a tree without native/build, as after `npm ci --ignore-scripts`.
+  const lab = new Lab();
+  t.after(() => lab.destroy());
+  const tree = lab.tmpdir();
+  mkdirSync(join(tree, 'dist', 'src', 'mesh'), { recursive: true });
+  cpSync(join(projectRoot, 'dist', 'src', 'errors.js'), join(tree, 'dist', 'src', 'errors.js'));
+  cpSync(join(projectRoot, 'dist', 'src', 'mesh', 'tun.js'), join(tree, 'dist', 'src', 'mesh', 'tun.js'));
+  cpSync(join(projectRoot, 'package.json'), join(tree, 'package.json'));
+  const script = `import('${join(tree, 'dist', 'src', 'mesh', 'tun.js')}').then((m) => { try { m.openTun('nmx0'); } catch (e) { console.log(JSON.stringify({ kind: e.constructor.name, exitCode: e.exitCode, message: e.message, hint: e.hint })); } });`;
+  const result = await run(process.execPath, ['-e', script]);
+  const error = JSON.parse(result.stdout);
+  assert.equal(error.kind, 'CheckCouldNotRunError');
+  assert.equal(error.exitCode, 3);
+  assert.match(error.message, /native TUN addon is not built .*native\/build\/Release\/netmend_tun\.node is missing/);
+  assert.match(error.hint, /npm run build:native/);
+});
