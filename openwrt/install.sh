@@ -1,0 +1,562 @@
+#!/bin/sh
+# netmend OpenWrt installer: the Tailscale mesh node on low-flash routers, with the build kept
+# in RAM. Lays down launchers at /usr/bin/tailscale{,d} that download the pinned build into /tmp
+# on first use after boot (SHA-256 verified), a procd service, and the UCI network, firewall and
+# dnsmasq settings. POSIX sh: runs under busybox ash and dash.
+#
+#   sh install.sh --version 1.90.8        install (or change the pin), start the service
+#   sh install.sh --version latest        pin the newest stable build for this router's arch
+#   sh install.sh --dry-run ...           print every change, change nothing
+#   sh install.sh --uninstall [--purge]   remove exactly what was added (--purge: state too)
+#   sh install.sh --check                 print what the router has (arch, RAM, flash), change nothing
+set -u
+
+usage() {
+  cat <<'USAGE'
+usage: install.sh [--version V|latest] [--base-url URL] [--sha256 HEX] [--lan-rule CIDR]
+                  [--exit-node] [--no-start] [--dry-run] [--root DIR]
+       install.sh --uninstall [--purge] [--dry-run] [--root DIR]
+       install.sh --check [--root DIR]
+USAGE
+}
+
+die() {
+  echo "install.sh: $1" >&2
+  [ $# -gt 1 ] && echo "  hint: $2" >&2
+  exit "${EXIT_CODE:-2}"
+}
+
+ROOT=${NETMEND_OPENWRT_ROOT:-}
+version=''
+base_url=''
+pinned_sha256=''
+lan_rule=''
+exit_node=0
+dry_run=0
+mode=install
+purge=0
+start_service=1
+while [ $# -gt 0 ]; do
+  case $1 in
+    --version) [ $# -ge 2 ] || die "--version needs a value"; version=$2; shift ;;
+    --version=*) version=${1#*=} ;;
+    --base-url) [ $# -ge 2 ] || die "--base-url needs a value"; base_url=$2; shift ;;
+    --base-url=*) base_url=${1#*=} ;;
+    --sha256) [ $# -ge 2 ] || die "--sha256 needs a value"; pinned_sha256=$2; shift ;;
+    --sha256=*) pinned_sha256=${1#*=} ;;
+    --lan-rule) [ $# -ge 2 ] || die "--lan-rule needs a value"; lan_rule=$2; shift ;;
+    --lan-rule=*) lan_rule=${1#*=} ;;
+    --root) [ $# -ge 2 ] || die "--root needs a value"; ROOT=$2; shift ;;
+    --root=*) ROOT=${1#*=} ;;
+    --exit-node) exit_node=1 ;;
+    --no-start) start_service=0 ;;
+    --dry-run) dry_run=1 ;;
+    --uninstall) mode=uninstall ;;
+    --purge) purge=1 ;;
+    --check) mode=check ;;
+    -h|--help) usage; exit 0 ;;
+    *) usage >&2; die "unknown argument '$1'" ;;
+  esac
+  shift
+done
+ROOT=${ROOT%/}
+if [ -n "$ROOT" ] && [ ! -d "$ROOT" ]; then die "--root $ROOT is not a directory"; fi
+
+state_dir="$ROOT/etc/tailscale"
+manifest="$state_dir/netmend-install.manifest"
+launcher_marker='# netmend launcher for /usr/bin/tailscale'
+changed=0
+reload_network=0
+reload_firewall=0
+reload_dnsmasq=0
+
+say() { echo "$*"; }
+
+# ---------------------------------------------------------------- embedded files (filled in by netmend)
+launcher_body() {
+  cat <<'NETMEND_LAUNCHER_EOF'
+@@LAUNCHER_BODY@@
+NETMEND_LAUNCHER_EOF
+}
+
+init_body() {
+  cat <<'NETMEND_INIT_EOF'
+@@INIT_BODY@@
+NETMEND_INIT_EOF
+}
+
+# ---------------------------------------------------------------- router facts
+# Byte 5 of an ELF file, read without od/hexdump (not in every busybox build).
+elf_data_byte() {
+  dd if="$1" bs=1 skip=5 count=1 2>/dev/null
+}
+
+# mips and mips64 builds come in both byte orders and `uname -m` does not say which: the ELF
+# header of a system binary does (EI_DATA, byte 5: 1 little endian, 2 big endian).
+elf_endianness() {
+  for binary in "$ROOT/bin/busybox" "$ROOT/bin/sh" "$ROOT/sbin/procd"; do
+    [ -f "$binary" ] || continue
+    [ "$(dd if="$binary" bs=1 count=4 2>/dev/null)" = "$(printf '\177ELF')" ] || continue
+    data=$(elf_data_byte "$binary")
+    if [ "$data" = "$(printf '\001')" ]; then echo le; return 0; fi
+    if [ "$data" = "$(printf '\002')" ]; then echo be; return 0; fi
+  done
+  return 1
+}
+
+package_arch() {
+  arch=''
+  if [ -f "$ROOT/etc/openwrt_release" ]; then
+    arch=$(sed -n "s/^DISTRIB_ARCH=[\"']\{0,1\}\([^\"']*\)[\"']\{0,1\}[[:space:]]*\$/\1/p" "$ROOT/etc/openwrt_release" | head -n 1)
+  fi
+  if [ -z "$arch" ] && [ -s "$ROOT/etc/apk/arch" ]; then
+    arch=$(head -n 1 "$ROOT/etc/apk/arch")
+  fi
+  if [ -z "$arch" ] && command -v opkg >/dev/null 2>&1; then
+    arch=$(opkg print-architecture 2>/dev/null | awk '$1 == "arch" && $2 != "all" && $2 != "noarch" { a = $2 } END { print a }')
+  fi
+  echo "$arch"
+}
+
+# Prints the tailscale build arch, or nothing when this router has none.
+tailscale_arch() {
+  pkg=$(package_arch)
+  case $pkg in
+    x86_64*) echo amd64; return ;;
+    i386_pentium-mmx*|i386_i486*) echo geode; return ;;
+    i386*) echo 386; return ;;
+    aarch64*) echo arm64; return ;;
+    arm*) echo arm; return ;;
+    riscv64*) echo riscv64; return ;;
+    mips64el*|mips64*) family=mips64 ;;
+    mipsel*|mips*) family=mips ;;
+    '')
+      case $(uname -m) in
+        x86_64) echo amd64; return ;;
+        i?86) echo 386; return ;;
+        aarch64|arm64) echo arm64; return ;;
+        arm*) echo arm; return ;;
+        riscv64) echo riscv64; return ;;
+        mips64*) family=mips64 ;;
+        mips*) family=mips ;;
+        *) return ;;
+      esac
+      ;;
+    *) return ;;
+  esac
+  # The ELF header decides the byte order; the package name only when no binary says.
+  if order=$(elf_endianness); then
+    [ "$order" = le ] && echo "${family}le" || echo "$family"
+    return
+  fi
+  case $pkg in
+    mips64el*|mipsel*) echo "${family}le" ;;
+    '') ;;
+    *) echo "$family" ;;
+  esac
+}
+
+mem_available_kb() {
+  awk '/^MemAvailable:/ { print $2; exit }' "$ROOT/proc/meminfo" 2>/dev/null
+}
+
+free_kb() {
+  df -Pk "$1" 2>/dev/null | awk 'NR == 2 { print $4 }'
+}
+
+flash_dir() {
+  if [ -d "$ROOT/overlay" ]; then echo "$ROOT/overlay"; else echo "$ROOT/"; fi
+}
+
+installed_setting() {
+  [ -f "$ROOT/usr/bin/tailscaled" ] || return 0
+  sed -n "s/^$1='\\(.*\\)'\$/\\1/p" "$ROOT/usr/bin/tailscaled" | head -n 1
+}
+
+check() {
+  echo "arch=$(tailscale_arch)"
+  echo "package_arch=$(package_arch)"
+  echo "mem_available_kb=$(mem_available_kb)"
+  echo "tmp_free_kb=$(free_kb "$ROOT/tmp")"
+  echo "flash_free_kb=$(free_kb "$(flash_dir)")"
+  if [ -x "$ROOT/sbin/fw4" ]; then echo "firewall=fw4"; else echo "firewall=fw3"; fi
+  echo "openwrt=$([ -f "$ROOT/etc/openwrt_release" ] && echo yes || echo no)"
+  echo "installed_version=$(installed_setting TS_VERSION)"
+}
+
+# ---------------------------------------------------------------- change helpers
+quote() {
+  printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"
+}
+
+manifest_has() {
+  [ -f "$manifest" ] && grep -qxF -- "$1" "$manifest"
+}
+
+remember() {
+  manifest_has "$1" && return 0
+  [ "$dry_run" = 1 ] && return 0
+  mkdir -p "$state_dir" && echo "$1" >> "$manifest"
+}
+
+uci_() {
+  uci -c "$ROOT/etc/config" "$@"
+}
+
+note_reload() {
+  case $1 in
+    network) reload_network=1 ;;
+    firewall) reload_firewall=1 ;;
+    dhcp) reload_dnsmasq=1 ;;
+  esac
+}
+
+# Writes a file atomically (temp file + rename) when its content differs. $1 path, $2 mode;
+# the content comes on stdin.
+put_file() {
+  target="$ROOT$1"
+  temp="$target.netmend-new.$$"
+  mkdir -p "$(dirname "$target")" || die "cannot create the directory of $target"
+  cat > "$temp" || { rm -f "$temp"; die "cannot write $temp"; }
+  if [ -f "$target" ] && cmp -s "$temp" "$target"; then
+    rm -f "$temp"
+    remember "file $1"
+    return 0
+  fi
+  changed=1
+  if [ "$dry_run" = 1 ]; then
+    rm -f "$temp"
+    say "would write $1"
+    return 0
+  fi
+  if ! chmod "$2" "$temp" || ! mv -f "$temp" "$target"; then
+    rm -f "$temp"
+    die "cannot write $target"
+  fi
+  say "wrote $1"
+  remember "file $1"
+}
+
+# Line edits by copy (cp -p keeps the mode) and rename, so a reader never sees half a file.
+edit_file_with_line() {
+  temp="$ROOT$1.netmend-new.$$"
+  cp -p "$ROOT$1" "$temp" && echo "$2" >> "$temp" && mv -f "$temp" "$ROOT$1" && return 0
+  rm -f "$temp"
+  return 1
+}
+
+edit_file_without_line() {
+  temp="$ROOT$1.netmend-new.$$"
+  cp -p "$ROOT$1" "$temp" || return 1
+  grep -vxF -- "$2" "$ROOT$1" > "$temp"
+  mv -f "$temp" "$ROOT$1" && return 0
+  rm -f "$temp"
+  return 1
+}
+
+ensure_section() {
+  # $1 config, $2 name, $3 type
+  current=$(uci_ -q get "$1.$2")
+  [ "$current" = "$3" ] && return 0
+  [ -z "$current" ] && remember "section $1.$2"
+  changed=1
+  note_reload "$1"
+  if [ "$dry_run" = 1 ]; then say "would uci set $1.$2=$3"; return 0; fi
+  uci_ set "$1.$2=$3" || die "uci set $1.$2=$3 failed"
+  say "uci set $1.$2=$3"
+}
+
+ensure_option() {
+  # $1 config.section.option, $2 value
+  [ "$(uci_ -q get "$1")" = "$2" ] && return 0
+  changed=1
+  note_reload "${1%%.*}"
+  if [ "$dry_run" = 1 ]; then say "would uci set $1=$(quote "$2")"; return 0; fi
+  uci_ set "$1=$2" || die "uci set $1 failed"
+  say "uci set $1=$(quote "$2")"
+}
+
+list_contains() {
+  # uci prints a list as space-separated quoted values with -q show; compare value by value.
+  uci_ -q show "$1" 2>/dev/null | sed -n "s/^[^=]*=//p" | tr ' ' '\n' | sed "s/^'//; s/'\$//" | grep -qxF -- "$2"
+}
+
+ensure_list() {
+  # $1 config.section.option, $2 value; remembered so uninstall removes only what it added.
+  list_contains "$1" "$2" && return 0
+  changed=1
+  note_reload "${1%%.*}"
+  remember "list $1 $2"
+  if [ "$dry_run" = 1 ]; then say "would uci add_list $1=$(quote "$2")"; return 0; fi
+  uci_ add_list "$1=$2" || die "uci add_list $1 failed"
+  say "uci add_list $1=$(quote "$2")"
+}
+
+service_ctl() {
+  # What the `#!/bin/sh /etc/rc.common` shebang does, spelled out so --root works too.
+  [ -f "$ROOT/etc/init.d/$1" ] || return 0
+  if [ "$dry_run" = 1 ]; then say "would run /etc/init.d/$1 $2"; return 0; fi
+  say "/etc/init.d/$1 $2"
+  sh "$ROOT/etc/rc.common" "$ROOT/etc/init.d/$1" "$2"
+}
+
+commit_and_reload() {
+  [ "$dry_run" = 1 ] && return 0
+  [ "$reload_network" = 1 ] && { uci_ commit network || die "uci commit network failed"; }
+  [ "$reload_firewall" = 1 ] && { uci_ commit firewall || die "uci commit firewall failed"; }
+  [ "$reload_dnsmasq" = 1 ] && { uci_ commit dhcp || die "uci commit dhcp failed"; }
+  # reload, never restart: netifd flushes every ip rule on restart, tailscaled's included.
+  [ "$reload_network" = 1 ] && service_ctl network reload
+  [ "$reload_firewall" = 1 ] && service_ctl firewall reload
+  [ "$reload_dnsmasq" = 1 ] && service_ctl dnsmasq reload
+  return 0
+}
+
+fetch_text() {
+  temp="${TMPDIR:-/tmp}/netmend-install.$$"
+  rm -f "$temp"
+  if wget -q -T 20 -O "$temp" "$1" 2>/dev/null && [ -s "$temp" ]; then
+    cat "$temp"
+    rm -f "$temp"
+    return 0
+  fi
+  rm -f "$temp"
+  return 1
+}
+
+# ---------------------------------------------------------------- install
+install() {
+  arch=$(tailscale_arch)
+  [ -n "$arch" ] || EXIT_CODE=3 die "no tailscale build for this router's architecture ('$(package_arch)', uname -m '$(uname -m)')" \
+    "the official builds cover amd64, 386, arm, arm64, mips, mipsle, mips64, mips64le, riscv64"
+
+  if [ -f "$ROOT/usr/bin/tailscaled" ] && ! grep -qF "$launcher_marker" "$ROOT/usr/bin/tailscaled"; then
+    die "/usr/bin/tailscaled exists and is not netmend's launcher" "remove the tailscale package first (opkg remove tailscale / apk del tailscale)"
+  fi
+  old_version=$(installed_setting TS_VERSION)
+  [ -n "$base_url" ] || base_url=$(installed_setting TS_BASE_URL)
+  [ -n "$base_url" ] || base_url='https://pkgs.tailscale.com/stable'
+  base_url=${base_url%/}
+  case $base_url in
+    http://*|https://*) ;;
+    *) die "--base-url '$base_url' is not an http(s) URL" ;;
+  esac
+  case $base_url in *[\'\"\ ]*) die "--base-url must not contain quotes or spaces" ;; esac
+
+  if [ -z "$version" ]; then
+    version=$old_version
+    [ -n "$version" ] || die "no version given" "pass --version V (a stable release such as 1.90.8) or --version latest"
+  fi
+  if [ "$version" = latest ]; then
+    index=$(fetch_text "$base_url/?mode=json") || EXIT_CODE=3 die "cannot read the version index $base_url/?mode=json"
+    version=$(printf '%s\n' "$index" | tr ',{}' '\n' | sed -n "s/^[[:space:]]*\"$arch\"[[:space:]]*:[[:space:]]*\"tailscale_\\([0-9][^\"_]*\\)_$arch\\.tgz\"[[:space:]]*\$/\\1/p" | head -n 1)
+    [ -n "$version" ] || EXIT_CODE=3 die "the version index at $base_url lists no build for $arch"
+    say "latest stable build for $arch: $version (pinned; it will not change unless you run this again)"
+  fi
+  case $version in
+    [0-9]*) ;;
+    *) die "--version '$version' is not a version number" ;;
+  esac
+  case $version in *[!0-9A-Za-z.+~-]*) die "--version '$version' is not a version number" ;; esac
+
+  build="tailscale_${version}_${arch}"
+  if [ -n "$pinned_sha256" ]; then
+    pinned_sha256=$(printf '%s' "$pinned_sha256" | tr 'A-F' 'a-f')
+    case $pinned_sha256 in *[!0-9a-f]*) die "--sha256 must be 64 hex digits" ;; esac
+    [ "${#pinned_sha256}" -eq 64 ] || die "--sha256 must be 64 hex digits"
+  elif [ "$version" = "$old_version" ]; then
+    pinned_sha256=$(installed_setting TS_PINNED_SHA256)
+  fi
+  # The build must exist for this arch now, not fail at every boot later.
+  published=$(fetch_text "$base_url/$build.tgz.sha256") || EXIT_CODE=3 die "tailscale $version has no build for $arch at $base_url ($build.tgz.sha256 not found)" \
+    "check --version and --base-url; old releases stay downloadable"
+  published=$(printf '%s\n' "$published" | awk 'NR == 1 { print tolower($1) }')
+  if [ -n "$pinned_sha256" ] && [ "$published" != "$pinned_sha256" ]; then
+    EXIT_CODE=3 die "the mirror's checksum for $build ($published) is not the pinned $pinned_sha256"
+  fi
+
+  if [ -n "$old_version" ] && [ "$old_version" != "$version" ]; then
+    say "changing the pinned version from $old_version to $version"
+  fi
+
+  if [ ! -d "$state_dir" ]; then
+    changed=1
+    if [ "$dry_run" = 1 ]; then say "would create /etc/tailscale (state, kept in flash)"; else mkdir -p "$state_dir" && say "created /etc/tailscale"; fi
+    remember "dir /etc/tailscale"
+  fi
+  settings="NETMEND_ROOT=$(quote "$ROOT")
+TS_VERSION=$(quote "$version")
+TS_ARCH=$(quote "$arch")
+TS_BASE_URL=$(quote "$base_url")
+TS_PINNED_SHA256=$(quote "$pinned_sha256")"
+  for name in tailscale tailscaled; do
+    {
+      echo '#!/bin/sh'
+      echo "$launcher_marker and /usr/bin/tailscaled (installed by netmend)."
+      echo "$settings"
+      launcher_body
+    } | put_file "/usr/bin/$name" 755
+  done
+  {
+    echo '#!/bin/sh /etc/rc.common'
+    echo "NETMEND_ROOT=$(quote "$ROOT")"
+    echo "TS_VERSION=$(quote "$version")"
+    init_body
+  } | put_file /etc/init.d/tailscale 755
+
+  if [ ! -L "$ROOT/etc/rc.d/S99tailscale" ]; then
+    changed=1
+    if [ "$dry_run" = 1 ]; then say "would enable the service (/etc/rc.d/S99tailscale)"; else
+      mkdir -p "$ROOT/etc/rc.d" && ln -sf ../init.d/tailscale "$ROOT/etc/rc.d/S99tailscale" && say "enabled the service (/etc/rc.d/S99tailscale)"
+    fi
+  fi
+  remember "link /etc/rc.d/S99tailscale"
+  if [ -f "$ROOT/etc/sysupgrade.conf" ] && ! grep -qxF /etc/tailscale/ "$ROOT/etc/sysupgrade.conf"; then
+    changed=1
+    if [ "$dry_run" = 1 ]; then say "would add /etc/tailscale/ to /etc/sysupgrade.conf"; else
+      edit_file_with_line /etc/sysupgrade.conf /etc/tailscale/ && say "added /etc/tailscale/ to /etc/sysupgrade.conf"
+    fi
+    remember "line /etc/sysupgrade.conf /etc/tailscale/"
+  fi
+
+  ensure_section network tailscale interface
+  ensure_option network.tailscale.proto none
+  ensure_option network.tailscale.device tailscale0
+  if [ -n "$lan_rule" ]; then
+    case $lan_rule in *:*) rule_type=rule6 ;; *) rule_type=rule ;; esac
+    case $lan_rule in *[!0-9a-fA-F.:/]*) die "--lan-rule '$lan_rule' is not an address prefix" ;; esac
+    # Ahead of tailscaled's rules (5210-5270): LAN traffic stays on the LAN even when a subnet
+    # router advertises the same prefix into table 52.
+    ensure_section network tailscale_lan_rule "$rule_type"
+    ensure_option network.tailscale_lan_rule.dest "$lan_rule"
+    ensure_option network.tailscale_lan_rule.lookup main
+    ensure_option network.tailscale_lan_rule.priority 5205
+  fi
+
+  ensure_section firewall tailscale zone
+  ensure_option firewall.tailscale.name tailscale
+  ensure_list firewall.tailscale.network tailscale
+  ensure_option firewall.tailscale.input ACCEPT
+  ensure_option firewall.tailscale.output ACCEPT
+  ensure_option firewall.tailscale.forward ACCEPT
+  ensure_option firewall.tailscale.masq 1
+  ensure_option firewall.tailscale.mtu_fix 1
+  ensure_section firewall tailscale_lan forwarding
+  ensure_option firewall.tailscale_lan.src tailscale
+  ensure_option firewall.tailscale_lan.dest lan
+  ensure_section firewall lan_tailscale forwarding
+  ensure_option firewall.lan_tailscale.src lan
+  ensure_option firewall.lan_tailscale.dest tailscale
+  if [ "$exit_node" = 1 ]; then
+    ensure_section firewall tailscale_wan forwarding
+    ensure_option firewall.tailscale_wan.src tailscale
+    ensure_option firewall.tailscale_wan.dest wan
+  fi
+
+  if [ -n "$(uci_ -q get 'dhcp.@dnsmasq[0]')" ]; then
+    # Split DNS: only ts.net names go to MagicDNS, and its 100.64/10 answers pass rebind protection.
+    ensure_list 'dhcp.@dnsmasq[0].server' '/ts.net/100.100.100.100'
+    ensure_list 'dhcp.@dnsmasq[0].rebind_domain' 'ts.net'
+  else
+    say "no dnsmasq section in /etc/config/dhcp: split DNS for ts.net not configured"
+  fi
+
+  commit_and_reload
+
+  if [ "$changed" = 0 ]; then
+    say "tailscale $version ($arch) is installed; nothing to change"
+    return 0
+  fi
+  if [ "$start_service" = 1 ]; then
+    if [ -n "$old_version" ]; then service_ctl tailscale restart; else service_ctl tailscale start; fi
+  fi
+  if [ "$dry_run" = 1 ]; then
+    say "dry run: nothing was changed"
+  else
+    say "installed tailscale $version ($arch); the build is downloaded into /tmp when the service starts"
+    say "next: tailscale up --accept-dns=false, then tailscale set --auto-update=false"
+  fi
+}
+
+# ---------------------------------------------------------------- uninstall
+uninstall() {
+  if [ ! -f "$manifest" ]; then
+    say "netmend's tailscale install is not present; nothing to remove"
+    return 0
+  fi
+  version=$(installed_setting TS_VERSION)
+  service_ctl tailscale stop
+  # Undo in reverse order of installation.
+  entries=$(awk '{ line[NR] = $0 } END { for (i = NR; i > 0; i--) print line[i] }' "$manifest")
+  uci_touched=0
+  old_ifs=$IFS
+  IFS='
+'
+  for entry in $entries; do
+    IFS=$old_ifs
+    kind=${entry%% *}
+    rest=${entry#* }
+    case $kind in
+      file|link)
+        if [ -e "$ROOT$rest" ] || [ -L "$ROOT$rest" ]; then
+          if [ "$dry_run" = 1 ]; then say "would remove $rest"; else rm -f "$ROOT$rest" && say "removed $rest"; fi
+        fi
+        ;;
+      section)
+        if [ -n "$(uci_ -q get "$rest")" ]; then
+          note_reload "${rest%%.*}"
+          uci_touched=1
+          if [ "$dry_run" = 1 ]; then say "would uci delete $rest"; else uci_ delete "$rest" && say "uci delete $rest"; fi
+        fi
+        ;;
+      list)
+        key=${rest%% *}
+        value=${rest#* }
+        if list_contains "$key" "$value"; then
+          note_reload "${key%%.*}"
+          uci_touched=1
+          if [ "$dry_run" = 1 ]; then say "would uci del_list $key=$(quote "$value")"; else uci_ del_list "$key=$value" && say "uci del_list $key=$(quote "$value")"; fi
+        fi
+        ;;
+      line)
+        file=${rest%% *}
+        line=${rest#* }
+        if [ -f "$ROOT$file" ] && grep -qxF -- "$line" "$ROOT$file"; then
+          if [ "$dry_run" = 1 ]; then say "would remove '$line' from $file"; else
+            edit_file_without_line "$file" "$line" && say "removed '$line' from $file"
+          fi
+        fi
+        ;;
+      dir) ;;
+    esac
+    IFS='
+'
+  done
+  IFS=$old_ifs
+  [ "$uci_touched" = 1 ] && commit_and_reload
+  if [ -n "$version" ] && [ -d "$ROOT/tmp/tailscale-$version" ]; then
+    if [ "$dry_run" = 1 ]; then say "would remove /tmp/tailscale-$version"; else rm -rf "$ROOT/tmp/tailscale-$version" && say "removed /tmp/tailscale-$version"; fi
+  fi
+  if [ "$dry_run" = 1 ]; then
+    [ "$purge" = 1 ] && say "would remove /etc/tailscale (state)"
+    say "dry run: nothing was changed"
+    return 0
+  fi
+  created_state_dir=0
+  manifest_has "dir /etc/tailscale" && created_state_dir=1
+  rm -f "$manifest" "$state_dir"/netmend-build-*.kb
+  if [ "$purge" = 1 ] && [ "$created_state_dir" = 1 ]; then
+    rm -rf "$state_dir" && say "removed /etc/tailscale (state)"
+  elif [ "$created_state_dir" = 1 ] && rmdir "$state_dir" 2>/dev/null; then
+    :
+  elif [ -d "$state_dir" ]; then
+    say "kept /etc/tailscale (node state; --purge removes it)"
+  fi
+  say "uninstalled"
+}
+
+case $mode in
+  check) check ;;
+  install) install ;;
+  uninstall) uninstall ;;
+esac

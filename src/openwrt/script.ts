@@ -1,0 +1,45 @@
+/**
+ * The OpenWrt installer as one self-contained POSIX sh script: openwrt/install.sh with the
+ * launcher (openwrt/launcher.sh) and the procd init script (openwrt/tailscale.init) embedded,
+ * so it can be piped to a router over ssh. The parts stay separate files so shellcheck sees
+ * every line of them.
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { CheckCouldNotRunError } from '../errors.js';
+
+/** openwrt/ in the installed package (from dist/src/openwrt/ or src/openwrt/). */
+export const openwrtDir = fileURLToPath(new URL('../../../openwrt/', import.meta.url));
+
+const SETTINGS_END = '# --- end settings ---\n';
+
+function readPart(name: string): string {
+  try {
+    return readFileSync(join(openwrtDir, name), 'utf8');
+  } catch (error) {
+    throw new CheckCouldNotRunError(`cannot read ${join(openwrtDir, name)}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, 'reinstall netmend: the openwrt/ directory is part of the package');
+  }
+}
+
+/** What follows the settings block: the part of a file that is copied verbatim to the router. */
+export function bodyAfterSettings(text: string, name: string): string {
+  const at = text.indexOf(SETTINGS_END);
+  if (at < 0) throw new CheckCouldNotRunError(`${name} has no '${SETTINGS_END.trim()}' line`);
+  return text.slice(at + SETTINGS_END.length).replace(/\n+$/, '');
+}
+
+function embed(installer: string, marker: string, body: string, delimiter: string): string {
+  if (body.split('\n').includes(delimiter)) throw new CheckCouldNotRunError(`an embedded file contains the here-document delimiter ${delimiter}`);
+  const line = `${marker}\n`;
+  if (!installer.includes(line)) throw new CheckCouldNotRunError(`openwrt/install.sh has no ${marker} line`);
+  return installer.replace(line, `${body}\n`);
+}
+
+/** The complete installer script. */
+export function installerScript(): string {
+  let script = readPart('install.sh');
+  script = embed(script, '@@LAUNCHER_BODY@@', bodyAfterSettings(readPart('launcher.sh'), 'launcher.sh'), 'NETMEND_LAUNCHER_EOF');
+  script = embed(script, '@@INIT_BODY@@', bodyAfterSettings(readPart('tailscale.init'), 'tailscale.init'), 'NETMEND_INIT_EOF');
+  return script;
+}
