@@ -40,9 +40,9 @@ function addressBytes(address: string): Buffer {
 }
 
 export class CookieChecker {
-  private mac1Key = Buffer.alloc(32);
-  private cookieKey = Buffer.alloc(32);
-  private secret = Buffer.alloc(32);
+  private mac1Key: Buffer = Buffer.alloc(32);
+  private cookieKey: Buffer = Buffer.alloc(32);
+  private secret: Buffer = Buffer.alloc(32);
   private secretSetAt = -Infinity;
 
   constructor(private readonly clock: () => number = () => performance.now()) {}

@@ -4,7 +4,8 @@
  * node:crypto does the per-packet work (it is 3-4x faster than pure JS here); @noble fills in
  * what OpenSSL does not expose: keyed BLAKE2s and XChaCha20-Poly1305.
  */
-import { createCipheriv, createDecipheriv, createHash, createHmac, createPrivateKey, createPublicKey, diffieHellman, randomBytes, type KeyObject } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createHmac, createPublicKey, diffieHellman, randomBytes, type KeyObject } from 'node:crypto';
+import { privateKeyObject, publicKeyObject } from './keys.js';
 import { blake2s } from '@noble/hashes/blake2.js';
 import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
 
@@ -99,9 +100,6 @@ export function xaeadOpen(key: Uint8Array, nonce24: Uint8Array, sealed: Uint8Arr
   }
 }
 
-// DER wrappers that let OpenSSL import raw 32-byte X25519 keys.
-const PKCS8_X25519_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex');
-const SPKI_X25519_PREFIX = Buffer.from('302a300506032b656e032100', 'hex');
 
 export function clampPrivateKey(key: Uint8Array): Buffer {
   const out = Buffer.from(key);
@@ -112,11 +110,11 @@ export function clampPrivateKey(key: Uint8Array): Buffer {
 
 /** A raw private key as an OpenSSL key object (X25519 clamps internally too). */
 export function x25519PrivateKeyObject(privateKey: Uint8Array): KeyObject {
-  return createPrivateKey({ key: Buffer.concat([PKCS8_X25519_PREFIX, privateKey]), format: 'der', type: 'pkcs8' });
+  return privateKeyObject(Buffer.from(privateKey.buffer, privateKey.byteOffset, privateKey.byteLength));
 }
 
 export function x25519PublicKeyObject(publicKey: Uint8Array): KeyObject {
-  return createPublicKey({ key: Buffer.concat([SPKI_X25519_PREFIX, publicKey]), format: 'der', type: 'spki' });
+  return publicKeyObject(Buffer.from(publicKey.buffer, publicKey.byteOffset, publicKey.byteLength));
 }
 
 export function x25519PublicKey(privateKey: Uint8Array | KeyObject): Buffer {

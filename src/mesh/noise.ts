@@ -31,17 +31,17 @@ export interface LocalIdentity {
 /** One peer's handshake state. */
 export class Handshake {
   state = HandshakeState.Zeroed;
-  chainingKey = Buffer.alloc(KEY_LEN);
-  hash = Buffer.alloc(KEY_LEN);
+  chainingKey: Buffer = Buffer.alloc(KEY_LEN);
+  hash: Buffer = Buffer.alloc(KEY_LEN);
   localEphemeral?: Ephemeral;
   remoteEphemeral?: Buffer;
   localIndex = 0;
   remoteIndex = 0;
   /** Greatest TAI64N accepted from this peer; initiations must beat it. */
-  latestTimestamp = Buffer.alloc(12);
+  latestTimestamp: Buffer = Buffer.alloc(12);
   /** Monotonic ms of the last accepted initiation (flood guard). */
   lastInitiationConsumedAt = -Infinity;
-  presharedKey = Buffer.alloc(KEY_LEN);
+  presharedKey: Buffer = Buffer.alloc(KEY_LEN);
   /** DH(our static, their static), computed once per key change; undefined for a low-order key. */
   staticStatic?: Buffer;
 
@@ -78,7 +78,7 @@ export function createInitiation(local: LocalIdentity, hs: Handshake, senderInde
   msg.writeUInt32LE(MESSAGE_INITIATION, 0);
   msg.writeUInt32LE(senderIndex >>> 0, 4);
 
-  let c = Buffer.from(INITIAL_CHAINING_KEY);
+  let c: Buffer = Buffer.from(INITIAL_CHAINING_KEY);
   let h = mixHash(INITIAL_HASH, hs.remoteStatic);
   const ephemeral = options.ephemeral ?? newEphemeral();
   ephemeral.publicKey.copy(msg, 8);
@@ -121,7 +121,7 @@ export function consumeInitiation<P>(
   now: number,
 ): ConsumeInitiationResult<P> {
   if (msg.length !== INITIATION_SIZE || msg.readUInt32LE(0) !== MESSAGE_INITIATION) return { error: 'not an initiation' };
-  let c = Buffer.from(INITIAL_CHAINING_KEY);
+  let c: Buffer = Buffer.from(INITIAL_CHAINING_KEY);
   let h = mixHash(INITIAL_HASH, local.publicKey);
   const ephemeralPublic = Buffer.from(msg.subarray(8, 40));
   [c] = kdf(1, c, ephemeralPublic);
@@ -169,8 +169,8 @@ export function createResponse(hs: Handshake, senderIndex: number, options: { ep
 
   const ephemeral = options.ephemeral ?? newEphemeral();
   ephemeral.publicKey.copy(msg, 12);
-  let c = hs.chainingKey;
-  let h = hs.hash;
+  let c: Buffer = hs.chainingKey;
+  let h: Buffer = hs.hash;
   [c] = kdf(1, c, ephemeral.publicKey);
   h = mixHash(h, ephemeral.publicKey);
   const ee = dh(ephemeral.privateKey, hs.remoteEphemeral);
@@ -211,8 +211,8 @@ export function consumeResponse<P>(
   if (hs.state !== HandshakeState.InitiationCreated || !hs.localEphemeral) return { error: 'response in the wrong state', peer: found.peer };
 
   const ephemeralPublic = msg.subarray(12, 44);
-  let c = hs.chainingKey;
-  let h = mixHash(hs.hash, ephemeralPublic);
+  let c: Buffer = hs.chainingKey;
+  let h: Buffer = mixHash(hs.hash, ephemeralPublic);
   [c] = kdf(1, c, ephemeralPublic);
   const ee = dh(hs.localEphemeral.privateKey, ephemeralPublic);
   const se = dh(local.privateKey, ephemeralPublic);
