@@ -10,7 +10,8 @@ import { CheckCouldNotRunError, InputError } from '../errors.js';
 
 export interface TunDevice {
   readonly name: string;
-  /** Start delivering IP packets read from the device, in batches (one call per batch). */
+  /** Start delivering IP packets read from the device, in batches (one call per batch).
+   *  The Buffers of one batch are views of one allocation: copy a packet to keep it for long. */
   onPackets(handler: (packets: Buffer[]) => void): void;
   /** Write IP packets to the device. */
   write(packets: Buffer[]): void;
@@ -106,7 +107,13 @@ class AddonTunDevice implements NativeTunDevice {
         packets[i] = Buffer.from(bytes, offset, sizes[i]);
         offset += sizes[i];
       }
-      handler(packets);
+      try {
+        handler(packets);
+      } catch (error) {
+        // Thrown inside a native callback an exception's fate depends on Node's N-API policy;
+        // rethrown from a tick it is an ordinary uncaught exception.
+        process.nextTick(() => { throw error; });
+      }
     });
   }
 
