@@ -1,0 +1,143 @@
+/**
+ * Shared setup for the mesh interop tests: netmend nodes and wireguard-go peers in their own
+ * namespaces, joined by veth, keys from netmend's own key module, unique interface names (UAPI
+ * sockets in /var/run/wireguard are shared by every namespace).
+ */
+import { ChildProcess } from 'node:child_process';
+import { chmodSync, existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { generatePrivateKey, publicKeyOf } from '../../src/mesh/keys.js';
+import { Lab, netmendBin, run, uniqueName } from './harness.js';
+
+export interface Node {
+  kind: 'netmend' | 'wireguard-go';
+  ns: string;
+  iface: string;
+  privateKey: Buffer;
+  publicKey: Buffer;
+  /** Tunnel address without prefix length. */
+  address: string;
+  port: number;
+  process?: ChildProcess;
+  log: string[];
+  /** netmend only: NETMEND_RUN_DIR it was started with (its pid file lives there). */
+  runDir?: string;
+}
+
+export interface PeerSpec {
+  node: Node;
+  endpoint?: string;
+  allowedIps?: string[];
+  publicKey?: Buffer;
+  persistentKeepalive?: number;
+}
+
+export const b64 = (key: Buffer) => key.toString('base64');
+
+export function wireguardGoMissing(): string | undefined {
+  for (const tool of ['/usr/bin/wireguard-go', '/usr/bin/wg']) if (!existsSync(tool)) return `${tool} is not installed`;
+  return undefined;
+}
+
+export async function waitFor(predicate: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await predicate()) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+export function newNode(kind: Node['kind'], ns: string, address: string, port: number): Node {
+  const privateKey = generatePrivateKey();
+  return { kind, ns, iface: uniqueName(kind === 'netmend' ? 'nmn' : 'nmg'), privateKey, publicKey: publicKeyOf(privateKey), address, port, log: [] };
+}
+
+/** Starts a node with its peers; resolves once its UAPI socket answers and the link is up. */
+export async function startNode(lab: Lab, node: Node, peers: PeerSpec[], options: { runDir?: string } = {}): Promise<void> {
+  const socket = `/var/run/wireguard/${node.iface}.sock`;
+  lab.onCleanup(async () => {
+    if (node.process && node.process.exitCode === null && node.process.signalCode === null) {
+      node.process.kill('SIGTERM');
+      await Promise.race([new Promise((r) => node.process!.once('exit', r)), new Promise((r) => setTimeout(r, 5000))]);
+    }
+    await run('ip', ['-n', node.ns, 'link', 'del', node.iface]);
+  });
+  if (node.kind === 'netmend') {
+    const dir = lab.tmpdir();
+    const file = join(dir, `${node.iface}.conf`);
+    const lines = ['[Interface]', `PrivateKey = ${b64(node.privateKey)}`, `ListenPort = ${node.port}`, `Address = ${node.address}/24`];
+    for (const peer of peers) {
+      lines.push('', '[Peer]', `PublicKey = ${b64(peer.publicKey ?? peer.node.publicKey)}`, `AllowedIPs = ${(peer.allowedIps ?? [`${peer.node.address}/32`]).join(', ')}`);
+      if (peer.endpoint) lines.push(`Endpoint = ${peer.endpoint}`);
+      if (peer.persistentKeepalive) lines.push(`PersistentKeepalive = ${peer.persistentKeepalive}`);
+    }
+    writeFileSync(file, `${lines.join('\n')}\n`);
+    chmodSync(file, 0o600);
+    node.runDir = options.runDir ?? dir;
+    const child = lab.spawn(node.ns, process.execPath, [netmendBin, 'node', 'up', '-c', file, '--verbose'], {
+      env: { ...process.env, NETMEND_RUN_DIR: node.runDir },
+    });
+    node.process = child;
+    child.stderr?.on('data', (chunk) => node.log.push(String(chunk)));
+    child.stdout?.on('data', (chunk) => node.log.push(String(chunk)));
+    await waitFor(() => node.log.join('').includes(' up: ') || child.exitCode !== null, 30_000, `${node.iface} to come up`);
+    if (child.exitCode !== null) throw new Error(`netmend node up exited ${child.exitCode}: ${node.log.join('')}`);
+    return;
+  }
+  const child = lab.spawn(node.ns, 'wireguard-go', ['-f', node.iface], { env: { ...process.env, LOG_LEVEL: 'verbose' } });
+  node.process = child;
+  child.stdout?.on('data', (chunk) => node.log.push(String(chunk)));
+  child.stderr?.on('data', (chunk) => node.log.push(String(chunk)));
+  await waitFor(() => existsSync(socket), 15_000, `wireguard-go ${node.iface} socket`);
+  const dir = lab.tmpdir();
+  const keyFile = join(dir, 'key');
+  writeFileSync(keyFile, `${b64(node.privateKey)}\n`, { mode: 0o600 });
+  const args = ['set', node.iface, 'private-key', keyFile, 'listen-port', String(node.port)];
+  for (const peer of peers) {
+    args.push('peer', b64(peer.publicKey ?? peer.node.publicKey), 'allowed-ips', (peer.allowedIps ?? [`${peer.node.address}/32`]).join(','));
+    if (peer.endpoint) args.push('endpoint', peer.endpoint);
+    if (peer.persistentKeepalive) args.push('persistent-keepalive', String(peer.persistentKeepalive));
+  }
+  await lab.ip(node.ns, 'addr', 'add', `${node.address}/24`, 'dev', node.iface);
+  const set = await lab.exec(node.ns, 'wg', args);
+  if (set.code !== 0) throw new Error(`wg set failed: ${set.stderr}`);
+  await lab.ip(node.ns, 'link', 'set', node.iface, 'up');
+}
+
+export async function ping(lab: Lab, ns: string, address: string, count = 3, timeoutSeconds = 10): Promise<{ ok: boolean; output: string }> {
+  const result = await lab.exec(ns, 'ping', ['-c', String(count), '-W', String(timeoutSeconds), '-i', '0.2', address], { timeoutMs: (timeoutSeconds + count) * 1000 + 5000 });
+  return { ok: result.code === 0, output: result.stdout + result.stderr };
+}
+
+/** Pings until one reply arrives (the first may be spent on the handshake). */
+export async function pingUntilReply(lab: Lab, ns: string, address: string, timeoutMs = 20_000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const result = await lab.exec(ns, 'ping', ['-c', '1', '-W', '2', address], { timeoutMs: 5000 });
+    if (result.code === 0) return true;
+  }
+  return false;
+}
+
+/** `wg show IFACE dump` (run in ns; the socket is found by name), parsed per peer. */
+export async function wgDump(lab: Lab, ns: string, iface: string): Promise<Array<{ publicKey: string; endpoint: string; allowedIps: string; latestHandshake: number; rx: number; tx: number }>> {
+  const result = await lab.exec(ns, 'wg', ['show', iface, 'dump']);
+  if (result.code !== 0) throw new Error(`wg show ${iface} dump failed: ${result.stderr}`);
+  return result.stdout.trim().split('\n').slice(1).filter(Boolean).map((line) => {
+    const [publicKey, , endpoint, allowedIps, latestHandshake, rx, tx] = line.split('\t');
+    return { publicKey, endpoint, allowedIps, latestHandshake: Number(latestHandshake), rx: Number(rx), tx: Number(tx) };
+  });
+}
+
+/** Two namespaces joined by veth: 10.231.0.1 (a) and 10.231.0.2 (b). */
+export async function twoHosts(lab: Lab): Promise<{ nsA: string; nsB: string; vethA: string; vethB: string }> {
+  const nsA = await lab.netns('a');
+  const nsB = await lab.netns('b');
+  const vethA = uniqueName('nmva');
+  const vethB = uniqueName('nmvb');
+  await lab.veth(nsA, vethA, nsB, vethB);
+  await lab.ip(nsA, 'addr', 'add', '10.231.0.1/24', 'dev', vethA);
+  await lab.ip(nsB, 'addr', 'add', '10.231.0.2/24', 'dev', vethB);
+  return { nsA, nsB, vethA, vethB };
+}
