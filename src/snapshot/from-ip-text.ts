@@ -251,7 +251,7 @@ export function parseRouteText(text: string, family: Family, command = `ip -${fa
     if (ROUTE_TYPE_WORDS.has(words[0])) type = parseRouteType(words[i++])!;
     const dst = words[i++];
     if (!dst || !/^(?:default|[0-9a-f.:]+(?:\/\d+)?)$/i.test(dst)) unparseable(command, line, 'no destination');
-    if (dst.includes(':') !== (family === 6)) unparseable(command, line, `not an IPv${family} destination`);
+    if (dst !== 'default' && dst.includes(':') !== (family === 6)) unparseable(command, line, `not an IPv${family} destination`);
     const route: Route = {
       family,
       table: 254,
