@@ -81,11 +81,9 @@ export function parseIPv6(text: string): bigint | undefined {
     groups.splice(headCount, 0, ...new Array<number>(missing).fill(0));
   }
   if (groups.length !== 8) return undefined;
-  // Two 64-bit halves keep the BigInt work to a couple of operations.
-  const high = (groups[0] * 0x10000 + groups[1]) * 0x100000000 + (groups[2] * 0x10000 + groups[3]);
-  const lowHigh = groups[4] * 0x10000 + groups[5];
-  const lowLow = groups[6] * 0x10000 + groups[7];
-  return (BigInt(high) << 64n) | (BigInt(lowHigh) << 32n) | BigInt(lowLow);
+  // Four exact 32-bit words (a double holds 53 bits, not 64) keep the BigInt work small.
+  return (BigInt(groups[0] * 0x10000 + groups[1]) << 96n) | (BigInt(groups[2] * 0x10000 + groups[3]) << 64n)
+    | (BigInt(groups[4] * 0x10000 + groups[5]) << 32n) | BigInt(groups[6] * 0x10000 + groups[7]);
 }
 
 export function parseAddress(text: string): ParsedAddress | undefined {

@@ -14,8 +14,8 @@
  * - suppress_prefixlength rejects a found route whose prefix is that long or shorter (only
  *   successful lookups, not reject routes);
  * - a forwarded IPv4 packet (iif) needs forwarding on that interface (else EHOSTUNREACH), a
- *   unicast result, and a source that passes fib_validate_source (EINVAL for a local source,
- *   EXDEV under rp_filter).
+ *   unicast result, and a source that passes fib_validate_source (EINVAL for a local source and,
+ *   on current kernels that report every martian source as EINVAL, for an rp_filter failure).
  */
 import { InputError } from '../errors.js';
 import { formatAddress, maskIPv4, parseAddress, prefixContains, type ParsedAddress, type ParsedPrefix } from '../net/address.js';
@@ -268,7 +268,7 @@ function validateSourceIPv4(snapshot: Snapshot, index: SnapshotIndex, flow: Flow
   }
   const reverse = walkRules(index, { family: 4, dst: src, src: flow.dst, iif: oif ?? 'lo', mark: 0, uid: ROOT_UID, forwarded: false });
   if (!reverse.ok) {
-    return rpf ? { error: 'EXDEV', reason: `rp_filter ${rpf}: no route back to source ${formatAddress(src)}` } : { reason: 'source accepted (no route back, but rp_filter is off)' };
+    return rpf ? { error: 'EINVAL', reason: `rp_filter ${rpf}: no route back to source ${formatAddress(src)} (reverse path filter drops it as a martian source)` } : { reason: 'source accepted (no route back, but rp_filter is off)' };
   }
   if (reverse.route.type !== 'unicast') {
     return { error: 'EINVAL', reason: `the route back to source ${formatAddress(src)} is ${reverse.route.type} (martian source)` };
@@ -276,9 +276,9 @@ function validateSourceIPv4(snapshot: Snapshot, index: SnapshotIndex, flow: Flow
   const backDevs = [reverse.route.dev, ...(reverse.route.nexthops ?? []).map((hop) => hop.dev)].filter(Boolean);
   if (backDevs.includes(flow.iif)) return { reason: `the route back to ${formatAddress(src)} goes out of ${flow.iif}` };
   if (!(index.addressesByDev.get(flow.iif) ?? []).some((a) => a.family === 4)) {
-    return rpf ? { error: 'EXDEV', reason: `rp_filter ${rpf}: ${flow.iif} has no IPv4 address` } : { reason: 'source accepted' };
+    return rpf ? { error: 'EINVAL', reason: `rp_filter ${rpf}: ${flow.iif} has no IPv4 address (reverse path filter)` } : { reason: 'source accepted' };
   }
-  if (rpf === 1) return { error: 'EXDEV', reason: `rp_filter 1 (strict): the route back to ${formatAddress(src)} goes out of ${backDevs.join(',') || 'nowhere'}, not ${flow.iif}` };
+  if (rpf === 1) return { error: 'EINVAL', reason: `rp_filter 1 (strict): the route back to ${formatAddress(src)} goes out of ${backDevs.join(',') || 'nowhere'}, not ${flow.iif} (martian source)` };
   return { reason: rpf === 2 ? 'rp_filter 2 (loose): a route back to the source exists' : 'source accepted (rp_filter off)' };
 }
 
@@ -397,4 +397,9 @@ export function formatResult(query: RouteQuery, result: RouteResult): string {
 function canonical(text: string): string {
   const address = parseAddress(text);
   return address ? formatAddress(address) : text;
+}
+
+/** Whether the snapshot's IPv4 rules are just the kernel's three defaults (local, main, default). */
+export function ipv4RulesAreDefault(snapshot: Snapshot): boolean {
+  return !hasCustomRules4(indexSnapshot(snapshot));
 }
