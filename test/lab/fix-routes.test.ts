@@ -102,7 +102,8 @@ test('fix subnet-routes: plan changes nothing; --apply reroutes the LAN (ip rout
   assert.match(dropIn, /\[RoutingPolicyRule\]\nTo=10\.10\.0\.0\/24\nTable=254\nPriority=5205\n/);
   assert.match(dropIn, /\[RoutingPolicyRule\]\nTo=fd10:10::\/64\nTable=254\nPriority=5205\n/);
   const doctorAfter = await s.netmend(['doctor', 'routes']);
-  assert.doesNotMatch(doctorAfter.stdout, /subnet-shadows-lan.*fail|FAIL.*subnet-shadows-lan/i, doctorAfter.stdout);
+  assert.match(doctorBefore.stdout, /^✗ routes\.subnet-shadows-lan/m, doctorBefore.stdout);
+  assert.match(doctorAfter.stdout, /^✓ routes\.subnet-shadows-lan/m, doctorAfter.stdout);
 
   const rulesApplied = await rules(s);
   const filesApplied = withoutJournal(tree(s.root));
@@ -138,6 +139,9 @@ test('the real systemd-networkd, given the files the fixes wrote, removes fe80 f
   // --no-live: the kernel still has the problem; networkd must be what fixes it.
   assert.match(await s.lab.ip(s.host, '-6', 'route', 'show', 'dev', 'tailscale0'), /fe80::\/64/);
   assert.doesNotMatch(await s.lab.ip(s.host, '-4', 'rule'), /^5205:/m);
+  const doctorBefore = await s.netmend(['doctor', 'routes']);
+  assert.match(doctorBefore.stdout, /^✗ routes\.tunnel-link-local/m, doctorBefore.stdout);
+  assert.match(doctorBefore.stdout, /^✗ routes\.subnet-shadows-lan/m, doctorBefore.stdout);
 
   const confDir = join(s.root, 'etc/systemd/network');
   const script = [
@@ -161,7 +165,8 @@ test('the real systemd-networkd, given the files the fixes wrote, removes fe80 f
   assert.match(await routeGet(s, '10.10.0.3'), new RegExp(`dev ${s.hostIf}`));
 
   const doctor = await s.netmend(['doctor', 'routes']);
-  assert.doesNotMatch(doctor.stdout, /(tunnel-link-local|subnet-shadows-lan)[^\n]*fail/i, doctor.stdout);
+  assert.match(doctor.stdout, /^✓ routes\.tunnel-link-local/m, doctor.stdout);
+  assert.match(doctor.stdout, /^✓ routes\.subnet-shadows-lan/m, doctor.stdout);
   const linkLocal = await s.netmend(['fix', 'link-local', '--root', s.root, '--method', 'networkd']);
   assert.match(linkLocal.stdout, /nothing to do/, linkLocal.stdout);
 });
@@ -313,4 +318,21 @@ test('OpenWrt: config rule / rule6 sections in /etc/config/network, live rule ad
   const undo = await s.netmend(['fix', 'undo', '--root', s.root]);
   assert.equal(undo.code, 0, undo.stdout + undo.stderr);
   assert.equal(readFileSync(join(s.root, 'etc/config/network'), 'utf8'), original);
+});
+
+test('verification: when something puts a link-local address back, the fix is rolled back and exits 1 with the evidence', { skip }, async (t) => {
+  const s = await tailscaleScenario(t, { lanNetworkFile: false });
+  const filesBefore = tree(s.root);
+  // Another manager that keeps its own fe80 address on the tunnel, as a misbehaving daemon would.
+  s.lab.spawn(s.host, 'sh', ['-c', 'while :; do ip -6 addr add fe80::1/64 dev tailscale0 nodad 2>/dev/null; sleep 0.05; done'], { stdio: 'ignore' });
+  await s.lab.waitFor(async () => (await s.lab.ip(s.host, '-6', 'addr', 'show', 'dev', 'tailscale0')).includes('fe80::1/64'), 5000, 'fe80::1 on tailscale0');
+  const result = await s.netmend(['fix', 'link-local', '--root', s.root, '--apply']);
+  assert.equal(result.code, 1, result.stdout + result.stderr);
+  assert.match(result.stdout, /verification:/);
+  assert.match(result.stdout, /inet6 fe80::1\/64 dev tailscale0/);
+  assert.match(result.stderr, /did not remove the finding; rolled back/);
+  assert.deepEqual(withoutJournal(tree(s.root)), filesBefore, 'the udev rule is gone again');
+  assert.doesNotMatch(await s.lab.ip(s.host, '-d', 'link', 'show', 'tailscale0'), /addrgenmode none/);
+  const list = await s.netmend(['fix', 'list', '--root', s.root]);
+  assert.match(list.stdout, /rolled-back \(verification failed\)/);
 });
