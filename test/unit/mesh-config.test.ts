@@ -171,3 +171,26 @@ test('readMeshConfig warns when the file with a private key is readable by group
   assert.deepEqual(readMeshConfig(file).warnings, []);
   assert.throws(() => readMeshConfig(join(dir, 'missing.conf')), (error: unknown) => error instanceof InputError && /cannot read .*missing\.conf: ENOENT/.test(error.message));
 });
+
+test('`netmend node up -c FILE` with a bad config: exit 2, one line naming FILE:LINE, nothing created', async (t) => {
+  const { netmend, run, uniqueName } = await import('../lab/harness.js');
+  const dir = mkdtempSync(join(tmpdir(), 'netmend-meshconf-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const cases: Array<[string, RegExp]> = [
+    [withLine(good, encodeKey(peerA), 'not-a-key'), /:11: PublicKey is not a valid key/],
+    [withLine(good, '10.9.0.2/32', '10.9.0.2/40'), /:12: AllowedIPs '10\.9\.0\.2\/40' has a bad prefix length/],
+    [withLine(good, 'DNS = 10.9.0.53', 'DNSServer = 10.9.0.53'), /:7: unknown key 'DNSServer' in \[Interface\]/],
+  ];
+  for (const [text, pattern] of cases) {
+    const iface = uniqueName('nmcf');
+    const file = join(dir, `${iface}.conf`);
+    writeFileSync(file, text, { mode: 0o600 });
+    const result = await netmend(['node', 'up', '-c', file]);
+    assert.equal(result.code, 2, result.stderr);
+    assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
+    assert.ok(result.stderr.includes(`${file}:`), result.stderr);
+    assert.match(result.stderr, pattern);
+    assert.notEqual((await run('ip', ['link', 'show', 'dev', iface])).code, 0, `no interface ${iface} was created`);
+    assert.equal((await run('test', ['-e', `/var/run/wireguard/${iface}.sock`])).code, 1, 'no control socket was created');
+  }
+});
