@@ -123,7 +123,7 @@ export function classifyResolvOwner(file: ResolvFileFacts, parsed: ResolvConf | 
   const local = nameservers.filter(isLoopback);
   if (local.length > 0) {
     const serving = listeners.find((process) => process.listening.some((socket) => local.some((server) => socket.startsWith(`${server.includes(':') ? `[${server}]` : server}:53/`))));
-    for (const process of listeners) evidence.push(`${process.name} (pid ${process.pid}) listens on ${process.listening.join(', ')}`);
+    for (const process of listeners.filter((p) => p.listening.some((socket) => /^(127\.|\[::1\])/.test(socket)))) evidence.push(`${process.name} (pid ${process.pid}) listens on ${process.listening.join(', ')}`);
     const program = serving?.name;
     return {
       kind: 'local-proxy',

@@ -19,7 +19,7 @@ const check: Check = {
     }
     if (configured.length === 0) return skip(check, `the mesh daemon owns ${facts.resolvFile.path}, but no local resolver is configured here to be bypassed`);
     const evidence = [...facts.owner.evidence];
-    for (const process of facts.processes) evidence.push(`${process.name} (pid ${process.pid}) listens on ${process.listening.join(', ')} and is bypassed`);
+    for (const process of facts.processes.filter((p) => p.listening.some((socket) => /^(127\.|\[::1\])/.test(socket)))) evidence.push(`${process.name} (pid ${process.pid}) listens on ${process.listening.join(', ')} and is bypassed`);
     if (facts.dnsmasq?.files.length) evidence.push(`dnsmasq config: ${facts.dnsmasq.files.join(', ')}`);
     if (facts.unbound) evidence.push(`unbound config: ${facts.unbound.files.join(', ')}`);
     if (facts.backup) evidence.push(`${facts.resolvFile.meshBackupPath}: nameserver ${facts.backup.nameservers.join(', ')}`);
