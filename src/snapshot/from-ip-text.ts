@@ -287,7 +287,7 @@ export function parseRouteText(text: string, family: Family, command = `ip -${fa
         case 'lock': case 'cache': break;
         default:
           if (ROUTE_FLAG_WORDS.has(word)) route.flags.push(word);
-          else if (ROUTE_SKIP_PAIRS.has(word)) i++;
+          else if (ROUTE_SKIP_PAIRS.has(word)) i += words[i + 1] === 'lock' ? 2 : 1; // "mtu lock 1400"
           else if (word === 'encap') i = words.length; // lightweight tunnels: not modelled
           else unparseable(command, line, `unknown keyword '${word}'`);
       }
