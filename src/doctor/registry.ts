@@ -2,11 +2,13 @@
  * Doctor topics and their checks, in the order `netmend doctor` runs them. A new topic adds one
  * import and one entry here.
  */
+import { dnsChecks } from './checks/dns/index.js';
 import { routesChecks } from './checks/routes/index.js';
 import type { Check, DoctorTopic } from './types.js';
 
 export const registry: Partial<Record<DoctorTopic, readonly Check[]>> = {
   routes: routesChecks,
+  dns: dnsChecks,
 };
 
 export function topics(): DoctorTopic[] {

@@ -262,3 +262,14 @@ export function fixDnsCommand(facts: DnsFacts, extra = ''): string {
   const domains = facts.domains.length === 1 && facts.domains[0] === 'ts.net' ? '' : facts.domains.map((d) => ` --domain ${d}`).join('');
   return `netmend fix dns${domains}${facts.root ? ` --root ${facts.root}` : ''}${extra}`;
 }
+
+export const DNS_GATHERER = 'dns';
+
+/**
+ * The gatherer as `netmend doctor` (every topic) runs it: default mesh domain and resolver, the
+ * mesh name from the tailscale CLI. Queries go out from this host, so only a local run can.
+ */
+export async function gatherDnsInto(state: { facts: Record<string, unknown> }, context: { runner?: CommandRunner; root: string }): Promise<void> {
+  if (!context.runner || context.runner.where !== 'local') throw new Error('the DNS checks query resolvers from this host: run `netmend doctor dns` on it');
+  state.facts[DNS_GATHERER] = await gatherDns({ root: context.root === '/' ? '' : context.root, domains: ['ts.net'], servers: ['100.100.100.100'], names: [], timeoutMs: 2000, runner: context.runner });
+}

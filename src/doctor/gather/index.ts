@@ -7,6 +7,7 @@ import type { CommandRunner } from '../../system/exec.js';
 import type { Snapshot } from '../../snapshot/types.js';
 import type { HostState } from '../types.js';
 import { localFiles, remoteFiles, type HostFiles } from './files.js';
+import { DNS_GATHERER, gatherDnsInto } from './dns.js';
 import { gatherNetworkd, NETWORKD_GATHERER } from './networkd.js';
 import { gatherTailscale, TAILSCALE_GATHERER } from './tailscale.js';
 
@@ -30,6 +31,7 @@ export type Gatherer = (state: HostState, context: { files?: HostFiles; runner?:
 export const gatherers: Record<string, Gatherer> = {
   [NETWORKD_GATHERER]: (state, { files, runner }) => gatherNetworkd(state, files, runner),
   [TAILSCALE_GATHERER]: (state, { runner }) => gatherTailscale(state, runner),
+  [DNS_GATHERER]: (state, { runner, root }) => gatherDnsInto(state, { runner, root }),
 };
 
 export async function gatherHostState(snapshot: Snapshot, options: GatherOptions): Promise<HostState> {
