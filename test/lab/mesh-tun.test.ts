@@ -249,7 +249,9 @@ if (process.env.MESH_TUN_CHILD === '1') {
       return status.packets >= sent;
     }, 5000, `${sent} packets read`);
     assert.ok(status.maxBatch >= 64, `largest batch ${status.maxBatch}`);
-    assert.ok(status.batches <= Math.ceil(status.packets / 64), `${status.packets} packets in ${status.batches} calls`);
+    // Each stray packet the kernel sends later (IPv6 router solicitations) may cost one more call.
+    const strays = status.packets - sent;
+    assert.ok(status.batches <= Math.ceil(sent / 64) + strays, `${status.packets} packets in ${status.batches} calls`);
     assert.equal(status.stats.rxBatches, status.batches);
     // The kernel counts a packet as sent to the device when the reader took it.
     assert.ok((await linkCounters(lab, ns, name)).tx >= sent);
