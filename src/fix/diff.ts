@@ -29,12 +29,13 @@ function diffOps(a: string[], b: string[]): Op[] {
       ops.push({ kind: ' ', line: a[i], oldNo: i, newNo: j });
       i++;
       j++;
-    } else if (j < m && (i === n || lcs[i][j + 1] >= lcs[i + 1][j])) {
-      ops.push({ kind: '+', line: b[j], oldNo: i, newNo: j });
-      j++;
-    } else {
+    } else if (i < n && (j === m || lcs[i + 1][j] >= lcs[i][j + 1])) {
+      // Removals before additions on a tie, as diff -u prints a changed line.
       ops.push({ kind: '-', line: a[i], oldNo: i, newNo: j });
       i++;
+    } else {
+      ops.push({ kind: '+', line: b[j], oldNo: i, newNo: j });
+      j++;
     }
   }
   return ops;

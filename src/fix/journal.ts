@@ -4,7 +4,7 @@
  * undo commands. It is written before anything changes and updated after each step, so a fix
  * interrupted half way can still be undone. Undo restores exactly that and is safe to repeat.
  */
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { InputError } from '../errors.js';
 import { writeFileAtomic } from '../system/atomic-write.js';
@@ -129,10 +129,15 @@ export function restoreFile(root: string, file: JournalFile): void {
   }
   const prior = Buffer.from(file.priorBase64 ?? '', 'base64');
   try {
-    if (statSync(real).isFile() && readFileSync(real).equals(prior)) return;
+    if (statSync(real).isFile() && readFileSync(real).equals(prior)) {
+      if (file.priorMode !== undefined) chmodSync(real, file.priorMode);
+      return;
+    }
   } catch { /* missing: write it */ }
   mkdirSync(dirname(real), { recursive: true });
   writeFileAtomic(real, prior, { mode: file.priorMode });
+  // writeFileAtomic keeps the mode of the file it replaces (ours); the journalled one wins.
+  if (file.priorMode !== undefined) chmodSync(real, file.priorMode);
 }
 
 /** Errors an undo command may answer with when its target is already as undo wants it. */
