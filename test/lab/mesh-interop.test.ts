@@ -88,3 +88,137 @@ test('wireguard-go initiates to netmend (netmend learns the endpoint from the ha
   // and traffic the other way needs no new handshake
   assert.ok((await ping(lab, nsA, '10.232.0.2', 3)).ok);
 });
+
+test('a 10 s iperf3 TCP run through netmend <-> wireguard-go', opts, async (t) => {
+  const lab = Lab.forTest(t);
+  const { nsA, nsB } = await twoHosts(lab);
+  const mine = newNode('netmend', nsA, '10.232.0.1', 51021);
+  const theirs = newNode('wireguard-go', nsB, '10.232.0.2', 51022);
+  await startNode(lab, theirs, [{ node: mine }]);
+  await startNode(lab, mine, [{ node: theirs, endpoint: '10.231.0.2:51022' }]);
+  assert.ok(await pingUntilReply(lab, nsA, '10.232.0.2'), mine.log.join(''));
+  const server = lab.spawn(nsB, 'iperf3', ['-s', '-1', '-B', '10.232.0.2']);
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  const client = await lab.exec(nsA, 'iperf3', ['-c', '10.232.0.2', '-t', '10', '-J'], { timeoutMs: 60_000 });
+  assert.equal(client.code, 0, client.stderr + client.stdout.slice(0, 500));
+  const report = JSON.parse(client.stdout);
+  const mbps = report.end.sum_received.bits_per_second / 1e6;
+  t.diagnostic(`netmend -> wireguard-go: ${mbps.toFixed(1)} Mbit/s received, ${report.end.sum_sent.retransmits} retransmits`);
+  assert.ok(mbps > 5, `throughput ${mbps} Mbit/s`);
+  assert.ok(report.end.sum_received.bytes > 5e6);
+  server.kill('SIGTERM');
+});
+
+test('endpoint roaming: each side moves to a new address and the other follows', opts, async (t) => {
+  const lab = Lab.forTest(t);
+  const { nsA, nsB, vethA, vethB } = await twoHosts(lab);
+  const mine = newNode('netmend', nsA, '10.232.0.1', 51031);
+  const theirs = newNode('wireguard-go', nsB, '10.232.0.2', 51032);
+  await startNode(lab, theirs, [{ node: mine, endpoint: '10.231.0.1:51031' }]);
+  await startNode(lab, mine, [{ node: theirs, endpoint: '10.231.0.2:51032' }]);
+  assert.ok(await pingUntilReply(lab, nsA, '10.232.0.2'));
+  // Keep the /24 route when the first address goes (else its removal takes the new one along).
+  await lab.exec(nsA, 'sysctl', ['-qw', `net.ipv4.conf.${vethA}.promote_secondaries=1`]);
+  await lab.exec(nsB, 'sysctl', ['-qw', `net.ipv4.conf.${vethB}.promote_secondaries=1`]);
+
+  // wireguard-go's host moves to .5: netmend must follow the authenticated source.
+  await lab.ip(nsB, 'addr', 'add', '10.231.0.5/24', 'dev', vethB);
+  await lab.ip(nsB, 'addr', 'del', '10.231.0.2/24', 'dev', vethB);
+  // wireguard-go keeps sending from its cached (now gone) source until its 15 s no-reply timer
+  // clears it, so this direction takes a new handshake from the new address.
+  assert.ok(await pingUntilReply(lab, nsB, '10.232.0.1', 60_000), mine.log.join(''));
+  assert.equal((await wgDump(lab, nsA, mine.iface))[0].endpoint, '10.231.0.5:51032');
+  assert.ok((await ping(lab, nsA, '10.232.0.2', 3)).ok, 'netmend answers at the new address');
+
+  // netmend's host moves to .3: wireguard-go follows.
+  await lab.ip(nsA, 'addr', 'add', '10.231.0.3/24', 'dev', vethA);
+  await lab.ip(nsA, 'addr', 'del', '10.231.0.1/24', 'dev', vethA);
+  assert.ok((await ping(lab, nsA, '10.232.0.2', 3)).ok, mine.log.join(''));
+  assert.equal((await wgDump(lab, nsB, theirs.iface))[0].endpoint, '10.231.0.3:51031');
+});
+
+test('a peer with the wrong key gets no session', opts, async (t) => {
+  const lab = Lab.forTest(t);
+  const { nsA, nsB } = await twoHosts(lab);
+  const mine = newNode('netmend', nsA, '10.232.0.1', 51041);
+  const theirs = newNode('wireguard-go', nsB, '10.232.0.2', 51042);
+  const wrong = publicKeyOf(generatePrivateKey());
+  // wireguard-go knows netmend's real key; netmend expects someone else at that address.
+  await startNode(lab, mine, [{ node: theirs, publicKey: wrong, endpoint: '10.231.0.2:51042' }]);
+  await startNode(lab, theirs, [{ node: mine, endpoint: '10.231.0.1:51041' }]);
+  const fromThem = await ping(lab, nsB, '10.232.0.1', 2, 3);
+  const fromUs = await ping(lab, nsA, '10.232.0.2', 2, 3);
+  assert.equal(fromThem.ok, false);
+  assert.equal(fromUs.ok, false);
+  const [ours] = await wgDump(lab, nsA, mine.iface);
+  const [their] = await wgDump(lab, nsB, theirs.iface);
+  assert.equal(ours.latestHandshake, 0);
+  assert.equal(their.latestHandshake, 0);
+  assert.equal(ours.rx, 0, 'nothing from the stranger was accepted');
+  assert.match(mine.log.join(''), /unknown peer|does not authenticate|dropped/);
+});
+
+test('a replayed captured data packet is dropped', opts, async (t) => {
+  const lab = Lab.forTest(t);
+  const { nsA, nsB } = await twoHosts(lab);
+  const mine = newNode('netmend', nsA, '10.232.0.1', 51051);
+  const theirs = newNode('wireguard-go', nsB, '10.232.0.2', 51052);
+  // A relay in front of netmend records what wireguard-go sends and can send it again.
+  const relaySource = `
+    const dgram = require('node:dgram');
+    const outside = dgram.createSocket('udp4'); const inside = dgram.createSocket('udp4');
+    let from; let last;
+    outside.on('message', (m, r) => { from = r; if (m[0] === 4 && m.length > 32) last = Buffer.from(m); inside.send(m, 51051, '127.0.0.1'); });
+    inside.on('message', (m) => { if (from) outside.send(m, from.port, from.address); });
+    outside.bind(52000, '10.231.0.1', () => inside.bind(0, '127.0.0.1', () => console.log('ready')));
+    process.stdin.on('data', () => { if (!last) return console.log('nothing captured'); for (let i = 0; i < 5; i++) inside.send(last, 51051, '127.0.0.1'); console.log('replayed ' + last.length); });`;
+  const relay = lab.spawn(nsA, process.execPath, ['-e', relaySource]);
+  let relayOut = '';
+  relay.stdout?.on('data', (chunk) => { relayOut += String(chunk); });
+  await waitFor(() => relayOut.includes('ready'), 10_000, 'relay');
+  await startNode(lab, mine, [{ node: theirs }]);
+  await startNode(lab, theirs, [{ node: mine, endpoint: '10.231.0.1:52000' }]);
+  assert.ok((await ping(lab, nsB, '10.232.0.1', 3)).ok, mine.log.join(''));
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  const before = (await wgDump(lab, nsA, mine.iface))[0];
+  relay.stdin!.write('replay\n');
+  await waitFor(() => relayOut.includes('replayed'), 5000, 'replay');
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  const after = (await wgDump(lab, nsA, mine.iface))[0];
+  assert.equal(after.rx, before.rx, 'replayed packets were not accepted');
+  assert.equal(after.tx, before.tx, 'replayed echo requests were not answered');
+  assert.ok((await ping(lab, nsB, '10.232.0.1', 2)).ok, 'the session still works');
+});
+
+test('three-node mesh (netmend, netmend, wireguard-go): every pair pings', opts, async (t) => {
+  const lab = Lab.forTest(t);
+  const nsA = await lab.netns('a');
+  const nsB = await lab.netns('b');
+  const nsC = await lab.netns('c');
+  const links: Array<[string, string, string, string, string]> = [[nsA, nsB, '10.231.0', '1', '2'], [nsA, nsC, '10.234.0', '1', '3'], [nsB, nsC, '10.235.0', '2', '3']];
+  for (const [left, right, net, l, r] of links) {
+    const ifLeft = uniqueName('nmv');
+    const ifRight = uniqueName('nmv');
+    await lab.veth(left, ifLeft, right, ifRight);
+    await lab.ip(left, 'addr', 'add', `${net}.${l}/24`, 'dev', ifLeft);
+    await lab.ip(right, 'addr', 'add', `${net}.${r}/24`, 'dev', ifRight);
+  }
+  const a = newNode('netmend', nsA, '10.232.0.1', 51061);
+  const b = newNode('wireguard-go', nsB, '10.232.0.2', 51062);
+  const c = newNode('netmend', nsC, '10.232.0.3', 51063);
+  await startNode(lab, b, [{ node: a, endpoint: '10.231.0.1:51061' }, { node: c, endpoint: '10.235.0.3:51063' }]);
+  await startNode(lab, a, [{ node: b, endpoint: '10.231.0.2:51062' }, { node: c, endpoint: '10.234.0.3:51063' }]);
+  await startNode(lab, c, [{ node: a, endpoint: '10.234.0.1:51061' }, { node: b, endpoint: '10.235.0.2:51062' }]);
+  const nodes = [a, b, c];
+  for (const from of nodes) {
+    for (const to of nodes) {
+      if (from === to) continue;
+      assert.ok(await pingUntilReply(lab, from.ns, to.address), `${from.kind} ${from.address} -> ${to.kind} ${to.address}\n${a.log.join('')}\n${c.log.join('')}`);
+    }
+  }
+  for (const node of [a, c]) {
+    const dump = await wgDump(lab, node.ns, node.iface);
+    assert.equal(dump.length, 2);
+    assert.ok(dump.every((peer) => peer.latestHandshake > 0), JSON.stringify(dump));
+  }
+});
