@@ -306,3 +306,28 @@ test('a missing native addon is a CheckCouldNotRunError (exit 3) saying how to b
   assert.match(error.message, /native TUN addon is not built .*native\/build\/Release\/netmend_tun\.node is missing/);
   assert.match(error.hint, /npm run build:native/);
 });
+
+test('without root: opening TUN says permission denied (exit 3), netlink writes say needs root (exit 4)', { skip }, async (t) => {
+  const lab = Lab.forTest(t);
+  const ns = await lab.netns('tun');
+  const name = uniqueName('nmtun');
+  await lab.ip(ns, 'link', 'add', name, 'type', 'veth', 'peer', 'name', `${name}p`);
+  const tunModule = join(projectRoot, 'dist', 'src', 'mesh', 'tun.js');
+  const configureModule = join(projectRoot, 'dist', 'src', 'netlink', 'configure.js');
+  const script = `
+    const report = (label, e) => console.log(JSON.stringify({ label, kind: e.constructor.name, exitCode: e.exitCode, message: e.message, hint: e.hint }));
+    const { openTun } = await import('${tunModule}');
+    try { openTun('${name}x'); console.log('{"label":"tun","kind":"none"}'); } catch (e) { report('tun', e); }
+    const { addAddress } = await import('${configureModule}');
+    try { await addAddress('${name}', '10.203.0.1/24'); console.log('{"label":"address","kind":"none"}'); } catch (e) { report('address', e); }`;
+  const result = await lab.exec(ns, 'setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', '--inh-caps=-all', process.execPath, '--input-type=module', '-e', script]);
+  const [tun, address] = result.stdout.trim().split('\n').map((line) => JSON.parse(line));
+  assert.equal(tun.kind, 'CheckCouldNotRunError', result.stdout + result.stderr);
+  assert.equal(tun.exitCode, 3);
+  assert.match(tun.message, /cannot open \/dev\/net\/tun: permission denied/);
+  assert.match(tun.hint, /root/);
+  assert.equal(address.kind, 'NeedsRootError', result.stdout + result.stderr);
+  assert.equal(address.exitCode, 4);
+  assert.match(address.message, new RegExp(`add address 10\\.203\\.0\\.1/24 \\(${name}\\) needs root`));
+  assert.doesNotMatch(await lab.ip(ns, 'addr', 'show', 'dev', name), /10\.203\.0\.1/);
+});
