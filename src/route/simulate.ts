@@ -257,7 +257,7 @@ function isLocalIPv4(index: SnapshotIndex, address: ParsedAddress): boolean {
  * (destination = the packet's source) must not end at a local or broadcast route, and under
  * rp_filter it must go back out of the interface the packet came in on.
  */
-function validateSourceIPv4(snapshot: Snapshot, index: SnapshotIndex, flow: Flow, oif: string | undefined): { error?: RouteErrorName; reason: string } {
+function validateSourceIPv4(snapshot: Snapshot, index: SnapshotIndex, flow: Flow, oif: string | undefined, broadcast = false): { error?: RouteErrorName; reason: string } {
   const src = flow.src!;
   const rpf = Math.max(sysctl(snapshot, 'all', 'rpFilter') ?? 0, sysctl(snapshot, flow.iif, 'rpFilter') ?? 0);
   if (rpf === 0 && flow.iif !== oif && !hasCustomRules4(index) && !index.customLocalRoutes4) {
@@ -266,7 +266,9 @@ function validateSourceIPv4(snapshot: Snapshot, index: SnapshotIndex, flow: Flow
     }
     return { reason: 'source accepted (rp_filter off)' };
   }
-  const reverse = walkRules(index, { family: 4, dst: src, src: flow.dst, iif: oif ?? 'lo', mark: 0, uid: ROOT_UID, forwarded: false });
+  // For a broadcast the kernel validates with destination 0.0.0.0, so from-rules see no source.
+  const reverseSource: ParsedAddress = broadcast ? { family: 4, value: 0 } : flow.dst;
+  const reverse = walkRules(index, { family: 4, dst: src, src: reverseSource, iif: oif ?? 'lo', mark: 0, uid: ROOT_UID, forwarded: false });
   if (!reverse.ok) {
     return rpf ? { error: 'EINVAL', reason: `rp_filter ${rpf}: no route back to source ${formatAddress(src)} (reverse path filter drops it as a martian source)` } : { reason: 'source accepted (no route back, but rp_filter is off)' };
   }
@@ -318,6 +320,7 @@ export function parseQuery(snapshot: Snapshot, query: RouteQuery): ParsedQuery {
 
 /** The kernel's routing decision for one query, with the steps that led to it. */
 export function simulateRoute(snapshot: Snapshot, query: RouteQuery): RouteDecision {
+  // The snapshot is treated as immutable: its index is built on first use and cached.
   const { family, destination, source } = parseQuery(snapshot, query);
   const index = indexSnapshot(snapshot);
   const forwarded = query.iif !== undefined && query.iif !== 'lo';
@@ -330,7 +333,8 @@ export function simulateRoute(snapshot: Snapshot, query: RouteQuery): RouteDecis
     steps.push({ kind: 'final', verdict: extra.verdict ?? (result.type === 'error' ? 'error' : 'chosen'), text: formatResult(query, result), reason: extra.reason });
     return { destination: formatAddress(destination), family, result, rule: extra.rule, route: extra.route, steps };
   };
-  const fail = (error: RouteErrorName, reason: string, rule?: Rule, route?: Route) => decision({ type: 'error', error }, { rule, route, reason });
+  const fail = (error: RouteErrorName, reason: string, rule?: Rule, route?: Route, table?: number) =>
+    decision(table === undefined ? { type: 'error', error } : { type: 'error', error, table }, { rule, route, reason });
 
   if (family === 4) {
     const dst = destination.value as number;
@@ -350,7 +354,7 @@ export function simulateRoute(snapshot: Snapshot, query: RouteQuery): RouteDecis
     if (family === 4 && forwarded && !ipv4Forwarding(snapshot, flow.iif)) {
       return fail('EHOSTUNREACH', `${outcome.why}; and forwarding is off on ${flow.iif}, which makes every failed input lookup EHOSTUNREACH`, outcome.rule, outcome.route);
     }
-    return fail(outcome.error, `${outcome.why}: ${outcome.error} (${ERROR_TEXT[outcome.error]})`, outcome.rule, outcome.route);
+    return fail(outcome.error, `${outcome.why}: ${outcome.error} (${ERROR_TEXT[outcome.error]})`, outcome.rule, outcome.route, outcome.table);
   }
   const { rule, route, table } = outcome;
   const isLocalDelivery = route.type === 'local' || (family === 6 && route.type === 'anycast') || (forwarded && route.type === 'broadcast');
@@ -360,7 +364,7 @@ export function simulateRoute(snapshot: Snapshot, query: RouteQuery): RouteDecis
 
   if (family === 4 && forwarded) {
     if (route.type === 'local' || route.type === 'broadcast') {
-      const check = validateSourceIPv4(snapshot, index, flow, undefined);
+      const check = validateSourceIPv4(snapshot, index, flow, undefined, route.type === 'broadcast');
       if (check.error) return fail(check.error, check.reason, rule, route);
     } else {
       if (!ipv4Forwarding(snapshot, flow.iif)) return fail('EHOSTUNREACH', `forwarding is off on ${flow.iif} (net.ipv4.conf.${flow.iif}.forwarding=0): the packet is not routed`, rule, route);
