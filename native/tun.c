@@ -35,6 +35,7 @@
 #define WRITE_QUEUE_LIMIT_BYTES (8 * 1024 * 1024)
 
 typedef struct read_batch {
+  uint32_t gone; /* not packets: the device went away under us (`ip link del`) */
   uint32_t count;
   uint32_t bytes;
   uint32_t lengths[READ_BATCH_PACKETS];
@@ -105,6 +106,15 @@ static void call_js_with_batch(napi_env env, napi_value callback, void *context,
   read_batch *batch = data;
   if (env == NULL || callback == NULL) { free_read_batch(batch); return; }
   napi_value bytes, lengths, undefined, argv[3];
+  if (batch->gone) {
+    free_read_batch(batch);
+    napi_get_null(env, &argv[0]);
+    napi_get_null(env, &argv[1]);
+    napi_create_uint32(env, 0, &argv[2]);
+    napi_get_undefined(env, &undefined);
+    napi_call_function(env, undefined, callback, 3, argv, NULL);
+    return;
+  }
   void *target;
   if (napi_create_arraybuffer(env, batch->bytes, &target, &bytes) != napi_ok) { free_read_batch(batch); return; }
   memcpy(target, batch->data, batch->bytes);
@@ -118,6 +128,17 @@ static void call_js_with_batch(napi_env env, napi_value callback, void *context,
   napi_call_function(env, undefined, callback, 3, argv, NULL);
 }
 
+/* Non-blocking hand-off with a retry that watches the stop fd, so close() can always join us. */
+static int hand_to_js(tun_device *dev, read_batch *batch) {
+  for (;;) {
+    napi_status status = napi_call_threadsafe_function(dev->deliver, batch, napi_tsfn_nonblocking);
+    if (status == napi_ok) return 1;
+    if (status != napi_queue_full || atomic_load(&dev->stopping)) return 0;
+    struct pollfd stop = { .fd = dev->stop_fd, .events = POLLIN };
+    poll(&stop, 1, 1);
+  }
+}
+
 static void *reader_main(void *arg) {
   tun_device *dev = arg;
   struct pollfd fds[2] = { { .fd = dev->fd, .events = POLLIN }, { .fd = dev->stop_fd, .events = POLLIN } };
@@ -126,9 +147,21 @@ static void *reader_main(void *arg) {
     int ready = poll(fds, 2, -1);
     if (ready < 0) { if (errno == EINTR) continue; break; }
     if (fds[1].revents) break;
-    if (fds[0].revents & (POLLERR | POLLHUP | POLLNVAL)) break;
+    if (fds[0].revents & (POLLERR | POLLHUP | POLLNVAL)) {
+      /* The kernel deleted the interface: tell JavaScript once, then stop reading. */
+      read_batch *gone = batch ? batch : malloc(sizeof *gone);
+      batch = NULL;
+      if (gone) {
+        gone->gone = 1;
+        gone->count = 0;
+        gone->bytes = 0;
+        if (!hand_to_js(dev, gone)) free(gone);
+      }
+      break;
+    }
     if (!(fds[0].revents & POLLIN)) continue;
     if (batch == NULL && (batch = malloc(sizeof *batch)) == NULL) { usleep(1000); continue; }
+    batch->gone = 0;
     batch->count = 0;
     batch->bytes = 0;
     while (batch->count < READ_BATCH_PACKETS && READ_BATCH_BYTES - batch->bytes >= MAX_PACKET) {
@@ -146,14 +179,7 @@ static void *reader_main(void *arg) {
     atomic_fetch_add(&dev->rx_packets, batch->count);
     atomic_fetch_add(&dev->rx_bytes, batch->bytes);
     atomic_fetch_add(&dev->rx_batches, 1);
-    /* Non-blocking hand-off with a retry that watches the stop fd, so close() can always join us. */
-    for (;;) {
-      napi_status status = napi_call_threadsafe_function(dev->deliver, batch, napi_tsfn_nonblocking);
-      if (status == napi_ok) { batch = NULL; break; }
-      if (status != napi_queue_full || atomic_load(&dev->stopping)) break;
-      struct pollfd stop = { .fd = dev->stop_fd, .events = POLLIN };
-      poll(&stop, 1, 1);
-    }
+    if (hand_to_js(dev, batch)) batch = NULL;
   }
   free(batch);
   return NULL;
@@ -310,7 +336,7 @@ static void deliver_finalized(napi_env env, void *data, void *hint) {
   }
 }
 
-/* startReading(handle, callback(bytes: ArrayBuffer, lengths: ArrayBuffer, count)) */
+/* startReading(handle, callback(bytes: ArrayBuffer, lengths: ArrayBuffer, count)); (null, null, 0) once if the device is deleted */
 static napi_value tun_start_reading(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];

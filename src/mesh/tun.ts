@@ -38,13 +38,16 @@ export interface NativeTunDevice extends TunDevice {
   stats(): TunStats;
   /** Waits (synchronously, up to timeoutMs) until queued writes reached the kernel. */
   flush(timeoutMs?: number): boolean;
+  /** Called once if the interface is deleted from outside (`ip link del`); reading has stopped. */
+  onGone(handler: () => void): void;
   readonly closed: boolean;
 }
 
 type NativeHandle = { readonly __tun: unique symbol };
 interface TunAddon {
   open(name: string): [NativeHandle, string];
-  startReading(handle: NativeHandle, deliver: (bytes: ArrayBuffer, lengths: ArrayBuffer, count: number) => void): void;
+  /** bytes and lengths are null once, when the device was deleted under the reader. */
+  startReading(handle: NativeHandle, deliver: (bytes: ArrayBuffer | null, lengths: ArrayBuffer | null, count: number) => void): void;
   write(handle: NativeHandle, packets: readonly Uint8Array[]): number;
   stats(handle: NativeHandle): TunStats;
   flush(handle: NativeHandle, timeoutMs: number): boolean;
@@ -88,6 +91,8 @@ function openError(name: string, error: NodeJS.ErrnoException): Error {
 class AddonTunDevice implements NativeTunDevice {
   private isClosed = false;
   private reading = false;
+  private gone = false;
+  private goneHandler?: () => void;
 
   constructor(private readonly native: TunAddon, private readonly handle: NativeHandle, readonly name: string) {}
 
@@ -100,6 +105,11 @@ class AddonTunDevice implements NativeTunDevice {
     if (this.reading) throw new Error(`TUN device ${this.name} already has a packet handler`);
     this.reading = true;
     this.native.startReading(this.handle, (bytes, lengths, count) => {
+      if (bytes === null || lengths === null) {
+        this.gone = true;
+        this.goneHandler?.();
+        return;
+      }
       const sizes = new Uint32Array(lengths);
       const packets = new Array<Buffer>(count);
       let offset = 0;
@@ -115,6 +125,11 @@ class AddonTunDevice implements NativeTunDevice {
         process.nextTick(() => { throw error; });
       }
     });
+  }
+
+  onGone(handler: () => void): void {
+    this.goneHandler = handler;
+    if (this.gone) handler();
   }
 
   write(packets: Buffer[]): void {

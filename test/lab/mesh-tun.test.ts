@@ -113,6 +113,7 @@ async function child(): Promise<void> {
           replies += out.length;
           device.write(out);
         });
+        device.onGone(() => say({ event: 'gone' }));
         say({ event: 'reading' });
       } else if (command === 'status') {
         say({ event: 'status', ticks, batches, packets, maxBatch, replies, stats: device.stats() });
@@ -270,6 +271,19 @@ if (process.env.MESH_TUN_CHILD === '1') {
     assert.equal(written.stats.txBatches, Math.ceil(300 / 128));
     const after = await linkCounters(lab, ns, name);
     assert.equal(after.rx - before.rx, 300, 'the kernel counted every written packet as received on the device');
+  });
+
+  test('an interface deleted from outside is reported once through onGone', { skip }, async (t) => {
+    const lab = Lab.forTest(t);
+    const ns = await lab.netns('tun');
+    const name = uniqueName('nmtun');
+    const tun = await startChild(lab, ns, name);
+    tun.send('read');
+    await tun.next('reading');
+    await lab.ip(ns, 'link', 'del', 'dev', name);
+    assert.equal((await tun.next('gone')).event, 'gone');
+    tun.send('status');
+    assert.equal((await tun.next('status')).event, 'status', 'the process keeps serving after the device is gone');
   });
 
   test('opening errors are one-line CheckCouldNotRunError/InputError with hints', { skip }, async (t) => {
