@@ -196,7 +196,12 @@ function exchangeUdp(server: string, port: number, query: Buffer, id: number, ti
       if (message.length >= 2 && message.readUInt16BE(0) === id) finish({ reply: message });
     });
     // A connected socket is what makes the kernel report ICMP port unreachable as ECONNREFUSED.
-    socket.connect(port, server, () => {
+    socket.connect(port, server, (connectError?: NodeJS.ErrnoException) => {
+      // connect(2) itself can fail (no route, no address): the callback gets the errno.
+      if (connectError) {
+        socket.emit('error', connectError);
+        return;
+      }
       socket.send(query, (error) => { if (error) socket.emit('error', error); });
     });
   });

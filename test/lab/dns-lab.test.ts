@@ -305,11 +305,18 @@ test('the mesh resolver: a server that never answers is a timeout within the lim
     return { code: result.code, check, elapsed: Date.now() - started };
   };
 
-  // Nothing at 100.100.100.100: the kernel says so at once.
+  // No route to 100.100.100.100 at all (the tunnel is down): connect(2) itself fails.
+  const noRoute = await probe();
+  assert.equal(noRoute.code, 1);
+  assert.match(noRoute.check.summary, /is unreachable/);
+  assert.ok(noRoute.check.evidence.some((line) => line.includes('unreachable: ENETUNREACH')), noRoute.check.evidence.join('\n'));
+
+  // The address exists but nothing listens: the kernel answers with a port unreachable at once.
   await lab.ip(ns, 'addr', 'add', '100.100.100.100/32', 'dev', 'lo');
   const none = await probe();
   assert.equal(none.code, 1);
   assert.match(none.check.summary, /is unreachable/);
+  assert.ok(none.check.evidence.some((line) => line.includes('udp A ts.net -> unreachable: ECONNREFUSED')), none.check.evidence.join('\n'));
 
   // A listener that reads queries and never answers, over UDP and TCP.
   const silent = "const d=require('dgram').createSocket('udp4');d.on('message',()=>{});d.bind(53,'100.100.100.100');require('net').createServer(()=>{}).listen(53,'100.100.100.100');";
