@@ -192,10 +192,13 @@ export async function runFix(flags: FixFlagValues, build: PlanBuilder, options: 
     if (result.exitCode !== 0) print(`warning: \`${result.command}\` failed: ${result.stderr.trim().split('\n')[0]}`);
   }
 
-  const liveChanged = plan.live.length > 0 || flags.live;
-  if (liveChanged && plan.verify.length > 0) {
-    const after = await liveSnapshot(flags);
-    const outcome = await verifyChecks(plan.verify, after, options.ifaces ?? []);
+  if (flags.live && (plan.verify.length > 0 || plan.verifyAsync)) {
+    const outcome = plan.verify.length > 0 ? await verifyChecks(plan.verify, await liveSnapshot(flags), options.ifaces ?? []) : { ok: true, report: [] };
+    if (plan.verifyAsync) {
+      const extra = await plan.verifyAsync();
+      outcome.ok &&= extra.ok;
+      outcome.report.push(...extra.report);
+    }
     print(''); print('verification:');
     for (const line of outcome.report) print(`  ${line}`);
     if (!outcome.ok) {

@@ -37,6 +37,14 @@ export function chooseTunnel(snapshot: Snapshot, iface?: string): string {
   throw new InputError('no tailscale0 here, and no single tunnel with a link-local address to choose', 'name the tunnel with --iface');
 }
 
+function readIfExists(path: string): string | null {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return null;
+  }
+}
+
 function linkLocalAddresses(snapshot: Snapshot, iface: string) {
   return snapshot.addresses.filter((address) => address.dev === iface && address.family === 6 && address.local.toLowerCase().startsWith('fe80:'));
 }
@@ -157,7 +165,16 @@ export async function buildLinkLocalPlan(context: FixContext, options: LinkLocal
   } else if (method === 'sysctl') {
     plan.files.push({ path: `/etc/udev/rules.d/90-netmend-link-local-${iface}.rules`, content: udevRule(iface), reason: `udev: applied whenever ${iface} appears (the mesh daemon creates it)` });
   } else {
-    plan.files.push({ path: `/etc/hotplug.d/net/90-netmend-link-local-${iface}`, content: hotplugScript(iface), mode: 0o755, reason: `OpenWrt hotplug: applied whenever ${iface} appears` });
+    const script = `/etc/hotplug.d/net/90-netmend-link-local-${iface}`;
+    plan.files.push({ path: script, content: hotplugScript(iface), mode: 0o755, reason: `OpenWrt hotplug: applied whenever ${iface} appears` });
+    // sysupgrade keeps /etc/config but not /etc/hotplug.d unless listed here.
+    const keep = '/etc/sysupgrade.conf';
+    const current = readIfExists(underRoot(context.root, keep));
+    const lines = (current ?? '').split('\n');
+    if (!lines.includes(script)) {
+      const base = current === null || current === '' ? '' : current.endsWith('\n') ? current : `${current}\n`;
+      plan.files.push({ path: keep, content: `${base}${script}\n`, reason: 'keep the hotplug script across sysupgrade' });
+    }
   }
   if (context.live) plan.live.push(...liveSteps(context.snapshot, iface));
   plan.verify.push({ checkId: LINK_LOCAL_CHECK, stillBroken: (snapshot) => linkLocalLeft(snapshot, iface) });

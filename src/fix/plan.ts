@@ -81,6 +81,12 @@ export interface FixPlan {
   /** Run after files are written, and again after undo restores them; failures are warnings. */
   reloads: Argv[];
   verify: VerifySpec[];
+  /**
+   * Verification that needs more than a routing snapshot (DNS queries, a daemon's status): run
+   * after the checks above, inside the same rollback, before the fix is marked applied and before
+   * the SSH confirm watchdog is armed. Optional.
+   */
+  verifyAsync?: () => Promise<{ ok: boolean; report: string[] }>;
   /** Things the user should know (printed in the plan and after applying). */
   warnings: string[];
 }

@@ -336,3 +336,39 @@ test('verification: when something puts a link-local address back, the fix is ro
   const list = await s.netmend(['fix', 'list', '--root', s.root]);
   assert.match(list.stdout, /rolled-back \(verification failed\)/);
 });
+
+test('OpenWrt link-local: a hotplug.d/net script (kept by sysupgrade) that busybox sh runs on the real kernel when the tunnel appears', { skip }, async (t) => {
+  const s = await tailscaleScenario(t, { lanNetworkFile: false });
+  mkdirSync(join(s.root, 'etc'), { recursive: true });
+  writeFileSync(join(s.root, 'etc/openwrt_release'), "DISTRIB_ID='OpenWrt'\n");
+  writeFileSync(join(s.root, 'etc/sysupgrade.conf'), '## This file contains files and directories that should\n/etc/dropbear\n');
+  const applied = await s.netmend(['fix', 'link-local', '--root', s.root, '--apply']);
+  assert.equal(applied.code, 0, applied.stdout + applied.stderr);
+  assert.match(applied.stdout, /fix link-local \(uci\)/);
+  const script = join(s.root, 'etc/hotplug.d/net/90-netmend-link-local-tailscale0');
+  assert.equal(statSync(script).mode & 0o777, 0o755);
+  assert.equal(readFileSync(join(s.root, 'etc/sysupgrade.conf'), 'utf8'), '## This file contains files and directories that should\n/etc/dropbear\n/etc/hotplug.d/net/90-netmend-link-local-tailscale0\n');
+
+  // procd runs hotplug scripts with ACTION/INTERFACE in the environment; here busybox sh on a
+  // fresh tunnel of the same name in another namespace, as after a mesh daemon restart.
+  const other = await s.lab.netns('fo');
+  await s.lab.tun(other, 'tailscale0');
+  await s.lab.waitForLinkLocalRoute(other, 'tailscale0');
+  const ignored = await s.lab.exec(other, 'busybox', ['sh', script], { env: { ...process.env, ACTION: 'remove', INTERFACE: 'tailscale0' } });
+  assert.equal(ignored.code, 0);
+  assert.match(await s.lab.ip(other, '-6', 'route', 'show', 'dev', 'tailscale0'), /fe80::\/64/, 'other events leave the link alone');
+  const ran = await s.lab.exec(other, 'busybox', ['sh', script], { env: { ...process.env, ACTION: 'add', INTERFACE: 'tailscale0' } });
+  assert.equal(ran.code, 0, ran.stderr);
+  assert.doesNotMatch(await s.lab.ip(other, '-6', 'route', 'show', 'dev', 'tailscale0'), /fe80/);
+  assert.doesNotMatch(await s.lab.ip(other, '-6', 'addr', 'show', 'dev', 'tailscale0'), /fe80/);
+  await s.lab.ip(other, 'link', 'set', 'tailscale0', 'down');
+  await s.lab.ip(other, 'link', 'set', 'tailscale0', 'up');
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  assert.doesNotMatch(await s.lab.ip(other, '-6', 'addr', 'show', 'dev', 'tailscale0'), /fe80/);
+  assert.equal((await s.lab.exec(other, 'cat', ['/proc/sys/net/ipv6/conf/tailscale0/disable_ipv6'])).stdout.trim(), '0');
+
+  const undo = await s.netmend(['fix', 'undo', '--root', s.root]);
+  assert.equal(undo.code, 0, undo.stdout + undo.stderr);
+  assert.equal(existsSync(script), false);
+  assert.equal(readFileSync(join(s.root, 'etc/sysupgrade.conf'), 'utf8'), '## This file contains files and directories that should\n/etc/dropbear\n');
+});
