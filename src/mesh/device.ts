@@ -59,6 +59,7 @@ interface QueuedHandshake {
 }
 
 const RATE_PER_SECOND = 20;
+const HANDSHAKES_PER_TURN = 16;
 const RATE_BURST = 5;
 
 /** Handshakes per source IP under load: 20/s with a burst of 5 (wireguard-go ratelimiter). */
@@ -398,14 +399,22 @@ export class Device {
     }
   }
 
+  /**
+   * Handles a bounded number of queued handshakes per event-loop turn, so transport packets keep
+   * flowing during a flood and the queue's length is a real backlog, which is what "under load"
+   * measures (reference §4).
+   */
   private drainHandshakes(): void {
     this.handshakeDrainScheduled = false;
-    const queue = this.handshakeQueue;
-    this.handshakeQueue = [];
     const now = performance.now();
-    if (queue.length >= UNDER_LOAD_QUEUE_LENGTH) this.lastUnderLoad = now;
+    if (this.handshakeQueue.length >= UNDER_LOAD_QUEUE_LENGTH) this.lastUnderLoad = now;
     const underLoad = now - this.lastUnderLoad < UNDER_LOAD_AFTER_TIME_MS;
-    for (const item of queue) {
+    const batch = this.handshakeQueue.splice(0, HANDSHAKES_PER_TURN);
+    if (this.handshakeQueue.length > 0) {
+      this.handshakeDrainScheduled = true;
+      setImmediate(() => this.drainHandshakes());
+    }
+    for (const item of batch) {
       if (this.closed) return;
       try {
         this.handleHandshake(item.msg, item.endpoint, underLoad);
