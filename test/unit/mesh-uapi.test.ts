@@ -1,0 +1,111 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { test } from 'node:test';
+import { Device } from '../../src/mesh/device.js';
+import { generatePrivateKey, generatePresharedKey, publicKeyOf } from '../../src/mesh/keys.js';
+import { Logger } from '../../src/mesh/log.js';
+import { parseUapiGet } from '../../src/mesh/status.js';
+import { uapiRequest, UapiServer } from '../../src/mesh/uapi.js';
+import { isRoot, run, uniqueName } from '../lab/harness.js';
+
+async function served(t: import('node:test').TestContext, dir?: string) {
+  const device = new Device({ name: uniqueName('nmu'), logger: new Logger('silent') });
+  const server = new UapiServer(device, dir);
+  t.after(() => { server.close(); device.close(); });
+  await server.listen();
+  const ask = (request: string) => uapiRequest(server.path, request);
+  return { device, server, ask };
+}
+
+const canUseRunDir = isRoot();
+
+test('set then get round-trips device and peer fields in UAPI format', { skip: !canUseRunDir && 'needs root for /var/run/wireguard' }, async (t) => {
+  const { device, ask } = await served(t);
+  const privateKey = generatePrivateKey();
+  const peerKey = publicKeyOf(generatePrivateKey());
+  const psk = generatePresharedKey();
+  const set = await ask([
+    'set=1', `private_key=${privateKey.toString('hex')}`, 'listen_port=0',
+    `public_key=${peerKey.toString('hex')}`, `preshared_key=${psk.toString('hex')}`, 'endpoint=192.0.2.7:51820',
+    'persistent_keepalive_interval=0', 'replace_allowed_ips=true', 'allowed_ip=10.40.0.0/24', 'allowed_ip=fd40::1/128', 'protocol_version=1',
+  ].join('\n'));
+  assert.equal(set.errno, 0);
+  const get = await ask('get=1');
+  assert.equal(get.errno, 0);
+  assert.ok(get.lines.includes(`private_key=${privateKey.toString('hex')}`));
+  assert.ok(get.lines.includes(`listen_port=${device.port}`) && device.port > 0);
+  assert.ok(get.lines.includes(`public_key=${peerKey.toString('hex')}`));
+  assert.ok(get.lines.includes(`preshared_key=${psk.toString('hex')}`));
+  assert.ok(get.lines.includes('endpoint=192.0.2.7:51820'));
+  assert.ok(get.lines.includes('allowed_ip=10.40.0.0/24'));
+  assert.ok(get.lines.includes('allowed_ip=fd40::1/128'));
+  assert.ok(get.lines.includes('last_handshake_time_sec=0'));
+  const status = parseUapiGet('x', get.lines, Date.now(), publicKeyOf);
+  assert.equal(status.publicKey, publicKeyOf(privateKey).toString('base64'));
+  assert.equal(status.peers[0].presharedKey, true);
+  assert.equal(status.peers[0].latestHandshake, undefined);
+  assert.ok(!JSON.stringify(status).includes(privateKey.toString('hex')));
+
+  // -CIDR removes, remove=true drops the peer, replace_peers clears all.
+  assert.equal((await ask(['set=1', `public_key=${peerKey.toString('hex')}`, 'allowed_ip=-10.40.0.0/24'].join('\n'))).errno, 0);
+  assert.ok(!(await ask('get=1')).lines.includes('allowed_ip=10.40.0.0/24'));
+  assert.equal((await ask(['set=1', `public_key=${peerKey.toString('hex')}`, 'remove=true'].join('\n'))).errno, 0);
+  assert.equal(device.peers.size, 0);
+  const another = publicKeyOf(generatePrivateKey());
+  await ask(['set=1', `public_key=${another.toString('hex')}`].join('\n'));
+  assert.equal(device.peers.size, 1);
+  assert.equal((await ask(['set=1', 'replace_peers=true'].join('\n'))).errno, 0);
+  assert.equal(device.peers.size, 0);
+});
+
+test('bad requests answer a negative errno and the node keeps serving', { skip: !canUseRunDir && 'needs root for /var/run/wireguard' }, async (t) => {
+  const { device, ask } = await served(t);
+  const peer = publicKeyOf(generatePrivateKey()).toString('hex');
+  assert.equal((await ask('set=1\nno_such_key=1')).errno, -22);
+  assert.equal((await ask('set=1\nprivate_key=zz')).errno, -22);
+  assert.equal((await ask('set=1\nthis line has no equals')).errno, -71);
+  assert.equal((await ask(`set=1\npublic_key=${peer}\nendpoint=not-an-endpoint`)).errno, -22);
+  assert.equal((await ask(`set=1\npublic_key=${peer}\nallowed_ip=10.0.0.0/40`)).errno, -22);
+  assert.equal((await ask(`set=1\npublic_key=${peer}\nprotocol_version=2`)).errno, -22);
+  assert.equal((await ask('bogus=1')).errno, -22);
+  // update_only on an unknown peer creates nothing.
+  const other = publicKeyOf(generatePrivateKey()).toString('hex');
+  assert.equal((await ask(`set=1\npublic_key=${other}\nupdate_only=true\nallowed_ip=10.1.0.0/16`)).errno, 0);
+  assert.equal(device.findPeer(Buffer.from(other, 'hex')), undefined);
+  // our own public key as a peer is ignored.
+  const privateKey = generatePrivateKey();
+  await ask(`set=1\nprivate_key=${privateKey.toString('hex')}`);
+  assert.equal((await ask(`set=1\npublic_key=${publicKeyOf(privateKey).toString('hex')}\nallowed_ip=10.2.0.0/16`)).errno, 0);
+  assert.equal(device.findPeer(publicKeyOf(privateKey)), undefined);
+  assert.equal((await ask('get=1')).errno, 0);
+});
+
+test('Debian wg drives the socket: set, show, showconf', { skip: (!canUseRunDir || !existsSync('/usr/bin/wg')) && 'needs root and wireguard-tools' }, async (t) => {
+  const { device } = await served(t);
+  const privateKey = generatePrivateKey();
+  const peer = publicKeyOf(generatePrivateKey()).toString('base64');
+  const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(`${tmpdir()}/netmend-uapi-`);
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(`${dir}/key`, `${privateKey.toString('base64')}\n`, { mode: 0o600 });
+  const set = await run('wg', ['set', device.name, 'private-key', `${dir}/key`, 'listen-port', '0', 'peer', peer, 'allowed-ips', '10.60.0.0/16,fd60::/64', 'endpoint', '[fd00::7]:4000', 'persistent-keepalive', '0']);
+  assert.equal(set.code, 0, set.stderr);
+  const show = await run('wg', ['show', device.name]);
+  assert.equal(show.code, 0, show.stderr);
+  assert.match(show.stdout, new RegExp(`public key: ${publicKeyOf(privateKey).toString('base64').replace(/[+/]/g, '\\$&')}`));
+  assert.match(show.stdout, /endpoint: \[fd00::7\]:4000/);
+  assert.match(show.stdout, /allowed ips: 10\.60\.0\.0\/16, fd60::\/64/);
+  const conf = await run('wg', ['showconf', device.name]);
+  assert.match(conf.stdout, /\[Peer\]/);
+  // setconf sends replace_peers=true: the peer is replaced by the file's.
+  const replacement = publicKeyOf(generatePrivateKey()).toString('base64');
+  writeFileSync(`${dir}/c.conf`, `[Interface]\nPrivateKey = ${privateKey.toString('base64')}\n\n[Peer]\nPublicKey = ${replacement}\nAllowedIPs = 10.61.0.1/32\n`);
+  const setconf = await run('wg', ['setconf', device.name, `${dir}/c.conf`]);
+  assert.equal(setconf.code, 0, setconf.stderr);
+  const peers = (await run('wg', ['show', device.name, 'peers'])).stdout.trim().split('\n');
+  assert.deepEqual(peers, [replacement]);
+  // A bad value comes back as an error from wg, as for the kernel.
+  const bad = await run('wg', ['set', device.name, 'peer', peer, 'allowed-ips', '10.0.0.0/99']);
+  assert.notEqual(bad.code, 0);
+});
