@@ -186,7 +186,10 @@ check() {
 
 # ---------------------------------------------------------------- change helpers
 quote() {
-  printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"
+  case $1 in
+    *"'"*) printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")" ;;
+    *) printf "'%s'" "$1" ;;
+  esac
 }
 
 manifest_has() {
@@ -254,31 +257,60 @@ edit_file_without_line() {
   return 1
 }
 
+# UCI is read once (`uci show`) and changed in one `uci batch`: routers are slow to fork.
+uci_state=''
+uci_batch=''
+
+load_uci() {
+  uci_state=$(uci_ -q show)
+}
+
+# The value `uci show` prints for a key: a section's type, or an option's quoted value(s).
+uci_value() {
+  key="$1="
+  while IFS= read -r line; do
+    case $line in
+      "$key"*) printf '%s\n' "${line#"$key"}"; return 0 ;;
+    esac
+  done <<UCI_STATE
+$uci_state
+UCI_STATE
+  return 0
+}
+
+queue() {
+  uci_batch="$uci_batch$1
+"
+}
+
 ensure_section() {
   # $1 config, $2 name, $3 type
-  current=$(uci_ -q get "$1.$2")
+  current=$(uci_value "$1.$2")
   [ "$current" = "$3" ] && return 0
   [ -z "$current" ] && remember "section $1.$2"
   changed=1
   note_reload "$1"
   if [ "$dry_run" = 1 ]; then say "would uci set $1.$2=$3"; return 0; fi
-  uci_ set "$1.$2=$3" || die "uci set $1.$2=$3 failed"
+  queue "set $1.$2=$3"
   say "uci set $1.$2=$3"
 }
 
 ensure_option() {
   # $1 config.section.option, $2 value
-  [ "$(uci_ -q get "$1")" = "$2" ] && return 0
+  [ "$(uci_value "$1")" = "$(quote "$2")" ] && return 0
   changed=1
   note_reload "${1%%.*}"
   if [ "$dry_run" = 1 ]; then say "would uci set $1=$(quote "$2")"; return 0; fi
-  uci_ set "$1=$2" || die "uci set $1 failed"
+  queue "set $1=$(quote "$2")"
   say "uci set $1=$(quote "$2")"
 }
 
 list_contains() {
-  # uci prints a list as space-separated quoted values with -q show; compare value by value.
-  uci_ -q show "$1" 2>/dev/null | sed -n "s/^[^=]*=//p" | tr ' ' '\n' | sed "s/^'//; s/'\$//" | grep -qxF -- "$2"
+  # $1 config.section.option, $2 value: `uci show` prints a list as 'a' 'b' 'c'.
+  case " $(uci_value "$1") " in
+    *" $(quote "$2") "*) return 0 ;;
+  esac
+  return 1
 }
 
 ensure_list() {
@@ -288,7 +320,7 @@ ensure_list() {
   note_reload "${1%%.*}"
   remember "list $1 $2"
   if [ "$dry_run" = 1 ]; then say "would uci add_list $1=$(quote "$2")"; return 0; fi
-  uci_ add_list "$1=$2" || die "uci add_list $1 failed"
+  queue "add_list $1=$(quote "$2")"
   say "uci add_list $1=$(quote "$2")"
 }
 
@@ -302,9 +334,13 @@ service_ctl() {
 
 commit_and_reload() {
   [ "$dry_run" = 1 ] && return 0
-  [ "$reload_network" = 1 ] && { uci_ commit network || die "uci commit network failed"; }
-  [ "$reload_firewall" = 1 ] && { uci_ commit firewall || die "uci commit firewall failed"; }
-  [ "$reload_dnsmasq" = 1 ] && { uci_ commit dhcp || die "uci commit dhcp failed"; }
+  [ "$reload_network" = 1 ] && queue "commit network"
+  [ "$reload_firewall" = 1 ] && queue "commit firewall"
+  [ "$reload_dnsmasq" = 1 ] && queue "commit dhcp"
+  if [ -n "$uci_batch" ]; then
+    printf '%s' "$uci_batch" | uci_ batch || die "uci batch failed" "see \`uci changes\`; \`uci revert\` drops what was staged"
+    uci_batch=''
+  fi
   # reload, never restart: netifd flushes every ip rule on restart, tailscaled's included.
   [ "$reload_network" = 1 ] && service_ctl network reload
   [ "$reload_firewall" = 1 ] && service_ctl firewall reload
@@ -419,6 +455,7 @@ TS_PINNED_SHA256=$(quote "$pinned_sha256")"
     remember "line /etc/sysupgrade.conf /etc/tailscale/"
   fi
 
+  load_uci
   ensure_section network tailscale interface
   ensure_option network.tailscale.proto none
   ensure_option network.tailscale.device tailscale0
@@ -453,7 +490,7 @@ TS_PINNED_SHA256=$(quote "$pinned_sha256")"
     ensure_option firewall.tailscale_wan.dest wan
   fi
 
-  if [ -n "$(uci_ -q get 'dhcp.@dnsmasq[0]')" ]; then
+  if [ "$(uci_value 'dhcp.@dnsmasq[0]')" = dnsmasq ]; then
     # Split DNS: only ts.net names go to MagicDNS, and its 100.64/10 answers pass rebind protection.
     ensure_list 'dhcp.@dnsmasq[0].server' '/ts.net/100.100.100.100'
     ensure_list 'dhcp.@dnsmasq[0].rebind_domain' 'ts.net'
@@ -486,6 +523,7 @@ uninstall() {
   fi
   version=$(installed_setting TS_VERSION)
   service_ctl tailscale stop
+  load_uci
   # Undo in reverse order of installation.
   entries=$(awk '{ line[NR] = $0 } END { for (i = NR; i > 0; i--) print line[i] }' "$manifest")
   uci_touched=0
@@ -503,10 +541,10 @@ uninstall() {
         fi
         ;;
       section)
-        if [ -n "$(uci_ -q get "$rest")" ]; then
+        if [ -n "$(uci_value "$rest")" ]; then
           note_reload "${rest%%.*}"
           uci_touched=1
-          if [ "$dry_run" = 1 ]; then say "would uci delete $rest"; else uci_ delete "$rest" && say "uci delete $rest"; fi
+          if [ "$dry_run" = 1 ]; then say "would uci delete $rest"; else queue "delete $rest" && say "uci delete $rest"; fi
         fi
         ;;
       list)
@@ -515,7 +553,7 @@ uninstall() {
         if list_contains "$key" "$value"; then
           note_reload "${key%%.*}"
           uci_touched=1
-          if [ "$dry_run" = 1 ]; then say "would uci del_list $key=$(quote "$value")"; else uci_ del_list "$key=$value" && say "uci del_list $key=$(quote "$value")"; fi
+          if [ "$dry_run" = 1 ]; then say "would uci del_list $key=$(quote "$value")"; else queue "del_list $key=$(quote "$value")" && say "uci del_list $key=$(quote "$value")"; fi
         fi
         ;;
       line)

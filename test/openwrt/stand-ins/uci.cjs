@@ -130,91 +130,122 @@ function findSection(sections, ref) {
   return sections.find((s) => s.name === ref);
 }
 
-const [command, spec] = args;
-if (command === 'commit') {
-  const configs = spec ? [spec] : (fs.existsSync(saveDir) ? fs.readdirSync(saveDir).map((f) => f.replace(/\.json$/, '')) : []);
-  for (const config of configs) {
-    const staged = path.join(saveDir, `${config}.json`);
+const loaded = new Map();
+const dirty = new Set();
+
+function sectionsOf(config) {
+  if (!loaded.has(config)) loaded.set(config, load(config));
+  const sections = loaded.get(config);
+  if (sections === null) fail('Entry not found', 1);
+  return sections;
+}
+
+function commit(config) {
+  const configs = config ? [config] : (fs.existsSync(saveDir) ? fs.readdirSync(saveDir).map((f) => f.replace(/\.json$/, '')) : []);
+  for (const name of configs) {
+    if (dirty.has(name)) { stage(name, loaded.get(name)); dirty.delete(name); }
+    const staged = path.join(saveDir, `${name}.json`);
     if (!fs.existsSync(staged)) continue;
     const sections = JSON.parse(fs.readFileSync(staged, 'utf8'));
-    const file = path.join(confDir, config);
+    const file = path.join(confDir, name);
     const temp = `${file}.uci-new`;
     fs.writeFileSync(temp, serialize(sections));
     fs.renameSync(temp, file);
     fs.unlinkSync(staged);
+    loaded.delete(name);
   }
-  process.exit(0);
 }
-if (!spec) fail('Invalid argument', 1);
-const { config, section, option, value } = address(spec);
-const sections = load(config);
-if (sections === null) fail('Entry not found', 1);
-const target = section === undefined ? undefined : findSection(sections, section);
+
 const printable = (v) => (Array.isArray(v) ? v.join(' ') : v);
 
-switch (command) {
-  case 'get': {
-    if (!target) fail('Entry not found', 1);
-    if (option === undefined) { process.stdout.write(`${target.type}\n`); break; }
-    const found = target.options.find((o) => o.key === option);
-    if (!found) fail('Entry not found', 1);
-    process.stdout.write(`${printable(found.value)}\n`);
-    break;
+function execute(command, spec) {
+  if (command === 'commit') return commit(spec);
+  if (command === 'show' && !spec) {
+    for (const name of fs.readdirSync(confDir).sort()) if (!name.includes('.')) execute('show', name);
+    return;
   }
-  case 'show': {
-    const shown = section === undefined ? sections : target ? [target] : fail('Entry not found', 1);
-    for (const s of shown) {
-      const name = s.name ?? `@${s.type}[${sections.filter((x) => x.type === s.type).indexOf(s)}]`;
-      if (option === undefined) process.stdout.write(`${config}.${name}=${s.type}\n`);
-      for (const o of s.options) {
-        if (option !== undefined && o.key !== option) continue;
-        const rendered = Array.isArray(o.value) ? o.value.map(quote).join(' ') : quote(o.value);
-        process.stdout.write(`${config}.${name}.${o.key}=${rendered}\n`);
-      }
-    }
-    if (option !== undefined && !target.options.some((o) => o.key === option)) fail('Entry not found', 1);
-    break;
-  }
-  case 'set': {
-    if (value === undefined || section === undefined) fail('Invalid argument', 1);
-    if (option === undefined) {
-      if (target) target.type = value;
-      else if (section.startsWith('@')) fail('Entry not found', 1);
-      else sections.push({ type: value, name: section, options: [] });
-    } else {
+  if (!spec) fail('Invalid argument', 1);
+  const { config, section, option, value } = address(spec);
+  const sections = sectionsOf(config);
+  const target = section === undefined ? undefined : findSection(sections, section);
+  switch (command) {
+    case 'get': {
       if (!target) fail('Entry not found', 1);
+      if (option === undefined) { process.stdout.write(`${target.type}\n`); return; }
       const found = target.options.find((o) => o.key === option);
-      if (found) found.value = value;
-      else target.options.push({ key: option, value });
+      if (!found) fail('Entry not found', 1);
+      process.stdout.write(`${printable(found.value)}\n`);
+      return;
     }
-    stage(config, sections);
-    break;
-  }
-  case 'add_list':
-  case 'del_list': {
-    if (value === undefined || option === undefined || !target) fail('Entry not found', 1);
-    const found = target.options.find((o) => o.key === option);
-    if (command === 'add_list') {
-      if (!found) target.options.push({ key: option, value: [value] });
-      else found.value = Array.isArray(found.value) ? [...found.value, value] : [found.value, value];
-    } else if (found && Array.isArray(found.value)) {
-      found.value = found.value.filter((item) => item !== value);
-      if (found.value.length === 0) target.options.splice(target.options.indexOf(found), 1);
+    case 'show': {
+      if (section !== undefined && !target) fail('Entry not found', 1);
+      const shown = section === undefined ? sections : [target];
+      for (const s of shown) {
+        const name = s.name ?? `@${s.type}[${sections.filter((x) => x.type === s.type).indexOf(s)}]`;
+        if (option === undefined) process.stdout.write(`${config}.${name}=${s.type}\n`);
+        for (const o of s.options) {
+          if (option !== undefined && o.key !== option) continue;
+          const rendered = Array.isArray(o.value) ? o.value.map(quote).join(' ') : quote(o.value);
+          process.stdout.write(`${config}.${name}.${o.key}=${rendered}\n`);
+        }
+      }
+      if (option !== undefined && !target.options.some((o) => o.key === option)) fail('Entry not found', 1);
+      return;
     }
-    stage(config, sections);
-    break;
-  }
-  case 'delete': {
-    if (!target) fail('Entry not found', 1);
-    if (option === undefined) sections.splice(sections.indexOf(target), 1);
-    else {
-      const index = target.options.findIndex((o) => o.key === option);
-      if (index < 0) fail('Entry not found', 1);
-      target.options.splice(index, 1);
+    case 'set': {
+      if (value === undefined || section === undefined) fail('Invalid argument', 1);
+      if (option === undefined) {
+        if (target) target.type = value;
+        else if (section.startsWith('@')) fail('Entry not found', 1);
+        else sections.push({ type: value, name: section, options: [] });
+      } else {
+        if (!target) fail('Entry not found', 1);
+        const found = target.options.find((o) => o.key === option);
+        if (found) found.value = value;
+        else target.options.push({ key: option, value });
+      }
+      break;
     }
-    stage(config, sections);
-    break;
+    case 'add_list':
+    case 'del_list': {
+      if (value === undefined || option === undefined || !target) fail('Entry not found', 1);
+      const found = target.options.find((o) => o.key === option);
+      if (command === 'add_list') {
+        if (!found) target.options.push({ key: option, value: [value] });
+        else found.value = Array.isArray(found.value) ? [...found.value, value] : [found.value, value];
+      } else if (found && Array.isArray(found.value)) {
+        found.value = found.value.filter((item) => item !== value);
+        if (found.value.length === 0) target.options.splice(target.options.indexOf(found), 1);
+      }
+      break;
+    }
+    case 'delete': {
+      if (!target) fail('Entry not found', 1);
+      if (option === undefined) sections.splice(sections.indexOf(target), 1);
+      else {
+        const index = target.options.findIndex((o) => o.key === option);
+        if (index < 0) fail('Entry not found', 1);
+        target.options.splice(index, 1);
+      }
+      break;
+    }
+    default:
+      fail(`unknown command ${command}`, 1);
   }
-  default:
-    fail(`unknown command ${command}`, 1);
+  dirty.add(config);
 }
+
+const [command, spec] = args;
+if (command === 'batch') {
+  // One command a line, quoted as in config files, as `uci batch` reads them.
+  const input = fs.readFileSync(0, 'utf8');
+  if (log) fs.appendFileSync(log, input.split('\n').filter((l) => l.trim()).map((l) => `uci batch: ${l}\n`).join(''));
+  for (const line of input.split('\n')) {
+    const w = words(line);
+    if (w.length === 0) continue;
+    execute(w[0], w.slice(1).join(' '));
+  }
+} else {
+  execute(command, spec);
+}
+for (const config of dirty) stage(config, loaded.get(config));
