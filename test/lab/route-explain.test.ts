@@ -1,0 +1,114 @@
+/**
+ * `netmend route explain` end to end in a namespace: the Tailscale LAN hairpin from lab.md,
+ * explained, then fixed by a rule; JSON fields; a saved snapshot; bad input exits 2; the fast
+ * path and the oclif command print the same.
+ */
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { Lab, labUnavailable, netmend, projectRoot, run, uniqueName } from './harness.js';
+
+const skip = labUnavailable();
+
+async function hairpinHost(lab: Lab): Promise<{ ns: string; lanDev: string; tun: string }> {
+  const ns = await lab.netns('re');
+  const lan = await lab.netns('rl');
+  const lanDev = uniqueName('rev');
+  await lab.veth(ns, lanDev, lan, uniqueName('rel'));
+  await lab.ip(ns, 'addr', 'add', '10.10.0.4/24', 'dev', lanDev);
+  await lab.ip(ns, '-6', 'addr', 'add', '2001:db8:10::4/64', 'dev', lanDev, 'nodad');
+  const tun = uniqueName('ret');
+  await lab.tun(ns, tun, { addresses: ['100.100.1.2/32'] });
+  await lab.tailscaleRules(ns);
+  await lab.ip(ns, 'route', 'add', '10.10.0.0/24', 'dev', tun, 'table', '52');
+  await lab.ip(ns, '-6', 'route', 'add', '2001:db8:10::/64', 'dev', tun, 'table', '52');
+  return { ns, lanDev, tun };
+}
+
+test('explains the Tailscale LAN hairpin rule by rule, and the fix, as the kernel decides', { skip, timeout: 120_000 }, async (t) => {
+  const lab = Lab.forTest(t);
+  const { ns, lanDev, tun } = await hairpinHost(lab);
+  const broken = await lab.netmend(ns, ['route', 'explain', '10.10.0.3']);
+  assert.equal(broken.code, 0, broken.stderr);
+  const kernel = await lab.ip(ns, 'route', 'get', '10.10.0.3');
+  assert.match(kernel, new RegExp(`dev ${tun} table 52`));
+  assert.match(broken.stdout, /\[no match\]\s+5210:\s+from all fwmark 0x80000\/0xff0000 lookup main\n\s+fwmark 0x80000\/0xff0000 does not match mark 0x0/);
+  assert.match(broken.stdout, /\[match\]\s+5270:\s+from all lookup 52/);
+  assert.match(broken.stdout, new RegExp(`result: 10\\.10\\.0\\.3 dev ${tun} table 52`));
+
+  const json = await lab.netmend(ns, ['route', 'explain', '10.10.0.3', '--json']);
+  const decision = JSON.parse(json.stdout);
+  assert.equal(decision.destination, '10.10.0.3');
+  assert.deepEqual([decision.result.type, decision.result.table, decision.result.dev, decision.result.gateway], ['unicast', 52, tun, null]);
+  assert.equal(decision.rule.priority, 5270);
+  assert.equal(decision.route.dst, '10.10.0.0/24');
+  assert.ok(decision.steps.length >= 4);
+
+  const marked = JSON.parse((await lab.netmend(ns, ['route', 'explain', '10.10.0.3', '--mark', '0x80000', '--json'])).stdout);
+  assert.deepEqual([marked.result.dev, marked.rule.priority, marked.result.prefsrc], [lanDev, 5210, '10.10.0.4']);
+  assert.deepEqual(JSON.parse((await lab.netmend(ns, ['route', 'explain', '10.10.0.3', '--mark', '524288', '--json'])).stdout).result, marked.result, 'decimal and hex marks agree');
+
+  await lab.ip(ns, 'rule', 'add', 'pref', '5205', 'to', '10.10.0.0/24', 'lookup', 'main');
+  const fixed = JSON.parse((await lab.netmend(ns, ['route', 'explain', '10.10.0.3', '--json'])).stdout);
+  assert.deepEqual([fixed.result.dev, fixed.rule.priority], [lanDev, 5205]);
+  assert.match(await lab.ip(ns, 'route', 'get', '10.10.0.3'), new RegExp(`dev ${lanDev}`));
+
+  const v6 = JSON.parse((await lab.netmend(ns, ['route', 'explain', '2001:db8:10::3', '--json'])).stdout);
+  assert.deepEqual([v6.family, v6.result.dev, v6.result.table], [6, tun, 52]);
+});
+
+test('an unreachable destination is an answer (exit 0) naming the kernel error', { skip, timeout: 60_000 }, async (t) => {
+  const lab = Lab.forTest(t);
+  const { ns } = await hairpinHost(lab);
+  const result = await lab.netmend(ns, ['route', 'explain', '192.0.2.7', '--mark', '0x80000']);
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(result.stdout, /result: RTNETLINK answers: Network is unreachable \(ENETUNREACH\)/);
+  assert.match(result.stdout, /5250:\s+from all fwmark 0x80000\/0xff0000 unreachable/);
+  const kernel = await run('ip', ['-n', ns, 'route', 'get', '192.0.2.7', 'mark', '0x80000']);
+  assert.match(kernel.stderr, /Network is unreachable/);
+});
+
+test('a saved snapshot is explained anywhere; bad input is a one-line error with exit 2', { skip, timeout: 60_000 }, async (t) => {
+  const lab = Lab.forTest(t);
+  const { ns, tun } = await hairpinHost(lab);
+  const dir = lab.tmpdir();
+  const file = join(dir, 'host.json');
+  const saved = await lab.netmend(ns, ['snapshot', '--out', file]);
+  assert.equal(saved.code, 0, saved.stderr);
+  const offline = JSON.parse((await netmend(['route', 'explain', '10.10.0.3', '--snapshot', file, '--json'])).stdout);
+  assert.equal(offline.result.dev, tun);
+  for (const [args, pattern] of [
+    [['route', 'explain', '10.10.0.999', '--snapshot', file], /destination '10\.10\.0\.999' is not an IPv4 or IPv6 address/],
+    [['route', 'explain', '10.10.0.3', '--mark', '0xZZ', '--snapshot', file], /--mark: '0xZZ' is not a number/],
+    [['route', 'explain', '10.10.0.3', '--iif', 'nosuch0', '--snapshot', file], /--iif: no interface named 'nosuch0'/],
+    [['route', 'explain', '10.10.0.3', '--from', 'fe80::1', '--snapshot', file], /--from fe80::1 is IPv6/],
+    [['route', 'explain', '10.10.0.3', '--bogus'], /bogus/],
+  ] as Array<[string[], RegExp]>) {
+    const result = await netmend(args);
+    assert.equal(result.code, 2, `${args.join(' ')}: ${result.stderr}`);
+    assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
+    assert.match(result.stderr, pattern);
+    assert.doesNotMatch(result.stderr, /at .*\.js:\d+/);
+  }
+  const broken = join(dir, 'broken.json');
+  writeFileSync(broken, '{"version":1');
+  const bad = await netmend(['route', 'explain', '10.0.0.1', '--snapshot', broken]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /broken\.json is not JSON/);
+});
+
+test('the fast path and the oclif command print the same explanation', { skip, timeout: 60_000 }, async (t) => {
+  const lab = Lab.forTest(t);
+  const { ns } = await hairpinHost(lab);
+  const file = join(lab.tmpdir(), 'host.json');
+  await lab.netmend(ns, ['snapshot', '--out', file]);
+  const args = ['route', 'explain', '10.10.0.3', '--mark', '0x80000', '--snapshot', file];
+  const fast = await netmend(args);
+  // Straight into oclif, bypassing bin/run.js's fast path.
+  const script = `const { run, flush } = await import('@oclif/core'); await run(${JSON.stringify(args)}, ${JSON.stringify(join(projectRoot, 'bin', 'run.js'))}); await flush();`;
+  const viaOclif = await run(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, NO_COLOR: '1' } });
+  assert.equal(viaOclif.code, 0, viaOclif.stderr);
+  assert.equal(fast.stdout, viaOclif.stdout);
+  assert.match(fast.stdout, /result: 10\.10\.0\.3 dev /);
+});
