@@ -3,8 +3,8 @@
  * routes for its peers' AllowedIPs, delete the link on shutdown. Everything else under
  * src/netlink/ reads state; this file only configures the node's own interface.
  *
- * Every write is idempotent (NLM_F_REPLACE), so `node up` after a crash or a second run
- * converges instead of failing with "File exists".
+ * Every write is idempotent, so a second `node up` step converges instead of failing with
+ * "File exists"; a route never replaces someone else's.
  */
 import ipaddr from 'ipaddr.js';
 import type { RtNetlinkSocket } from 'netlink';
@@ -13,6 +13,7 @@ import { CheckCouldNotRunError, InputError, NeedsRootError } from '../errors.js'
 const AF_INET = 2;
 const AF_INET6 = 10;
 const NLM_F_REPLACE = 0x100;
+const NLM_F_EXCL = 0x200;
 const NLM_F_CREATE = 0x400;
 const RT_TABLE_MAIN = 254;
 const REQUEST_TIMEOUT_MS = 5000;
@@ -106,27 +107,53 @@ export async function addAddress(ifname: string, cidr: string): Promise<void> {
   });
 }
 
-/** `ip route replace CIDR dev IF [table N]`: a link route, as wg-quick adds for AllowedIPs. */
+/**
+ * `ip route add CIDR dev IF [table N]`: a link route, as wg-quick adds for AllowedIPs. Never
+ * `replace`: that would silently take over a LAN's route with the same prefix. The same route
+ * already through IF is fine (idempotent); one through another device is an error naming it.
+ */
 export async function addRoute(ifname: string, cidr: string, table?: number): Promise<void> {
   const parsed = parseCidr(cidr, 'route');
   const tableId = table ?? RT_TABLE_MAIN;
   if (!Number.isInteger(tableId) || tableId < 1 || tableId > 0xffffffff) throw new InputError(`routing table ${table} is out of range`);
+  const destination = networkOf(parsed);
   await withSocket(`add route ${cidr}`, ifname, async (socket) => {
     const oif = await indexOf(socket, ifname);
-    await socket.newRoute(
-      {
-        family: parsed.family,
-        dstLen: parsed.prefix,
-        // The header holds 8 bits; larger tables travel only in the RTA_TABLE attribute.
-        table: tableId < 256 ? tableId : 0,
-        protocol: 'BOOT',
-        scope: 'LINK',
-        type: 'UNICAST',
-      },
-      { dst: networkOf(parsed), oif, table: tableId },
-      { flags: NLM_F_CREATE | NLM_F_REPLACE, timeout: REQUEST_TIMEOUT_MS },
-    );
+    const header = {
+      family: parsed.family,
+      dstLen: parsed.prefix,
+      // The header holds 8 bits; larger tables travel only in the RTA_TABLE attribute.
+      table: tableId < 256 ? tableId : 0,
+    };
+    try {
+      await socket.newRoute(
+        { ...header, protocol: 'BOOT', scope: 'LINK', type: 'UNICAST' },
+        { dst: destination, oif, table: tableId },
+        { flags: NLM_F_CREATE | NLM_F_EXCL, timeout: REQUEST_TIMEOUT_MS },
+      );
+    } catch (error) {
+      if (errorCode(error) !== 'EEXIST') throw error;
+      // Only on a conflict, so the cost of dumping a large table is paid rarely.
+      const routes = await socket.getRoutes({ family: parsed.family }, {}, { timeout: REQUEST_TIMEOUT_MS });
+      const same = routes.filter((route) => route.data.dstLen === parsed.prefix
+        && (route.attrs.table ?? route.data.table) === tableId
+        && (parsed.prefix === 0 || (route.attrs.dst !== undefined && destination.equals(route.attrs.dst))));
+      if (same.some((route) => route.attrs.oif === oif)) return;
+      const holder = same.find((route) => route.attrs.oif !== undefined)?.attrs.oif;
+      const where = holder === undefined ? 'another route' : `a route via ${await nameOf(socket, holder)}`;
+      throw new CheckCouldNotRunError(`cannot route ${cidr} through ${ifname}: table ${tableId} already has ${where} for it`,
+        'AllowedIPs overlap a route this host already uses; narrow AllowedIPs or remove that route');
+    }
   });
+}
+
+async function nameOf(socket: RtNetlinkSocket, index: number): Promise<string> {
+  try {
+    const [link] = await socket.getLink({ index }, {}, { timeout: REQUEST_TIMEOUT_MS });
+    return link?.attrs.ifname ?? `ifindex ${index}`;
+  } catch {
+    return `ifindex ${index}`;
+  }
 }
 
 /** `ip link del IF`; an interface that is already gone is not an error (shutdown is idempotent). */
