@@ -8,6 +8,34 @@ export function formatIpv4(buffer: Buffer, offset: number): string {
   return `${buffer[offset]}.${buffer[offset + 1]}.${buffer[offset + 2]}.${buffer[offset + 3]}`;
 }
 
+const DIGITS = Array.from({ length: 256 }, (_, i) => Buffer.from(String(i), 'latin1'));
+const scratch = Buffer.allocUnsafe(64);
+type Latin1Slice = (this: Buffer, start: number, end: number) => string;
+const latin1Slice = (Buffer.prototype as unknown as { latin1Slice: Latin1Slice }).latin1Slice;
+
+function putDecimal(at: number, value: number): number {
+  const digits = DIGITS[value];
+  for (let i = 0; i < digits.length; i++) scratch[at++] = digits[i];
+  return at;
+}
+
+/**
+ * "a.b.c.d/len" in one string allocation (digits written to a scratch buffer, sliced once):
+ * the hot path of decoding a big IPv4 table, where concatenation made several strings per route.
+ */
+export function formatIpv4Prefix(buffer: Buffer, offset: number, length: number): string {
+  let at = putDecimal(0, buffer[offset]);
+  scratch[at++] = 0x2e;
+  at = putDecimal(at, buffer[offset + 1]);
+  scratch[at++] = 0x2e;
+  at = putDecimal(at, buffer[offset + 2]);
+  scratch[at++] = 0x2e;
+  at = putDecimal(at, buffer[offset + 3]);
+  scratch[at++] = 0x2f;
+  at = putDecimal(at, length);
+  return latin1Slice.call(scratch, 0, at);
+}
+
 export function formatIpv6(buffer: Buffer, offset: number): string {
   const words = new Array<number>(8);
   for (let i = 0; i < 8; i++) words[i] = (buffer[offset + 2 * i] << 8) | buffer[offset + 2 * i + 1];

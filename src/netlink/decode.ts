@@ -7,7 +7,7 @@ import {
   addressFlagNames, ipv6RejectError, linkFlagNames, OPERSTATES, prefName, protocolName, routeFlagNames, routeTypeName, ruleActionName, scopeName,
 } from '../snapshot/names.js';
 import type { Address, Family, Link, Nexthop, Route, Rule } from '../snapshot/types.js';
-import { formatHardware, formatIp, formatIpv4, formatIpv6 } from './addresses.js';
+import { formatHardware, formatIp, formatIpv4, formatIpv4Prefix, formatIpv6 } from './addresses.js';
 
 const NLA_TYPE_MASK = 0x3fff;
 const AF_INET = 2;
@@ -16,7 +16,7 @@ const AF_INET = 2;
 function cString(buffer: Buffer, start: number, end: number): string {
   let stop = start;
   while (stop < end && buffer[stop] !== 0) stop++;
-  return buffer.toString('latin1', start, stop);
+  return buffer.toString('utf8', start, stop);
 }
 
 // --- links -----------------------------------------------------------------------------------
@@ -194,7 +194,7 @@ export class RouteDecoder {
       if (length < 4) break;
       const data = at + 4;
       switch (buffer.readUInt16LE(at + 2) & NLA_TYPE_MASK) {
-        case RTA_DST: dst = length === 8 ? `${formatIpv4(buffer, data)}/${dstLength}` : `${formatIp(buffer, data, length - 4)}/${dstLength}`; break;
+        case RTA_DST: dst = length === 8 ? formatIpv4Prefix(buffer, data, dstLength) : `${formatIp(buffer, data, length - 4)}/${dstLength}`; break;
         case RTA_SRC: src = `${formatIp(buffer, data, length - 4)}/${srcLength}`; break;
         case RTA_OIF: oif = buffer.readUInt32LE(data); break;
         case RTA_GATEWAY: gateway = this.address(buffer, data, length - 4); break;

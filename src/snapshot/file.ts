@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { InputError } from '../errors.js';
 import { writeFileAtomic } from '../system/atomic-write.js';
+import { untouchedRawRoutes } from './raw-routes.js';
 import { SNAPSHOT_VERSION, type Snapshot } from './types.js';
 
 const ARRAYS = ['links', 'addresses', 'routes', 'rules'] as const;
@@ -53,15 +54,28 @@ export function validateSnapshot(data: unknown, where: string): Snapshot {
 
 /**
  * The snapshot as JSON text in chunks: one route per line, so half a million routes never need
- * one giant string in memory.
+ * one giant string in memory. Routes a reader kept in wire form are written straight from it
+ * (raw-routes.ts), without decoding them into objects first; `snapshot.routes` is then never read.
  */
-export function* snapshotJsonChunks(snapshot: Snapshot): Generator<string> {
-  const { links, addresses, routes, rules, ...head } = snapshot;
+export function* snapshotJsonChunks(snapshot: Snapshot): Generator<string | Uint8Array> {
+  const lists = ['links', 'addresses', 'rules', 'routes'] as const;
+  const head: Record<string, unknown> = {};
+  // Object.keys, not a rest pattern: reading `routes` would decode wire-form routes.
+  for (const key of Object.keys(snapshot)) {
+    if (!(lists as readonly string[]).includes(key)) head[key] = (snapshot as unknown as Record<string, unknown>)[key];
+  }
   const headJson = JSON.stringify(head);
   yield `${headJson.slice(0, -1)},\n`;
-  const lists: Array<[string, unknown[]]> = [['links', links], ['addresses', addresses], ['rules', rules], ['routes', routes]];
-  for (const [index, [name, list]] of lists.entries()) {
+  const raw = untouchedRawRoutes(snapshot);
+  for (const [index, name] of lists.entries()) {
+    const closing = index === lists.length - 1 ? '\n' : ',\n';
     yield `"${name}": [`;
+    if (name === 'routes' && raw) {
+      yield* raw.jsonChunks();
+      yield `${raw.count ? '\n' : ''}]${closing}`;
+      continue;
+    }
+    const list: unknown[] = snapshot[name];
     let buffer = '';
     for (let i = 0; i < list.length; i++) {
       buffer += `${i === 0 ? '\n' : ',\n'}${JSON.stringify(list[i])}`;
@@ -70,7 +84,7 @@ export function* snapshotJsonChunks(snapshot: Snapshot): Generator<string> {
         buffer = '';
       }
     }
-    yield `${buffer}${list.length ? '\n' : ''}]${index === lists.length - 1 ? '\n' : ',\n'}`;
+    yield `${buffer}${list.length ? '\n' : ''}]${closing}`;
   }
   yield '}\n';
 }

@@ -3,10 +3,12 @@
  * and policy rules, IPv4 and IPv6), plus sysctls and host name from /proc/sys.
  */
 import { CheckCouldNotRunError } from '../errors.js';
-import { decodeAddress, decodeLink, decodeRule, RouteDecoder, type DecodedLink } from '../netlink/decode.js';
+import { decodeAddress, decodeLink, decodeRule, type DecodedLink } from '../netlink/decode.js';
+import { RawRouteDump } from '../netlink/route-dump.js';
+import { attachRawRoutes } from './raw-routes.js';
 import { AF_INET, AF_INET6, AF_UNSPEC, canOpenRouteSocket, RouteNetlink, RTM_GETADDR, RTM_GETLINK, RTM_GETROUTE, RTM_GETRULE } from '../netlink/socket.js';
 import { readLocalHostname, readLocalSysctls } from './sysctls.js';
-import { SNAPSHOT_VERSION, type Address, type Link, type Route, type Rule, type Snapshot } from './types.js';
+import { SNAPSHOT_VERSION, type Address, type Link, type Rule, type Snapshot } from './types.js';
 
 const RTM_NEWLINK = 16;
 const RTM_NEWADDR = 20;
@@ -43,15 +45,13 @@ export async function readNetlinkSnapshot(): Promise<Snapshot> {
     // `ip addr` groups addresses by link (IPv4 before IPv6 within a link); the kernel dumps by family.
     addresses.sort((a, b) => a.ifindex - b.ifindex || a.family - b.family);
 
-    const routes: Route[] = [];
-    const decoder = new RouteDecoder(linkName);
+    // Routes stay in wire form until someone reads snapshot.routes (see raw-routes.ts).
+    const routeDump = new RawRouteDump();
     for (const family of [AF_INET, AF_INET6]) {
-      const start = routes.length;
+      const start = routeDump.count;
       await netlink.dump(RTM_GETROUTE, family, RTMSG_BYTES, (type, buffer, payload, end) => {
-        if (type !== RTM_NEWROUTE) return;
-        const route = decoder.decode(buffer, payload, end);
-        if (route) routes.push(route);
-      }, () => { routes.length = start; });
+        if (type === RTM_NEWROUTE) routeDump.add(buffer, payload, end);
+      }, () => routeDump.truncate(start));
     }
 
     const rules: Rule[] = [];
@@ -64,17 +64,22 @@ export async function readNetlinkSnapshot(): Promise<Snapshot> {
       }, () => { rules.length = start; });
     }
 
-    return {
+    const snapshot: Snapshot = {
       version: SNAPSHOT_VERSION,
       host: readLocalHostname(),
       takenAt: new Date().toISOString(),
       source: 'netlink',
       links,
       addresses,
-      routes,
+      routes: [],
       rules,
       sysctls: readLocalSysctls(),
     };
+    return attachRawRoutes(snapshot, {
+      count: routeDump.count,
+      routes: () => routeDump.routes(linkName),
+      jsonChunks: () => routeDump.jsonChunks(linkName),
+    });
   } catch (error) {
     if (error instanceof CheckCouldNotRunError) throw error;
     throw new CheckCouldNotRunError(`reading the routing state over netlink failed: ${(error as Error).message}`, 'use --source ip-json');

@@ -78,9 +78,14 @@ export const ROUTE_FLAG_BITS: ReadonlyArray<[number, string]> = [
   [0x10, 'linkdown'], [0x20, 'unresolved'], [0x4000, 'rt_offload'], [0x8000, 'rt_trap'], [0x20000000, 'rt_offload_failed'],
 ];
 
-const NO_FLAGS: string[] = [];
+/**
+ * Shared by every route without flags (nearly all of them): one array instead of half a million
+ * on a big table. Frozen, so a consumer that tries to modify it fails loudly instead of
+ * changing every route at once.
+ */
+const NO_FLAGS: string[] = Object.freeze([]) as unknown as string[];
 export function routeFlagNames(flags: number): string[] {
-  if ((flags & 0x2000c17f) === 0) return NO_FLAGS.slice();
+  if ((flags & 0x2000c17f) === 0) return NO_FLAGS;
   const names: string[] = [];
   for (const [bit, name] of ROUTE_FLAG_BITS) if (flags & bit) names.push(name);
   return names;

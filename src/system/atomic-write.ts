@@ -13,7 +13,7 @@ export interface AtomicWriteOptions {
   refuseSymlink?: boolean;
 }
 
-export function writeFileAtomic(path: string, data: string | Buffer | Iterable<string>, options: AtomicWriteOptions = {}): void {
+export function writeFileAtomic(path: string, data: string | Buffer | Iterable<string | Uint8Array>, options: AtomicWriteOptions = {}): void {
   let existing: import('node:fs').Stats | undefined;
   try {
     const link = lstatSync(path);
@@ -30,7 +30,7 @@ export function writeFileAtomic(path: string, data: string | Buffer | Iterable<s
   try {
     if (typeof data === 'string') writeSync(fd, data);
     else if (Buffer.isBuffer(data)) writeSync(fd, data);
-    else for (const chunk of data) writeSync(fd, chunk);
+    else for (const chunk of data) typeof chunk === 'string' ? writeSync(fd, chunk) : writeSync(fd, chunk);
     fsyncSync(fd);
   } catch (error) {
     closeSync(fd);

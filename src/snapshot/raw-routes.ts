@@ -1,0 +1,41 @@
+/**
+ * Routes a reader kept in their wire form (see src/netlink/route-dump.ts). The snapshot's
+ * `routes` property decodes them on first read; until then the JSON writer can stream them
+ * straight from the wire form, so `netmend snapshot` never builds half a million objects.
+ */
+import type { Route, Snapshot } from './types.js';
+
+export interface RawRoutes {
+  readonly count: number;
+  routes(): Route[];
+  jsonChunks(): Iterable<Uint8Array>;
+}
+
+const pending = new WeakMap<Snapshot, RawRoutes>();
+
+/** Give `snapshot` a `routes` property backed by `raw`, decoded when first read. */
+export function attachRawRoutes(snapshot: Snapshot, raw: RawRoutes): Snapshot {
+  let decoded: Route[] | undefined;
+  pending.set(snapshot, raw);
+  Object.defineProperty(snapshot, 'routes', {
+    enumerable: true,
+    configurable: true,
+    get(): Route[] {
+      if (!decoded) {
+        pending.delete(snapshot);
+        decoded = raw.routes();
+      }
+      return decoded;
+    },
+    set(value: Route[]) {
+      pending.delete(snapshot);
+      decoded = value;
+    },
+  });
+  return snapshot;
+}
+
+/** The wire-form routes of a snapshot whose `routes` nobody has read or replaced yet. */
+export function untouchedRawRoutes(snapshot: Snapshot): RawRoutes | undefined {
+  return pending.get(snapshot);
+}
