@@ -14,7 +14,7 @@ export default class FixConfirm extends BaseCommand {
     const { isRoot, NeedsRootError } = await import('../../src/errors.js');
     if (!isRoot()) throw new NeedsRootError('confirming a fix');
     const { confirmEntries } = await import('../../src/fix/confirm.js');
-    const lines = confirmEntries(flags.root, args.id);
+    const lines = await confirmEntries(flags.root, args.id);
     for (const line of lines) this.out(line);
   }
 }

@@ -14,14 +14,17 @@ export default class FixUndo extends BaseCommand {
     const { args, flags } = await this.parse(FixUndo);
     const { isRoot, NeedsRootError } = await import('../../src/errors.js');
     if (!isRoot()) throw new NeedsRootError('undoing a fix');
-    const { latestUndoable, loadEntry, undoEntry } = await import('../../src/fix/journal.js');
+    const { latestUndoable, loadEntry, undoEntry, withJournalLock } = await import('../../src/fix/journal.js');
     const { localRunner } = await import('../../src/system/exec.js');
-    const entry = args.id ? loadEntry(flags.root, args.id) : latestUndoable(flags.root);
-    if (!entry) {
+    const outcome = await withJournalLock(flags.root, async () => {
+      const entry = args.id ? loadEntry(flags.root, args.id) : latestUndoable(flags.root);
+      return entry ? { entry, report: await undoEntry(flags.root, entry, localRunner, 'undo') } : undefined;
+    });
+    if (!outcome) {
       this.out('nothing to undo: every recorded fix is already undone');
       return;
     }
-    const report = await undoEntry(flags.root, entry, localRunner, 'undo');
+    const { entry, report } = outcome;
     if (report.already) {
       this.out(`nothing to do: ${entry.id} was already ${entry.state === 'undone' ? 'undone' : 'rolled back'} (${entry.undoneAt ?? ''})`);
       return;

@@ -12,7 +12,7 @@ import { writeFileAtomic } from '../system/atomic-write.js';
 import { formatCommand, localRunner, spawnDetached, type CommandRunner } from '../system/exec.js';
 import { unifiedDiff } from './diff.js';
 import type { FixFlagValues } from './flags.js';
-import { captureFile, newEntryId, saveEntry, undoEntry, type JournalEntry } from './journal.js';
+import { captureFile, newEntryId, saveEntry, undoEntry, withJournalLock, type JournalEntry } from './journal.js';
 import { checkLockout, sshPeerFromEnv } from './lockout.js';
 import { underRoot, type FileChange, type FixContext, type FixPlan, type PlanBuilder } from './plan.js';
 import { verifyChecks } from './verify.js';
@@ -142,6 +142,12 @@ export async function runFix(flags: FixFlagValues, build: PlanBuilder, options: 
     }
   }
 
+  await withJournalLock(root, () => applyPlan(plan, pending, flags, runner, print, peer, options.ifaces ?? []));
+}
+
+async function applyPlan(plan: FixPlan, pending: PendingFile[], flags: FixFlagValues, runner: CommandRunner, print: (line: string) => void,
+  peer: ReturnType<typeof sshPeerFromEnv>, ifaces: string[]): Promise<void> {
+  const root = flags.root;
   const entry: JournalEntry = {
     id: newEntryId(root, plan.fix),
     fix: plan.fix,
@@ -193,7 +199,7 @@ export async function runFix(flags: FixFlagValues, build: PlanBuilder, options: 
   }
 
   if (flags.live && (plan.verify.length > 0 || plan.verifyAsync)) {
-    const outcome = plan.verify.length > 0 ? await verifyChecks(plan.verify, await liveSnapshot(flags), options.ifaces ?? []) : { ok: true, report: [] };
+    const outcome = plan.verify.length > 0 ? await verifyChecks(plan.verify, await liveSnapshot(flags), ifaces) : { ok: true, report: [] };
     if (plan.verifyAsync) {
       const extra = await plan.verifyAsync();
       outcome.ok &&= extra.ok;

@@ -4,13 +4,17 @@
  * process started by the fix, undoes it. Confirm stops the watchdog by the PID the journal holds.
  */
 import { localRunner } from '../system/exec.js';
-import { listEntries, loadEntry, saveEntry, undoEntry, type JournalEntry } from './journal.js';
+import { listEntries, loadEntry, saveEntry, undoEntry, withJournalLock, type JournalEntry } from './journal.js';
 
 function waiting(entry: JournalEntry): boolean {
   return entry.state === 'applied' && entry.confirm !== undefined && !entry.confirm.confirmed;
 }
 
-export function confirmEntries(root: string, id?: string): string[] {
+export function confirmEntries(root: string, id?: string): Promise<string[]> {
+  return withJournalLock(root, async () => confirmUnlocked(root, id));
+}
+
+function confirmUnlocked(root: string, id?: string): string[] {
   const entries = id ? [loadEntry(root, id)] : listEntries(root).filter(waiting);
   if (entries.length === 0) return ['nothing to confirm: no fix is waiting for confirmation'];
   const lines: string[] = [];
@@ -32,7 +36,9 @@ export function confirmEntries(root: string, id?: string): string[] {
 
 export async function runWatchdog(root: string, id: string, seconds: number): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
-  const entry = loadEntry(root, id);
-  if (!waiting(entry)) return;
-  await undoEntry(root, entry, localRunner, 'not confirmed in time');
+  await withJournalLock(root, async () => {
+    const entry = loadEntry(root, id);
+    if (!waiting(entry)) return;
+    await undoEntry(root, entry, localRunner, 'not confirmed in time');
+  });
 }

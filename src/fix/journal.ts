@@ -88,7 +88,7 @@ export function listEntries(root: string): JournalEntry[] {
   if (!existsSync(dir)) return [];
   const entries: JournalEntry[] = [];
   for (const name of readdirSync(dir).sort()) {
-    if (!name.endsWith('.json')) continue;
+    if (!name.endsWith('.json') || name.startsWith('.')) continue;
     try {
       entries.push(JSON.parse(readFileSync(join(dir, name), 'utf8')) as JournalEntry);
     } catch {
@@ -198,4 +198,48 @@ export async function undoEntry(root: string, entry: JournalEntry, runner: Comma
 /** The entry `fix undo` without an id means: the most recent one not yet undone. */
 export function latestUndoable(root: string): JournalEntry | undefined {
   return listEntries(root).filter((entry) => entry.state === 'applied' || entry.state === 'applying').pop();
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Serialises everything that changes the journal (apply, undo, confirm, the watchdog), so a
+ * confirm and a watchdog waking at the same moment cannot both act on one entry. The lock file
+ * holds the owner's PID; a lock whose owner is gone is taken over.
+ */
+export async function withJournalLock<T>(root: string, fn: () => Promise<T>, waitMs = 15_000): Promise<T> {
+  const { openSync, writeSync, closeSync } = await import('node:fs');
+  const dir = journalDir(root);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const lock = join(dir, '.lock');
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    try {
+      const fd = openSync(lock, 'wx', 0o600);
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const owner = Number.parseInt(readFileSync(lock, 'utf8') || '0', 10);
+      if (!owner || !processAlive(owner)) {
+        try { unlinkSync(lock); } catch { /* someone else took it over */ }
+        continue;
+      }
+      if (Date.now() > deadline) throw new InputError(`another netmend fix is running (pid ${owner}, lock ${lock})`, 'wait for it to finish');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    try { unlinkSync(lock); } catch { /* already gone */ }
+  }
 }
