@@ -18,7 +18,7 @@ export class Logger {
 
   private write(level: LogLevel, message: string): void {
     if (RANK[this.level] < RANK[level]) return;
-    const time = new Date().toISOString().replace('T', ' ').replace(/\.\d+Z$/, '');
+    const time = new Date().toISOString().replace('T', ' ').replace('Z', '');
     this.sink(`${time} ${level.padEnd(7)} ${this.prefix}${message}\n`);
   }
 
