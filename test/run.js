@@ -26,6 +26,9 @@ const needed = {
   ssh: 'openssh-client',
   'ssh-keygen': 'openssh-client',
   cc: 'gcc',
+  make: 'make',
+  'g++': 'g++',
+  python3: 'python3',
 };
 
 function have(binary) {
@@ -66,7 +69,20 @@ function findTests(dir, out = []) {
   return out;
 }
 
+function buildNativeAddonIfStale() {
+  const addon = join(root, 'native', 'build', 'Release', 'netmend_tun.node');
+  const sources = ['tun.c', 'binding.gyp'].map((file) => join(root, 'native', file));
+  if (existsSync(addon) && !sources.some((file) => statSync(file).mtimeMs > statSync(addon).mtimeMs)) return;
+  // through npm: it puts its bundled node-gyp on PATH and passes nodedir from the npm config
+  const gyp = spawnSync('npm', ['run', '--silent', 'build:native'], { cwd: root, stdio: 'inherit' });
+  if (gyp.status !== 0) {
+    console.error('test: building the native TUN addon failed (needs node-gyp, make, g++, Node headers)');
+    process.exit(1);
+  }
+}
+
 installMissing();
+buildNativeAddonIfStale();
 // NETMEND_ALLOW_TYPE_ERRORS=1 keeps going when tsc reports errors (it still emits JS): for
 // work in progress while others' files are mid-change. CI never sets it.
 const tsc = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', root], { cwd: root, stdio: 'inherit' });
