@@ -11,7 +11,7 @@ import { formatRule } from '../../../snapshot/format.js';
 import type { Family, Route, Rule } from '../../../snapshot/types.js';
 import { isDefaultRoute, mainRule, routingView, tableKey, type RoutingView } from '../../analysis.js';
 import { decisionViaMesh } from '../../lan-paths.js';
-import { formatPrefix, parsePrefix, sampleAddress } from '../../prefix.js';
+import { formatPrefix, parsePrefix, prefixesOverlap, sampleAddress } from '../../prefix.js';
 import { finding, listSome, pass, skip } from '../../result.js';
 import { decide, decisionEvidence, describeDecision } from '../../simulate.js';
 import type { Check } from '../../types.js';
@@ -39,12 +39,17 @@ function ruleSignature(rule: Rule): string {
   return JSON.stringify(rest, Object.keys(rest).sort());
 }
 
-/** A mesh destination to probe with: a host inside the first non-default mesh route of the table. */
+/**
+ * A mesh destination to probe with: a host inside the first non-default mesh route of the table.
+ * Routes overlapping a LAN are left out: keeping the LAN on main is a deliberate bypass (and the
+ * shadowing check's business), not a broken rule order.
+ */
 function meshSample(routes: Route[], view: RoutingView): { sample: string; route: Route } | undefined {
   for (const route of routes) {
     if (route.type !== 'unicast' || isDefaultRoute(route) || !route.dev || !view.meshIfaces.has(route.dev)) continue;
     const prefix = parsePrefix(route.dst, route.family);
     if (!prefix || formatPrefix(prefix).toLowerCase().startsWith('fe80')) continue;
+    if (view.lans.some((lan) => prefixesOverlap(lan.prefix, prefix))) continue;
     return { sample: sampleAddress(prefix, view.ownAddresses), route };
   }
   return undefined;
