@@ -133,6 +133,9 @@ function buildTopology(random: Random, devs: string[]): Topology {
         parts.push('fwmark', mask === undefined ? `0x${mark.toString(16)}` : `0x${mark.toString(16)}/0x${mask.toString(16)}`);
       }
       if (chance(random, 0.25)) parts.push('iif', chance(random, 0.8) ? pick(random, devs) : 'lo');
+      if (chance(random, 0.05)) parts.push('oif', pick(random, devs));
+      if (chance(random, 0.08)) parts.push('uidrange', pick(random, ['0-0', '0-1000', '1000-2000']));
+      if (chance(random, 0.04)) parts.push(...pick(random, [['ipproto', 'tcp'], ['dport', '80'], ['sport', '1000-2000']]));
       const action = random();
       const later = priorities.slice(index + 1);
       if (action < 0.1 && later.length) parts.push('goto', String(pick(random, later)));
@@ -160,7 +163,7 @@ function randomQuery(random: Random, family: 4 | 6, topology: Topology): RouteQu
   let destination: string;
   if (roll < 0.55) destination = hostIn(random, pick(random, prefixes));
   else if (roll < 0.7) destination = pick(random, locals);
-  else if (roll < 0.78 && family === 4) destination = `10.${int(random, topology.devs.length)}.0.255`;
+  else if (roll < 0.78) destination = family === 4 ? `10.${int(random, topology.devs.length)}.0.${pick(random, [0, 255])}` : `2001:db8:${int(random, topology.devs.length)}::`;
   else destination = family === 4 ? formatPrefix({ family: 4, value: randomAddress4(random), length: 32 }).split('/')[0] : formatPrefix({ family: 6, value: randomAddress6(random), length: 128 }).split('/')[0];
   const query: RouteQuery = { destination };
   if (chance(random, 0.35)) {
