@@ -1,0 +1,35 @@
+/**
+ * `netmend doctor routes` on a namespace holding 500,000 routes (plus tailscaled-style rules and
+ * table 52), against `ip -json route show table all` alone in the same run: median wall time and
+ * peak RSS. Target: no slower than ip, at most 200 MB.
+ * Run as root: node dist/bench/doctor-routes.js [routes]   (BENCH_RUNS=5 by default)
+ */
+import { fileURLToPath } from 'node:url';
+import { createBigTable } from './lib/big-table.js';
+import { formatMeasurement, formatRatio, measureCommand } from './lib/measure.js';
+
+const bin = fileURLToPath(new URL('../../bin/run.js', import.meta.url));
+const routes = Number(process.argv[2] ?? 500_000);
+const runs = Number(process.env.BENCH_RUNS ?? 5);
+
+console.log(`loading ${routes} routes into a namespace...`);
+const started = Date.now();
+const table = createBigTable(routes);
+try {
+  console.log(`loaded in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  const inNs = (file: string, ...args: string[]) => ['netns', 'exec', table.ns, file, ...args];
+  // The doctor exits 1 when a check fails; only its time and memory matter here.
+  const options = { runs, requireSuccess: false };
+  const reference = await measureCommand('ip -json route show table all', 'ip', inNs('ip', '-json', 'route', 'show', 'table', 'all'), { runs });
+  const human = await measureCommand('netmend doctor routes', 'ip', inNs(process.execPath, bin, 'doctor', 'routes'), options);
+  const json = await measureCommand('netmend doctor routes --json', 'ip', inNs(process.execPath, bin, 'doctor', 'routes', '--json'), options);
+  console.log(formatMeasurement(reference));
+  console.log(formatMeasurement(human));
+  console.log(formatMeasurement(json));
+  console.log(formatRatio(human, reference));
+  console.log(formatRatio(json, reference));
+  const ok = human.medianWallMs <= reference.medianWallMs && Math.max(human.peakRssMb, json.peakRssMb) <= 200;
+  console.log(ok ? 'target met: no slower than ip, peak RSS <= 200 MB' : 'target NOT met (no slower than ip, peak RSS <= 200 MB)');
+} finally {
+  table.destroy();
+}
