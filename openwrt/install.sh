@@ -326,18 +326,20 @@ ensure_list() {
 
 service_ctl() {
   # What the `#!/bin/sh /etc/rc.common` shebang does, spelled out so --root works too.
-  [ -f "$ROOT/etc/init.d/$1" ] || return 0
   if [ "$dry_run" = 1 ]; then say "would run /etc/init.d/$1 $2"; return 0; fi
+  [ -f "$ROOT/etc/init.d/$1" ] || return 0
   say "/etc/init.d/$1 $2"
   sh "$ROOT/etc/rc.common" "$ROOT/etc/init.d/$1" "$2"
 }
 
 commit_and_reload() {
-  [ "$dry_run" = 1 ] && return 0
   [ "$reload_network" = 1 ] && queue "commit network"
   [ "$reload_firewall" = 1 ] && queue "commit firewall"
   [ "$reload_dnsmasq" = 1 ] && queue "commit dhcp"
-  if [ -n "$uci_batch" ]; then
+  if [ "$dry_run" = 1 ]; then
+    [ -n "$uci_batch" ] && printf '%s' "$uci_batch" | sed -n 's/^commit /would uci commit /p'
+    uci_batch=''
+  elif [ -n "$uci_batch" ]; then
     printf '%s' "$uci_batch" | uci_ batch || die "uci batch failed" "see \`uci changes\`; \`uci revert\` drops what was staged"
     uci_batch=''
   fi
@@ -583,7 +585,8 @@ uninstall() {
   created_state_dir=0
   manifest_has "dir /etc/tailscale" && created_state_dir=1
   rm -f "$manifest" "$state_dir"/netmend-build-*.kb
-  if [ "$purge" = 1 ] && [ "$created_state_dir" = 1 ]; then
+  # --purge asks for the node's state to go, whoever created the directory.
+  if [ "$purge" = 1 ] && [ -d "$state_dir" ]; then
     rm -rf "$state_dir" && say "removed /etc/tailscale (state)"
   elif [ "$created_state_dir" = 1 ] && rmdir "$state_dir" 2>/dev/null; then
     :

@@ -34,6 +34,8 @@ export interface FakeRouterOptions {
   /** /sbin/fw4 present (firewall4, nftables). Default true. */
   fw4?: boolean;
   memAvailableKb?: number;
+  /** Run the router's commands inside this lab namespace (to reach a mirror listening there). */
+  namespace?: string;
 }
 
 /** Lays out the fake root; returns its path. */
@@ -73,8 +75,12 @@ export function makeFakeRoot(dir: string, options: FakeRouterOptions = {}): stri
   return root;
 }
 
-/** Every file, directory and link under root with its mode and content digest, for before/after comparisons. */
-export function treeOf(root: string): Record<string, string> {
+/**
+ * Every file, directory and link under root with its mode and content digest, for before/after
+ * comparisons. With `portable`, the root's own path inside files is replaced by <root>, so two
+ * fake roots can be compared.
+ */
+export function treeOf(root: string, options: { portable?: boolean } = {}): Record<string, string> {
   const out: Record<string, string> = {};
   const walk = (dir: string, rel: string) => {
     for (const entry of readdirSync(dir).sort()) {
@@ -85,7 +91,10 @@ export function treeOf(root: string): Record<string, string> {
       else if (stat.isDirectory()) {
         out[relPath] = `dir ${(stat.mode & 0o7777).toString(8)}`;
         walk(path, relPath);
-      } else out[relPath] = `file ${(stat.mode & 0o7777).toString(8)} ${createHash('sha256').update(readFileSync(path)).digest('hex')}`;
+      } else {
+        const bytes = options.portable ? Buffer.from(readFileSync(path, 'latin1').split(root).join('<root>'), 'latin1') : readFileSync(path);
+        out[relPath] = `file ${(stat.mode & 0o7777).toString(8)} ${createHash('sha256').update(bytes).digest('hex')}`;
+      }
     }
   };
   walk(root, '');
@@ -156,7 +165,8 @@ export async function fakeRouter(lab: Lab, shell: ShellName, options: FakeRouter
     NETMEND_PROCD_DIR: procdDir,
     NETMEND_UCI_SAVEDIR: join(dir, 'uci-staging'),
   };
-  const [shellFile, shellArgs] = shellCommand(shell);
+  const [bareShell, bareArgs] = shellCommand(shell);
+  const [shellFile, shellArgs]: [string, string[]] = options.namespace ? ['ip', ['netns', 'exec', options.namespace, bareShell, ...bareArgs]] : [bareShell, bareArgs];
   // Whatever a test started through the procd stand-in is stopped by the PIDs it recorded.
   lab.onCleanup(() => {
     for (const entry of readdirSync(procdDir)) {
@@ -243,6 +253,20 @@ export class Mirror {
 
   requestsFor(suffix: string): number {
     return this.requests.filter((r) => r.endsWith(suffix)).length;
+  }
+
+  /**
+   * Serves the mirror's current files from inside a lab namespace with busybox httpd (which
+   * ignores the query string: `?mode=json` is served stable/index.html). Returns the base URL.
+   */
+  async serveInNamespace(lab: Lab, ns: string, port = 8080): Promise<string> {
+    const www = lab.tmpdir();
+    mkdirSync(join(www, 'stable'));
+    for (const [name, bytes] of this.files) writeFileSync(join(www, 'stable', name === '?mode=json' ? 'index.html' : name), bytes);
+    lab.spawn(ns, 'busybox', ['httpd', '-f', '-p', `127.0.0.1:${port}`, '-h', www]);
+    const url = `http://127.0.0.1:${port}/stable`;
+    await lab.waitFor(async () => (await lab.exec(ns, 'bash', ['-c', `exec 3<>/dev/tcp/127.0.0.1/${port}`])).code === 0, 10_000, `busybox httpd on ${port}`);
+    return url;
   }
 
   async up(): Promise<void> {
