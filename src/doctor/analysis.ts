@@ -9,7 +9,7 @@ import { parsePrefix, type Prefix } from './prefix.js';
 import type { CheckOptions, HostState } from './types.js';
 
 /** Interface names the common mesh daemons use: Tailscale, WireGuard, NetBird, ZeroTier, netmend. */
-const MESH_NAME = /^(tailscale|wg|wt\d|zt|nm|netmend)/;
+const MESH_NAME = /^(tailscale|wg|wt\d|zt|nm\d|netmend)/;
 const MESH_KINDS = new Set(['tun', 'wireguard']);
 const RESERVED_TABLES = new Set([253, 254, 255]);
 export const MAIN_TABLE = 254;
