@@ -186,10 +186,13 @@ function tailnetOf(name: string, domains: string[]): string | undefined {
 }
 
 export async function gatherDns(options: DnsGatherOptions): Promise<DnsFacts> {
-  const { root, domains, servers, timeoutMs } = options;
+  const { root, domains, timeoutMs } = options;
   const runner = options.runner ?? localRunner;
   const processes = findResolverProcesses();
   const resolv = readResolvFile(root);
+  // The mesh's IPv6 resolver is probed too when the host was configured with it.
+  const configured = [...(resolv.parsed?.nameservers ?? []), ...(resolv.backup?.nameservers ?? [])].filter(isMeshResolver);
+  const servers = [...new Set([...options.servers, ...configured.filter((server) => server.includes(':'))])];
   const owner = classifyResolvOwner(resolv.file, resolv.parsed, processes);
   const dnsmasq = readDnsmasqConfig(root, processes);
   const unbound = readUnboundConfig(root);
@@ -225,7 +228,9 @@ export async function gatherDns(options: DnsGatherOptions): Promise<DnsFacts> {
   })));
   meshProbes.sort((a, b) => servers.indexOf(a.server) - servers.indexOf(b.server) || a.transport.localeCompare(b.transport));
 
-  const systemResolver = resolv.parsed?.nameservers[0]?.replace(/%.*$/, '');
+  // A stub symlink that dangles under --root still means "ask resolved on 127.0.0.53".
+  const stub = owner.kind === 'systemd-resolved' && !resolv.parsed ? '127.0.0.53' : undefined;
+  const systemResolver = resolv.parsed?.nameservers[0]?.replace(/%.*$/, '') ?? stub;
   const splitProbes: SplitProbe[] = [];
   for (const name of names) {
     for (const type of ['A', 'AAAA'] as const) {
