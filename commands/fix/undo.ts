@@ -25,6 +25,11 @@ export default class FixUndo extends BaseCommand {
       return;
     }
     const { entry, report } = outcome;
+    // A fix undone by hand needs no watchdog any more: stop the one it armed, by its PID.
+    const watchdog = entry.confirm && !entry.confirm.confirmed ? entry.confirm.watchdogPid : undefined;
+    if (watchdog !== undefined && !report.already) {
+      try { process.kill(watchdog, 'SIGTERM'); } catch { /* already gone */ }
+    }
     if (report.already) {
       this.out(`nothing to do: ${entry.id} was already ${entry.state === 'undone' ? 'undone' : 'rolled back'} (${entry.undoneAt ?? ''})`);
       return;

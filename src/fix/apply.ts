@@ -135,8 +135,11 @@ export async function runFix(flags: FixFlagValues, build: PlanBuilder, options: 
   const peer = sshPeerFromEnv(env);
   if (peer && plan.live.length > 0) {
     const verdict = await checkLockout(snapshot, plan.live, peer);
-    if (verdict.refusal) {
+    if (verdict.evidence.length > 0) {
+      print(''); print('SSH lockout check:');
       for (const line of verdict.evidence) print(`  ${line}`);
+    }
+    if (verdict.refusal) {
       if (!flags.force) throw new FixFailedError(`refusing: ${verdict.refusal}; nothing changed`, 'run it from a console, or add --force if you accept losing this session');
       print(`warning: --force: ${verdict.refusal}`);
     }

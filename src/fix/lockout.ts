@@ -66,5 +66,13 @@ export async function checkLockout(snapshot: Snapshot, steps: LiveStep[], peer: 
     `after: ${describe(then)}`,
   ];
   if (before.result.type === 'error' || pathKey(before) === pathKey(then)) return { evidence };
+  // Replies moving onto the very link the session arrived on (the one holding the address the
+  // client connected to) keep the session: the LAN admin whose replies hairpinned through the
+  // mesh now gets them directly.
+  const arrivedOn = snapshot.addresses.find((address) => address.local === peer.serverAddress)?.dev;
+  if (arrivedOn && arrivedOn !== 'lo' && then.result.type === 'unicast' && then.result.dev === arrivedOn) {
+    evidence.push(`allowed: replies move onto ${arrivedOn}, the link that holds ${peer.serverAddress}`);
+    return { evidence };
+  }
   return { refusal: `the change would move the route to your SSH client ${peer.clientAddress} (${describe(before)} -> ${describe(then)})`, evidence };
 }

@@ -268,6 +268,13 @@ test('SSH lockout: refuses (exit 1, nothing changed) when the change would rerou
   assert.equal(await rules(s), rulesBefore);
   assert.deepEqual(tree(s.root), filesBefore);
 
+  // An admin on the LAN itself (connected to the LAN address) keeps the session: allowed.
+  const fromLan = await s.netmend(['fix', 'subnet-routes', '--root', s.root, '--apply', '--confirm-timeout', '30'], { SSH_CONNECTION: '10.10.0.3 50022 10.10.0.4 22' });
+  assert.equal(fromLan.code, 0, fromLan.stdout + fromLan.stderr);
+  assert.match(fromLan.stdout, new RegExp(`allowed: replies move onto ${s.hostIf}`));
+  assert.equal((await s.netmend(['fix', 'undo', '--root', s.root])).code, 0);
+  assert.equal(await rules(s), rulesBefore);
+
   const forced = await s.netmend(['fix', 'subnet-routes', '--root', s.root, '--apply', '--force', '--confirm-timeout', '30'], ssh);
   assert.equal(forced.code, 0, forced.stdout + forced.stderr);
   assert.match(forced.stdout, /rolls back in 30 s unless you run `netmend fix confirm/);
