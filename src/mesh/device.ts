@@ -182,6 +182,7 @@ export class Device {
     }
     old?.close();
     this.socket = socket;
+    for (const peer of this.peers.values()) if (peer.endpoint) peer.endpoint.socketAddress = undefined;
     this.port = socket.address().port;
     socket.on('message', (msg, rinfo) => this.receive(msg, rinfo.address, rinfo.port));
     socket.on('error', (error) => this.log.error(`UDP socket: ${error.message}`));
@@ -328,8 +329,8 @@ export class Device {
   }
 
   private socketSend(msg: Buffer, endpoint: Endpoint): void {
-    const address = this.socketIsV6 && endpoint.family === 4 ? `::ffff:${endpoint.address}` : endpoint.address;
-    this.socket!.send(msg, endpoint.port, address);
+    if (endpoint.socketAddress === undefined) endpoint.socketAddress = this.socketIsV6 && endpoint.family === 4 ? `::ffff:${endpoint.address}` : endpoint.address;
+    this.socket!.send(msg, endpoint.port, endpoint.socketAddress);
   }
 
   // ---- handshakes ----

@@ -10,6 +10,8 @@ export interface Endpoint {
   address: string;
   port: number;
   family: 4 | 6;
+  /** The address as a dual-stack (udp6) socket wants it: IPv4 mapped as ::ffff:a.b.c.d. */
+  socketAddress?: string;
 }
 
 export function formatEndpoint(endpoint: Endpoint): string {

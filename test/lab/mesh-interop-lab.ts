@@ -54,7 +54,7 @@ export function newNode(kind: Node['kind'], ns: string, address: string, port: n
 }
 
 /** Starts a node with its peers; resolves once its UAPI socket answers and the link is up. */
-export async function startNode(lab: Lab, node: Node, peers: PeerSpec[], options: { runDir?: string } = {}): Promise<void> {
+export async function startNode(lab: Lab, node: Node, peers: PeerSpec[], options: { runDir?: string; nodeArgs?: string[] } = {}): Promise<void> {
   const socket = `/var/run/wireguard/${node.iface}.sock`;
   lab.onCleanup(async () => {
     if (node.process && node.process.exitCode === null && node.process.signalCode === null) {
@@ -75,7 +75,7 @@ export async function startNode(lab: Lab, node: Node, peers: PeerSpec[], options
     writeFileSync(file, `${lines.join('\n')}\n`);
     chmodSync(file, 0o600);
     node.runDir = options.runDir ?? dir;
-    const child = lab.spawn(node.ns, process.execPath, [netmendBin, 'node', 'up', '-c', file, '--verbose'], {
+    const child = lab.spawn(node.ns, process.execPath, [...(options.nodeArgs ?? []), netmendBin, 'node', 'up', '-c', file, '--verbose'], {
       env: { ...process.env, NETMEND_RUN_DIR: node.runDir },
     });
     node.process = child;

@@ -4,7 +4,7 @@ import { Device } from '../../src/mesh/device.js';
 import { parsePrefix } from '../../src/mesh/allowed-ips.js';
 import { generatePrivateKey, generatePresharedKey, publicKeyOf } from '../../src/mesh/keys.js';
 import { Logger } from '../../src/mesh/log.js';
-import { Timer } from '../../src/mesh/timers.js';
+import { PeerTimers, Timer } from '../../src/mesh/timers.js';
 
 function icmpLike(source: string, destination: string, payload = 64): Buffer {
   const packet = Buffer.alloc(20 + payload);
@@ -135,4 +135,68 @@ test('Timer: mod moves the deadline, del cancels, and a shorter mod fires sooner
   await wait(120);
   assert.equal(fired, 2);
   timer.stop();
+});
+
+function recordingTimers() {
+  const calls: string[] = [];
+  const timers = new PeerTimers({
+    sendInitiation: (isRetry) => calls.push(isRetry ? 'retry' : 'initiate'),
+    sendKeepalive: () => calls.push('keepalive'),
+    dropStaged: () => calls.push('drop-staged'),
+    clearEndpointSource: () => calls.push('clear-source'),
+    zeroKeyMaterial: () => calls.push('zero'),
+    log: () => undefined,
+  });
+  return { timers, calls };
+}
+
+test('PeerTimers: retransmits retry with a new initiation, then give up after 18 tries and schedule key zeroing', async (t) => {
+  const { timers, calls } = recordingTimers();
+  t.after(() => timers.stopAll());
+  timers.retransmitHandshake.mod(0);
+  await wait(20);
+  assert.deepEqual(calls, ['clear-source', 'retry']);
+  assert.equal(timers.handshakeAttempts, 1);
+  timers.handshakeAttempts = 19;
+  calls.length = 0;
+  timers.retransmitHandshake.mod(0);
+  await wait(20);
+  assert.deepEqual(calls, ['drop-staged'], 'no further initiation after the last attempt');
+  assert.ok(timers.zeroKeys.pending);
+  timers.handshakeComplete();
+  assert.equal(timers.handshakeAttempts, 0);
+  assert.ok(timers.lastHandshakeWallMs > 0);
+});
+
+test('PeerTimers: data sent arms the new-handshake timer, any authenticated receive cancels it', () => {
+  const { timers } = recordingTimers();
+  timers.dataSent();
+  assert.ok(timers.newHandshake.pending);
+  timers.anyAuthenticatedPacketReceived();
+  assert.equal(timers.newHandshake.pending, false);
+  timers.stopAll();
+});
+
+test('PeerTimers: data received arms a keepalive; more data flags another; sending anything cancels it', async () => {
+  const { timers } = recordingTimers();
+  timers.dataReceived();
+  assert.ok(timers.sendKeepalive.pending);
+  timers.dataReceived();
+  assert.ok(timers.needAnotherKeepalive);
+  timers.anyAuthenticatedPacketSent();
+  assert.equal(timers.sendKeepalive.pending, false);
+  timers.stopAll();
+});
+
+test('PeerTimers: persistent keepalive re-arms on traffic only when configured', () => {
+  const { timers } = recordingTimers();
+  timers.anyAuthenticatedPacketTraversal();
+  assert.equal(timers.persistentKeepalive.pending, false);
+  timers.persistentKeepaliveSeconds = 25;
+  timers.anyAuthenticatedPacketTraversal();
+  assert.ok(timers.persistentKeepalive.pending);
+  timers.sessionDerived();
+  assert.ok(timers.zeroKeys.pending, 'keys are zeroed 540 s after the last derivation');
+  timers.stopAll();
+  assert.equal(timers.persistentKeepalive.pending, false);
 });
