@@ -383,3 +383,21 @@ test('bad input: a resolv.conf, dnsmasq or unbound file that does not parse is e
     assert.match(doc.stderr, message);
   }
 });
+
+test('verification: a local override still answers the mesh name wrongly, so the fix rolls itself back', { skip }, async (t) => {
+  const s = await world(t);
+  // A stale override in the local resolver wins over any forwarding: the fix cannot help.
+  await localDnsmasq(s, `no-resolv\nserver=${UPSTREAM}\naddress=/${MESH_NAME}/192.168.7.7\n`);
+  write(s.root, 'etc/resolv.conf', LOCAL_RESOLV);
+  const before = tree(s.root);
+  const applied = await s.lab.netmend(s.ns, fixArgs(s, '--via', 'dnsmasq', '--apply'));
+  assert.equal(applied.code, 1, applied.stdout + applied.stderr);
+  assert.match(applied.stdout, /verification:\n(.*\n)*\s+dns\.split-domain: fail/);
+  assert.match(applied.stdout, /system: @127\.0\.0\.53 udp A mydevice\.tailnet-x\.ts\.net -> 192\.168\.7\.7/);
+  assert.match(applied.stderr, /fix dns did not remove the finding; rolled back/);
+  assert.deepEqual(tree(s.root), before, 'rolled back byte for byte');
+  const list = await s.lab.netmend(s.ns, ['fix', 'list', '--root', s.root]);
+  assert.match(list.stdout, /rolled-back|rolled back/);
+  // The resolver was restarted on the restored configuration and still serves other names.
+  await s.lab.waitFor(async () => (await dig(s, OTHER_NAME, 'A')).join() === OTHER_V4, 5000, 'dnsmasq back');
+});
