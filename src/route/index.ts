@@ -1,31 +1,31 @@
 /**
  * Per-snapshot lookup structures for the route simulator, built once and cached by snapshot
- * identity: the doctor runs thousands of lookups on half-million-route snapshots, so a lookup
- * must be a handful of hash probes (one per prefix length present in the table), not a scan.
+ * identity (a snapshot is treated as immutable). Routes are grouped per table and family; the
+ * first lookup in a table scans it (a one-shot `route explain` on a half-million-route table then
+ * allocates nothing per route), the second builds a hash per prefix length so the thousands of
+ * lookups the doctor runs are a handful of probes each, not scans.
  */
-import { maskIPv4, maskIPv6, parseAddress, parsePrefix, type ParsedAddress, type ParsedPrefix } from '../net/address.js';
+import { maskIPv4, maskIPv6, parsePrefix, type ParsedAddress, type ParsedPrefix } from '../net/address.js';
 import type { Family, Link, Route, Rule, Snapshot } from '../snapshot/types.js';
 
-/** The routes of one table and family, bucketed by prefix length, then by masked destination. */
 export interface TableIndex {
   family: Family;
   table: number;
-  /** Prefix lengths present, longest first. */
-  lengths: number[];
-  byLength: Map<number, Map<number | bigint, Route[]>>;
-  routeCount: number;
+  routes: Route[];
+  lookups: number;
+  /** Built on the second lookup: prefix lengths present, longest first, and their buckets. */
+  lengths?: number[];
+  byLength?: Map<number, Map<number | bigint, Route | Route[]>>;
 }
 
 export interface SnapshotIndex {
-  /** Key: family * 1e10 + table id (tables are u32). */
+  /** Key: tableKey(family, table). */
   tables: Map<number, TableIndex>;
   /** Rules per family in the order the kernel walks them: priority, then snapshot order. */
   rules: { 4: Rule[]; 6: Rule[] };
   links: Map<string, Link>;
-  /** IPv4/IPv6 addresses per device name, in snapshot order. */
+  /** Addresses per device name, in snapshot order. */
   addressesByDev: Map<string, Array<{ family: Family; local: string; prefix: ParsedPrefix; scope: string }>>;
-  /** Parsed destination of every indexed route. */
-  routeDst: WeakMap<Route, ParsedPrefix>;
   /** Parsed `from` / `to` of rules. */
   ruleFrom: WeakMap<Rule, ParsedPrefix | null>;
   ruleTo: WeakMap<Rule, ParsedPrefix | null>;
@@ -45,6 +45,58 @@ export function parseRouteDestination(dst: string, family: Family): ParsedPrefix
   return parsePrefix(dst);
 }
 
+// The allocation-free IPv4 prefix parser below reports through these two.
+let scannedValue = 0;
+let scannedLength = 0;
+
+/** "a.b.c.d/len" or "a.b.c.d" without allocating; false when it is not that shape. */
+function scanIPv4Prefix(text: string): boolean {
+  let value = 0;
+  let part = 0;
+  let digits = 0;
+  let dots = 0;
+  let i = 0;
+  for (; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 48 && c <= 57) {
+      part = part * 10 + (c - 48);
+      if (++digits > 3 || part > 255) return false;
+    } else if (c === 46 && digits > 0 && dots < 3) {
+      value = value * 256 + part;
+      part = 0;
+      digits = 0;
+      dots++;
+    } else break;
+  }
+  if (dots !== 3 || digits === 0) return false;
+  value = value * 256 + part;
+  let length = 32;
+  if (i < text.length) {
+    if (text.charCodeAt(i) !== 47 /* / */ || i + 1 >= text.length) return false;
+    length = 0;
+    for (i++; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (c < 48 || c > 57) return false;
+      length = length * 10 + (c - 48);
+    }
+    if (length > 32) return false;
+  }
+  scannedValue = maskIPv4(value, length);
+  scannedLength = length;
+  return true;
+}
+
+/** Prefix of a route as (value, length) in the scratch variables; IPv6 values are returned. */
+function routePrefix(route: Route): { value: number | bigint; length: number } | undefined {
+  if (route.family === 4) {
+    if (scanIPv4Prefix(route.dst)) return { value: scannedValue, length: scannedLength };
+    if (route.dst === 'default') return { value: 0, length: 0 };
+    return undefined;
+  }
+  const prefix = parseRouteDestination(route.dst, 6);
+  return prefix && prefix.family === 6 ? { value: prefix.value, length: prefix.length } : undefined;
+}
+
 export function indexSnapshot(snapshot: Snapshot): SnapshotIndex {
   const cached = cache.get(snapshot);
   if (cached) return cached;
@@ -53,33 +105,17 @@ export function indexSnapshot(snapshot: Snapshot): SnapshotIndex {
     rules: { 4: [], 6: [] },
     links: new Map(),
     addressesByDev: new Map(),
-    routeDst: new WeakMap(),
     ruleFrom: new WeakMap(),
     ruleTo: new WeakMap(),
     customLocalRoutes4: false,
   };
   for (const route of snapshot.routes) {
-    const prefix = parseRouteDestination(route.dst, route.family);
-    if (!prefix || prefix.family !== route.family) continue;
-    index.routeDst.set(route, prefix);
-    if (route.family === 4 && ((route.table === 255 && route.protocol !== 'kernel') || (route.type === 'local' && route.table !== 255))) index.customLocalRoutes4 = true;
     const key = tableKey(route.family, route.table);
     let table = index.tables.get(key);
-    if (!table) {
-      table = { family: route.family, table: route.table, lengths: [], byLength: new Map(), routeCount: 0 };
-      index.tables.set(key, table);
-    }
-    let bucket = table.byLength.get(prefix.length);
-    if (!bucket) {
-      bucket = new Map();
-      table.byLength.set(prefix.length, bucket);
-    }
-    const same = bucket.get(prefix.value);
-    if (same) same.push(route);
-    else bucket.set(prefix.value, [route]);
-    table.routeCount++;
+    if (!table) index.tables.set(key, (table = { family: route.family, table: route.table, routes: [], lookups: 0 }));
+    table.routes.push(route);
+    if (route.family === 4 && ((route.table === 255 && route.protocol !== 'kernel') || (route.type === 'local' && route.table !== 255))) index.customLocalRoutes4 = true;
   }
-  for (const table of index.tables.values()) table.lengths = [...table.byLength.keys()].sort((a, b) => b - a);
   for (const family of [4, 6] as const) {
     // Array.prototype.sort is stable: equal priorities keep the snapshot's (the kernel's) order.
     index.rules[family] = snapshot.rules.filter((rule) => rule.family === family).sort((a, b) => a.priority - b.priority);
@@ -100,13 +136,63 @@ export function indexSnapshot(snapshot: Snapshot): SnapshotIndex {
   return index;
 }
 
-/** The routes of a table whose destination is the longest prefix containing `address`, longest first. */
-export function* candidateBuckets(table: TableIndex, address: ParsedAddress): Generator<{ length: number; routes: Route[] }> {
-  for (const length of table.lengths) {
-    const key = address.family === 4 ? maskIPv4(address.value, length) : maskIPv6(address.value, length);
-    const routes = table.byLength.get(length)!.get(key);
-    if (routes) yield { length, routes };
+function buildBuckets(table: TableIndex): void {
+  const byLength = new Map<number, Map<number | bigint, Route | Route[]>>();
+  for (const route of table.routes) {
+    const prefix = routePrefix(route);
+    if (!prefix) continue;
+    let bucket = byLength.get(prefix.length);
+    if (!bucket) byLength.set(prefix.length, (bucket = new Map()));
+    const same = bucket.get(prefix.value);
+    if (same === undefined) bucket.set(prefix.value, route);
+    else if (Array.isArray(same)) same.push(route);
+    else bucket.set(prefix.value, [same, route]);
   }
+  table.byLength = byLength;
+  table.lengths = [...byLength.keys()].sort((a, b) => b - a);
 }
 
-export { parseAddress };
+/**
+ * The routes of the table whose destination is the longest prefix containing `address` and that
+ * `usable` accepts, with that length and how many routes share it; undefined when none.
+ */
+export function longestMatch(table: TableIndex, address: ParsedAddress, usable: (route: Route) => boolean): { routes: Route[]; length: number } | undefined {
+  table.lookups++;
+  if (table.lookups === 1 && table.routes.length > 256) return scanLongestMatch(table, address, usable);
+  if (!table.byLength) buildBuckets(table);
+  for (const length of table.lengths!) {
+    const key = address.family === 4 ? maskIPv4(address.value, length) : maskIPv6(address.value, length);
+    const found = table.byLength!.get(length)!.get(key);
+    if (found === undefined) continue;
+    const routes = (Array.isArray(found) ? found : [found]).filter(usable);
+    if (routes.length) return { routes, length };
+  }
+  return undefined;
+}
+
+function scanLongestMatch(table: TableIndex, address: ParsedAddress, usable: (route: Route) => boolean): { routes: Route[]; length: number } | undefined {
+  let bestLength = -1;
+  let best: Route[] = [];
+  for (const route of table.routes) {
+    let length: number;
+    if (route.family === 4 && address.family === 4) {
+      if (!scanIPv4Prefix(route.dst)) {
+        if (route.dst !== 'default') continue;
+        scannedValue = 0;
+        scannedLength = 0;
+      }
+      length = scannedLength;
+      if (length < bestLength || maskIPv4(address.value, length) !== scannedValue) continue;
+    } else {
+      const prefix = routePrefix(route);
+      if (!prefix || prefix.length < bestLength || maskIPv6(address.value as bigint, prefix.length) !== prefix.value) continue;
+      length = prefix.length;
+    }
+    if (!usable(route)) continue;
+    if (length > bestLength) {
+      bestLength = length;
+      best = [route];
+    } else best.push(route);
+  }
+  return bestLength < 0 ? undefined : { routes: best, length: bestLength };
+}

@@ -21,7 +21,7 @@ import { InputError } from '../errors.js';
 import { formatAddress, maskIPv4, parseAddress, prefixContains, type ParsedAddress, type ParsedPrefix } from '../net/address.js';
 import { formatMark, formatRoute, formatRule } from '../snapshot/format.js';
 import { tableName, type Family, type Route, type Rule, type Snapshot } from '../snapshot/types.js';
-import { candidateBuckets, indexSnapshot, tableKey, type SnapshotIndex } from './index.js';
+import { indexSnapshot, longestMatch, tableKey, type SnapshotIndex } from './index.js';
 import type { RouteDecision, RouteErrorName, RouteQuery, RouteResult, RouteStep } from './types.js';
 
 /** The uid the kernel puts in the flow of `ip route get` run as root, and of forwarded IPv4 packets. */
@@ -130,15 +130,12 @@ function routeIsUsable(route: Route, flow: Flow): boolean {
 function lookupTable(index: SnapshotIndex, table: number, flow: Flow): { route: Route; prefixLength: number; candidates: number } | undefined | null {
   const tableIndex = index.tables.get(tableKey(flow.family, table));
   if (!tableIndex) return null;
-  for (const { length, routes } of candidateBuckets(tableIndex, flow.dst)) {
-    let best: Route | undefined;
-    for (const route of routes) {
-      if (!routeIsUsable(route, flow)) continue;
-      if (!best || route.metric < best.metric) best = route;
-    }
-    if (best) return { route: best, prefixLength: length, candidates: routes.length };
-  }
-  return undefined;
+  const found = longestMatch(tableIndex, flow.dst, (route) => routeIsUsable(route, flow));
+  if (!found) return undefined;
+  // Lowest metric; among equal metrics the first in table order, as the kernel's alias list.
+  let best = found.routes[0];
+  for (const route of found.routes) if (route.metric < best.metric) best = route;
+  return { route: best, prefixLength: found.length, candidates: found.routes.length };
 }
 
 function routeError(route: Route): RouteErrorName | 'EAGAIN' | undefined {
