@@ -15,14 +15,17 @@ if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v' || argv[0]
 
 const fastRunners = {
   'route explain': '../dist/src/route/explain-fast.js',
+  snapshot: '../dist/src/snapshot/snapshot-fast.js',
 };
 
 async function main() {
+  // Two-word commands ("route explain") first, then one-word ones ("snapshot").
   const key = argv.slice(0, 2).join(' ');
-  const modulePath = fastRunners[key];
+  const words = fastRunners[key] ? 2 : 1;
+  const modulePath = words === 2 ? fastRunners[key] : fastRunners[argv[0]];
   if (modulePath && !argv.includes('--help') && !argv.includes('-h')) {
     const { runFast } = await import(modulePath);
-    const code = await runFast(argv.slice(2));
+    const code = await runFast(argv.slice(words));
     if (code !== undefined) {
       process.exitCode = code;
       return;

@@ -107,10 +107,11 @@ export class RawRouteDump {
 
   /**
    * The routes as the body of a JSON array, in the layout of snapshotJsonChunks: "\n{route}"
-   * then ",\n{route}" for each; chunks of about 1 MB, each a fresh Buffer.
+   * then ",\n{route}" for each; chunks of about 1 MB. With reuseBuffer every chunk is the same
+   * memory, overwritten after the consumer returns: only for consumers that write synchronously.
    */
-  *jsonChunks(linkName: (index: number) => string): Generator<Buffer> {
-    const writer = new RouteJsonWriter(linkName);
+  *jsonChunks(linkName: (index: number) => string, reuseBuffer = false): Generator<Buffer> {
+    const writer = new RouteJsonWriter(linkName, reuseBuffer);
     for (let i = 0; i < this.size; i++) {
       if (writer.position > CHUNK_BYTES - ROUTE_MAX_BYTES) yield writer.take();
       const at = i * 3;
@@ -127,13 +128,13 @@ class RouteJsonWriter {
   private readonly decoder: RouteDecoder;
   private readonly devCache = new Map<number, Buffer>();
 
-  constructor(private readonly linkName: (index: number) => string) {
+  constructor(private readonly linkName: (index: number) => string, private readonly reuseBuffer: boolean) {
     this.decoder = new RouteDecoder(linkName);
   }
 
   take(): Buffer {
     const chunk = this.out.subarray(0, this.position);
-    this.out = Buffer.allocUnsafe(CHUNK_BYTES);
+    if (!this.reuseBuffer || this.out.length !== CHUNK_BYTES) this.out = Buffer.allocUnsafe(CHUNK_BYTES);
     this.position = 0;
     return chunk;
   }

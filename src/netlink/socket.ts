@@ -8,9 +8,11 @@ import { createRequire } from 'node:module';
 import { CheckCouldNotRunError } from '../errors.js';
 
 type RawSocket = import('netlink/dist/raw.js').RawNetlinkSocket;
-type RawSocketClass = new (protocol: number, options?: { recvBufferSize: number; sendBufferSize: number }) => RawSocket;
+type RawSocketClass = new (protocol: number, options?: { recvBufferSize: number; sendBufferSize: number; messagePeeking?: boolean; msgBufferSize?: number }) => RawSocket;
 
 const NETLINK_ROUTE = 0;
+/** The kernel caps dump datagrams at 32 KiB (netlink_recvmsg's max_recvmsg_len). */
+const DATAGRAM_BYTES = 32768;
 const NLM_F_REQUEST = 0x1;
 const NLM_F_MULTI = 0x2;
 const NLM_F_DUMP = 0x300;
@@ -49,8 +51,10 @@ export class RouteNetlink {
   constructor() {
     const Socket = loadSocketClass();
     try {
-      // A large receive buffer lets the kernel queue several dump datagrams while we decode.
-      this.socket = new Socket(NETLINK_ROUTE, { recvBufferSize: 4 << 20, sendBufferSize: 1 << 16 });
+      // Receiving into 32 KiB buffers (instead of peeking each datagram's size first) makes the
+      // kernel fill 32 KiB per dump datagram: 8x fewer syscalls, callbacks and Buffers than 4 KiB.
+      // A large socket buffer lets it queue several datagrams while we decode.
+      this.socket = new Socket(NETLINK_ROUTE, { recvBufferSize: 4 << 20, sendBufferSize: 1 << 16, messagePeeking: false, msgBufferSize: DATAGRAM_BYTES });
     } catch (error) {
       throw new CheckCouldNotRunError(`cannot open a NETLINK_ROUTE socket: ${(error as Error).message}`, 'use --source ip-json');
     }
@@ -92,6 +96,7 @@ export class RouteNetlink {
       let interrupted = false;
       const finish = (error?: Error) => {
         this.socket.off('message', onDatagram);
+        this.socket.off('truncatedMessage', onTruncated);
         this.socket.off('error', onError);
         if (error) reject(error);
         else resolve();
@@ -132,7 +137,9 @@ export class RouteNetlink {
           finish(error as Error);
         }
       };
+      const onTruncated = () => finish(new CheckCouldNotRunError(`a netlink reply was larger than ${DATAGRAM_BYTES} bytes and got truncated`));
       this.socket.on('message', onDatagram);
+      this.socket.on('truncatedMessage', onTruncated);
       this.socket.on('error', onError);
       this.socket.send(request, {}, (error) => {
         if (error) finish(new CheckCouldNotRunError(`netlink request failed: ${error.message}`));

@@ -57,7 +57,7 @@ export function validateSnapshot(data: unknown, where: string): Snapshot {
  * one giant string in memory. Routes a reader kept in wire form are written straight from it
  * (raw-routes.ts), without decoding them into objects first; `snapshot.routes` is then never read.
  */
-export function* snapshotJsonChunks(snapshot: Snapshot): Generator<string | Uint8Array> {
+export function* snapshotJsonChunks(snapshot: Snapshot, options: { reuseBuffers?: boolean } = {}): Generator<string | Uint8Array> {
   const lists = ['links', 'addresses', 'rules', 'routes'] as const;
   const head: Record<string, unknown> = {};
   // Object.keys, not a rest pattern: reading `routes` would decode wire-form routes.
@@ -71,7 +71,7 @@ export function* snapshotJsonChunks(snapshot: Snapshot): Generator<string | Uint
     const closing = index === lists.length - 1 ? '\n' : ',\n';
     yield `"${name}": [`;
     if (name === 'routes' && raw) {
-      yield* raw.jsonChunks();
+      yield* raw.jsonChunks(options.reuseBuffers);
       yield `${raw.count ? '\n' : ''}]${closing}`;
       continue;
     }
@@ -91,7 +91,8 @@ export function* snapshotJsonChunks(snapshot: Snapshot): Generator<string | Uint
 
 export async function writeSnapshot(snapshot: Snapshot, out?: string): Promise<void> {
   if (out) {
-    writeFileAtomic(out, snapshotJsonChunks(snapshot), { refuseSymlink: false });
+    // writeFileAtomic writes each chunk before asking for the next: buffers can be reused.
+    writeFileAtomic(out, snapshotJsonChunks(snapshot, { reuseBuffers: true }), { refuseSymlink: false });
     return;
   }
   for (const chunk of snapshotJsonChunks(snapshot)) {

@@ -78,7 +78,7 @@ export async function readNetlinkSnapshot(): Promise<Snapshot> {
     return attachRawRoutes(snapshot, {
       count: routeDump.count,
       routes: () => routeDump.routes(linkName),
-      jsonChunks: () => routeDump.jsonChunks(linkName),
+      jsonChunks: (reuseBuffer?: boolean) => routeDump.jsonChunks(linkName, reuseBuffer),
     });
   } catch (error) {
     if (error instanceof CheckCouldNotRunError) throw error;

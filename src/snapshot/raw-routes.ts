@@ -8,7 +8,8 @@ import type { Route, Snapshot } from './types.js';
 export interface RawRoutes {
   readonly count: number;
   routes(): Route[];
-  jsonChunks(): Iterable<Uint8Array>;
+  /** JSON array body; reuseBuffer lets every chunk share memory (synchronous consumers only). */
+  jsonChunks(reuseBuffer?: boolean): Iterable<Uint8Array>;
 }
 
 const pending = new WeakMap<Snapshot, RawRoutes>();

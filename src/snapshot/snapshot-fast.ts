@@ -1,0 +1,46 @@
+/**
+ * `netmend snapshot` without oclif (bin/run.js calls runFast): loading oclif costs about a third
+ * of a second of CPU, which matters when the command is benchmarked against `ip -json`. Flags
+ * mirror commands/snapshot.ts; anything unusual (unknown flag, a positional, --snapshot with
+ * --ssh) returns undefined and oclif runs the command with its usual usage errors.
+ */
+import { parseArgs } from 'node:util';
+import { exitCodeOf, formatErrorLine, NetmendError } from '../errors.js';
+
+const SOURCES = ['auto', 'netlink', 'ip-json', 'ip-text'];
+
+export async function runFast(argv: string[]): Promise<number | undefined> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      options: {
+        snapshot: { type: 'string' },
+        ssh: { type: 'string' },
+        source: { type: 'string' },
+        out: { type: 'string', short: 'o' },
+        debug: { type: 'boolean' },
+      },
+      allowPositionals: false,
+      strict: true,
+    });
+  } catch {
+    return undefined;
+  }
+  const { values } = parsed;
+  if (values.source !== undefined && !SOURCES.includes(values.source)) return undefined;
+  if (values.snapshot !== undefined && values.ssh !== undefined) return undefined;
+  try {
+    const { readState } = await import('./load.js');
+    const snapshot = await readState({ snapshotFile: values.snapshot, ssh: values.ssh, source: values.source });
+    const { writeSnapshot } = await import('./file.js');
+    await writeSnapshot(snapshot, values.out);
+    return 0;
+  } catch (error) {
+    const debug = values.debug === true || process.env.NETMEND_DEBUG === '1';
+    if (debug && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
+    if (error instanceof NetmendError) process.stderr.write(`netmend: ${formatErrorLine(error)}\n`);
+    else process.stderr.write(`netmend: internal error: ${formatErrorLine(error)}${debug ? '' : ' (run with --debug for details)'}\n`);
+    return exitCodeOf(error);
+  }
+}
