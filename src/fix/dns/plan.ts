@@ -135,7 +135,7 @@ export async function buildDnsPlan(context: FixContext, options: DnsFixOptions):
     const state = dnsmasqSplitState(others, domains, server);
     const done = domains.every((domain) => state.forwarded[domain] && (state.rebindAllowed[domain] || !state.rebindProtection));
     if (!done || existsSync(underRoot(root, path))) {
-      plan.files.push({ path, content: renderDnsmasqSplitConf(domains, server), reason: `dnsmasq: forward ${list} to ${server} and accept its private (100.64.0.0/10, fd7a::/48) answers`, parseExisting: (text, shown) => { parseDnsmasqConf(text, shown); } });
+      plan.files.push({ path, content: renderDnsmasqSplitConf(domains, server), reason: `dnsmasq: forward ${list} to ${server} and accept its private (100.64.0.0/10, fd7a:115c:a1e0::/48) answers`, parseExisting: (text, shown) => { parseDnsmasqConf(text, shown); } });
     }
     if (!existsSync(underRoot(root, DNS_PATHS.dnsmasqConf)) && !existsSync(underRoot(root, confDir))) plan.warnings.push(`no dnsmasq configuration under ${underRoot(root, '/etc')}: make sure dnsmasq reads ${confDir} (conf-dir=${confDir})`);
   } else if (via === 'unbound') {

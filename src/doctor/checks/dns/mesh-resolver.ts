@@ -22,7 +22,7 @@ const check: Check = {
     if (facts.meshProbes.length === 0) return skip(check, 'no mesh resolver to ask');
     const evidence = facts.meshProbes.map(describeResult);
     const broken = facts.meshProbes.filter((probe) => ['timeout', 'unreachable', 'refused', 'servfail', 'error'].includes(probe.outcome));
-    if (broken.length === 0) return pass(check, `${facts.servers.join(' and ')} answer over UDP and TCP`);
+    if (broken.length === 0) return pass(check, `${facts.servers.join(' and ')} answer${facts.servers.length > 1 ? '' : 's'} over UDP and TCP`);
     const udpBroken = broken.filter((probe) => probe.transport === 'udp');
     const worst = udpBroken[0] ?? broken[0];
     const status = udpBroken.length > 0 ? 'fail' : 'warn';
