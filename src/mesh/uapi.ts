@@ -192,8 +192,10 @@ export class UapiServer {
     this.server = server;
   }
 
+  /** Stops serving; removes the socket file only if this server created it (never another node's). */
   close(): void {
-    this.server?.close();
+    if (!this.server) return;
+    this.server.close();
     this.server = undefined;
     try { unlinkSync(this.path); } catch { /* already gone */ }
   }
