@@ -133,6 +133,11 @@ export interface Router {
   readLog(which: 'standInLog' | 'syslog' | 'runLog'): string;
 }
 
+/** iproute2's ip by absolute path: the router's PATH puts busybox's ip first. */
+function hostIp(): string {
+  return ['/usr/sbin/ip', '/sbin/ip', '/usr/bin/ip', '/bin/ip'].find((path) => existsSync(path)) ?? 'ip';
+}
+
 export function shellCommand(shell: ShellName): [string, string[]] {
   return shell === 'busybox' ? ['busybox', ['sh']] : ['dash', []];
 }
@@ -166,7 +171,7 @@ export async function fakeRouter(lab: Lab, shell: ShellName, options: FakeRouter
     NETMEND_UCI_SAVEDIR: join(dir, 'uci-staging'),
   };
   const [bareShell, bareArgs] = shellCommand(shell);
-  const [shellFile, shellArgs]: [string, string[]] = options.namespace ? ['ip', ['netns', 'exec', options.namespace, bareShell, ...bareArgs]] : [bareShell, bareArgs];
+  const [shellFile, shellArgs]: [string, string[]] = options.namespace ? [hostIp(), ['netns', 'exec', options.namespace, bareShell, ...bareArgs]] : [bareShell, bareArgs];
   // Whatever a test started through the procd stand-in is stopped by the PIDs it recorded.
   lab.onCleanup(() => {
     for (const entry of readdirSync(procdDir)) {
