@@ -26,9 +26,9 @@ export default class FixUndo extends BaseCommand {
     }
     const { entry, report } = outcome;
     // A fix undone by hand needs no watchdog any more: stop the one it armed, by its PID.
-    const watchdog = entry.confirm && !entry.confirm.confirmed ? entry.confirm.watchdogPid : undefined;
-    if (watchdog !== undefined && !report.already) {
-      try { process.kill(watchdog, 'SIGTERM'); } catch { /* already gone */ }
+    if (!report.already && entry.confirm && !entry.confirm.confirmed) {
+      const { stopWatchdog } = await import('../../src/fix/confirm.js');
+      stopWatchdog(entry);
     }
     if (report.already) {
       this.out(`nothing to do: ${entry.id} was already ${entry.state === 'undone' ? 'undone' : 'rolled back'} (${entry.undoneAt ?? ''})`);

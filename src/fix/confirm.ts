@@ -3,11 +3,29 @@
  * stays only if confirmed before its deadline; otherwise the watchdog, a detached netmend
  * process started by the fix, undoes it. Confirm stops the watchdog by the PID the journal holds.
  */
+import { readFileSync } from 'node:fs';
 import { localRunner } from '../system/exec.js';
 import { listEntries, loadEntry, saveEntry, undoEntry, withJournalLock, type JournalEntry } from './journal.js';
 
 function waiting(entry: JournalEntry): boolean {
   return entry.state === 'applied' && entry.confirm !== undefined && !entry.confirm.confirmed;
+}
+
+/**
+ * Stops an entry's watchdog by its PID, after checking that PID still is that watchdog (a PID
+ * can be reused once the process is gone).
+ */
+export function stopWatchdog(entry: JournalEntry): void {
+  const pid = entry.confirm?.watchdogPid;
+  if (pid === undefined) return;
+  let argv: string[];
+  try {
+    argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+  } catch {
+    return;
+  }
+  if (!argv.includes('watchdog') || !argv.includes(entry.id)) return;
+  try { process.kill(pid, 'SIGTERM'); } catch { /* already gone */ }
 }
 
 export function confirmEntries(root: string, id?: string): Promise<string[]> {
@@ -25,10 +43,7 @@ function confirmUnlocked(root: string, id?: string): string[] {
     }
     entry.confirm!.confirmed = true;
     saveEntry(root, entry);
-    const pid = entry.confirm!.watchdogPid;
-    if (pid !== undefined) {
-      try { process.kill(pid, 'SIGTERM'); } catch { /* already gone */ }
-    }
+    stopWatchdog(entry);
     lines.push(`${entry.id}: confirmed; the change stays`);
   }
   return lines;

@@ -301,8 +301,14 @@ test('over SSH an unconfirmed fix rolls back by itself after --confirm-timeout; 
 
   const again = await s.netmend(['fix', 'subnet-routes', '--root', s.root, '--apply', '--confirm-timeout', '3'], ssh);
   assert.equal(again.code, 0, again.stdout + again.stderr);
+  const journal = join(s.root, 'var/lib/netmend/fixes');
+  const pending = readdirSync(journal).filter((name) => name.endsWith('.json')).map((name) => JSON.parse(readFileSync(join(journal, name), 'utf8')))
+    .find((entry) => entry.state === 'applied');
+  const watchdogPid = pending?.confirm?.watchdogPid as number;
+  assert.ok(existsSync(`/proc/${watchdogPid}`), 'the watchdog runs while the fix waits for confirmation');
   const confirm = await s.netmend(['fix', 'confirm', '--root', s.root]);
   assert.match(confirm.stdout, /confirmed/);
+  await s.lab.waitFor(async () => !existsSync(`/proc/${watchdogPid}/cmdline`) || !readFileSync(`/proc/${watchdogPid}/cmdline`, 'utf8').includes('watchdog'), 5000, 'confirm to stop the watchdog');
   await new Promise((resolve) => setTimeout(resolve, 4500));
   assert.match(await s.lab.ip(s.host, '-4', 'rule'), /^5205:\s+from all to 10\.10\.0\.0\/24 lookup main/m);
   assert.match((await s.netmend(['fix', 'list', '--root', s.root])).stdout, /subnet-routes[^\n]*\n(?:.*\n)*.*applied/);
