@@ -112,7 +112,7 @@ async function localDnsmasq(s: Scenario, conf: string): Promise<void> {
   await dnsmasq(s.lab, s.ns, s.localPidFile, [`--conf-file=${join(s.root, 'etc/dnsmasq.conf')}`, `--conf-dir=${join(s.root, 'etc/dnsmasq.d')},*.conf`, '--listen-address=127.0.0.53']);
 }
 
-async function localUnbound(s: Scenario): Promise<void> {
+async function localUnbound(s: Scenario, extraServerLines: string[] = [], extraClauses: string[] = []): Promise<void> {
   write(s.root, 'etc/unbound/unbound.conf', [
     '# local validating-free resolver for the lab',
     'server:',
@@ -128,12 +128,14 @@ async function localUnbound(s: Scenario): Promise<void> {
     '    module-config: "iterator"',
     '    do-not-query-localhost: no',
     '    access-control: 127.0.0.0/8 allow',
+    ...extraServerLines.map((line) => `    ${line}`),
     `include-toplevel: "${join(s.root, 'etc/unbound/unbound.conf.d')}/*.conf"`,
     '',
     'forward-zone:',
     '    name: "."',
     `    forward-addr: ${UPSTREAM}`,
     '',
+    ...extraClauses,
   ].join('\n'));
   mkdirSync(join(s.root, 'etc/unbound/unbound.conf.d'), { recursive: true });
   stopByPidFile(s.lab, s.localPidFile);
@@ -400,4 +402,38 @@ test('verification: a local override still answers the mesh name wrongly, so the
   assert.match(list.stdout, /rolled-back|rolled back/);
   // The resolver was restarted on the restored configuration and still serves other names.
   await s.lab.waitFor(async () => (await dig(s, OTHER_NAME, 'A')).join() === OTHER_V4, 5000, 'dnsmasq back');
+});
+
+test('unbound: clobbered resolv.conf and private-address filtering of 100.64.0.0/10; one fix for both, undone byte for byte', { skip }, async (t) => {
+  const s = await world(t);
+  // The user already forwards ts.net, but private-address strips the mesh's answers.
+  await localUnbound(s, ['private-address: 100.64.0.0/10', 'private-address: fd00::/8'], ['forward-zone:', '    name: "ts.net."', '    forward-addr: 100.100.100.100', '']);
+  write(s.root, 'etc/resolv.conf', TAILSCALE_RESOLV);
+  write(s.root, 'etc/resolv.pre-tailscale-backup.conf', LOCAL_RESOLV);
+  assert.deepEqual(await dig(s, MESH_NAME, 'A'), [], 'the real unbound strips the 100.64.0.0/10 answer');
+  assert.deepEqual(await dig(s, MESH_NAME, 'A', '100.100.100.100'), [MESH_V4]);
+
+  const broken = await doctor(s);
+  assert.equal(broken.code, 1);
+  assert.equal(broken.byId['dns.clobbered'].status, 'fail');
+  assert.match(broken.byId['dns.clobbered'].summary, /bypassing the local unbound/);
+  assert.equal(broken.byId['dns.rebind-protection'].status, 'fail');
+  assert.ok(broken.byId['dns.rebind-protection'].evidence.some((line) => /unbound\.conf:\d+: private-address: 100\.64\.0\.0\/10, and no private-domain: "ts\.net"/.test(line)), broken.byId['dns.rebind-protection'].evidence.join('\n'));
+
+  const before = tree(s.root);
+  const applied = await s.lab.netmend(s.ns, fixArgs(s, '--restore-resolv-conf', '--apply'));
+  assert.equal(applied.code, 0, `${applied.stdout}\n${applied.stderr}`);
+  assert.match(applied.stdout, /^fix dns \(unbound\)/, 'auto chose unbound from its configuration');
+  const written = readFileSync(join(s.root, 'etc/unbound/unbound.conf.d/netmend-mesh-dns.conf'), 'utf8');
+  assert.match(written, /private-domain: "ts\.net"/);
+  assert.doesNotMatch(written, /forward-zone/, 'the user\'s own forward-zone is kept, not duplicated');
+  assert.deepEqual(await dig(s, MESH_NAME, 'A'), [MESH_V4], 'private-domain lets the CGNAT answer through');
+  assert.deepEqual(await dig(s, MESH_NAME, 'AAAA'), [MESH_V6]);
+  assert.deepEqual(await dig(s, OTHER_NAME, 'A'), [OTHER_V4]);
+  const healthy = await doctor(s);
+  assert.equal(healthy.code, 0, JSON.stringify(healthy.byId, null, 2));
+
+  assert.equal((await s.lab.netmend(s.ns, ['fix', 'undo', '--root', s.root])).code, 0);
+  assert.deepEqual(tree(s.root), before);
+  await s.lab.waitFor(async () => (await dig(s, MESH_NAME, 'A')).length === 0, 5000, 'unbound back on the old configuration');
 });

@@ -144,7 +144,15 @@ export async function buildDnsPlan(context: FixContext, options: DnsFixOptions):
     const state = unboundSplitState(others, domains, server);
     const done = domains.every((domain) => state.forwardZone[domain] && (!state.privateAddress || state.privateDomain[domain]));
     if (!done || existsSync(underRoot(root, UNBOUND_FILE))) {
-      plan.files.push({ path: UNBOUND_FILE, content: renderUnboundSplitConf(domains, server), reason: `unbound: forward-zone ${list} to ${server}; no DNSSEC or private-address filtering for it`, parseExisting: (text, shown) => { parseUnboundConf(text, shown); } });
+      const zoneDomains = domains.filter((domain) => !state.sameNameZone[domain]);
+      for (const domain of domains) {
+        const zone = state.sameNameZone[domain];
+        if (zone && !state.forwardZone[domain]) {
+          const name = zone.entries.find((entry) => entry.key === 'name');
+          plan.warnings.push(`${name?.where ?? 'unbound.conf'}: a ${zone.clause} for ${domain} already sends it elsewhere; point it at ${server} (unbound refuses a second zone of the same name)`);
+        }
+      }
+      plan.files.push({ path: UNBOUND_FILE, content: renderUnboundSplitConf(domains, server, zoneDomains), reason: `unbound: forward-zone ${list} to ${server}; no DNSSEC or private-address filtering for it`, parseExisting: (text, shown) => { parseUnboundConf(text, shown); } });
     }
     const includesDir = state.includes.some((entry) => entry.value.includes('unbound.conf.d'));
     if (config && !includesDir) plan.warnings.push(`${config.files[0]} has no include of unbound.conf.d/*.conf: add include-toplevel: "/etc/unbound/unbound.conf.d/*.conf"`);
