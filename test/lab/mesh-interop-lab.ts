@@ -33,6 +33,8 @@ export interface PeerSpec {
 }
 
 export const b64 = (key: Buffer) => key.toString('base64');
+const hostPrefix = (address: string) => (address.includes(':') ? `${address}/128` : `${address}/32`);
+const subnetOf = (address: string) => (address.includes(':') ? `${address}/64` : `${address}/24`);
 
 export function wireguardGoMissing(): string | undefined {
   for (const tool of ['/usr/bin/wireguard-go', '/usr/bin/wg']) if (!existsSync(tool)) return `${tool} is not installed`;
@@ -66,9 +68,9 @@ export async function startNode(lab: Lab, node: Node, peers: PeerSpec[], options
   if (node.kind === 'netmend') {
     const dir = lab.tmpdir();
     const file = join(dir, `${node.iface}.conf`);
-    const lines = ['[Interface]', `PrivateKey = ${b64(node.privateKey)}`, `ListenPort = ${node.port}`, `Address = ${node.address}/24`];
+    const lines = ['[Interface]', `PrivateKey = ${b64(node.privateKey)}`, `ListenPort = ${node.port}`, `Address = ${subnetOf(node.address)}`];
     for (const peer of peers) {
-      lines.push('', '[Peer]', `PublicKey = ${b64(peer.publicKey ?? peer.node.publicKey)}`, `AllowedIPs = ${(peer.allowedIps ?? [`${peer.node.address}/32`]).join(', ')}`);
+      lines.push('', '[Peer]', `PublicKey = ${b64(peer.publicKey ?? peer.node.publicKey)}`, `AllowedIPs = ${(peer.allowedIps ?? [hostPrefix(peer.node.address)]).join(', ')}`);
       if (peer.endpoint) lines.push(`Endpoint = ${peer.endpoint}`);
       if (peer.persistentKeepalive) lines.push(`PersistentKeepalive = ${peer.persistentKeepalive}`);
     }
@@ -95,11 +97,11 @@ export async function startNode(lab: Lab, node: Node, peers: PeerSpec[], options
   writeFileSync(keyFile, `${b64(node.privateKey)}\n`, { mode: 0o600 });
   const args = ['set', node.iface, 'private-key', keyFile, 'listen-port', String(node.port)];
   for (const peer of peers) {
-    args.push('peer', b64(peer.publicKey ?? peer.node.publicKey), 'allowed-ips', (peer.allowedIps ?? [`${peer.node.address}/32`]).join(','));
+    args.push('peer', b64(peer.publicKey ?? peer.node.publicKey), 'allowed-ips', (peer.allowedIps ?? [hostPrefix(peer.node.address)]).join(','));
     if (peer.endpoint) args.push('endpoint', peer.endpoint);
     if (peer.persistentKeepalive) args.push('persistent-keepalive', String(peer.persistentKeepalive));
   }
-  await lab.ip(node.ns, 'addr', 'add', `${node.address}/24`, 'dev', node.iface);
+  await lab.ip(node.ns, 'addr', 'add', subnetOf(node.address), ...(node.address.includes(':') ? ['nodad'] : []), 'dev', node.iface);
   const set = await lab.exec(node.ns, 'wg', args);
   if (set.code !== 0) throw new Error(`wg set failed: ${set.stderr}`);
   await lab.ip(node.ns, 'link', 'set', node.iface, 'up');

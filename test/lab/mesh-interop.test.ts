@@ -222,3 +222,18 @@ test('three-node mesh (netmend, netmend, wireguard-go): every pair pings', opts,
     assert.ok(dump.every((peer) => peer.latestHandshake > 0), JSON.stringify(dump));
   }
 });
+
+test('IPv6 underlay and IPv6 tunnel addresses, both directions', opts, async (t) => {
+  const lab = Lab.forTest(t);
+  const { nsA, nsB, vethA, vethB } = await twoHosts(lab);
+  await lab.ip(nsA, 'addr', 'add', 'fd31::1/64', 'nodad', 'dev', vethA);
+  await lab.ip(nsB, 'addr', 'add', 'fd31::2/64', 'nodad', 'dev', vethB);
+  const mine = newNode('netmend', nsA, 'fd32::1', 51101);
+  const theirs = newNode('wireguard-go', nsB, 'fd32::2', 51102);
+  await startNode(lab, theirs, [{ node: mine }]);
+  await startNode(lab, mine, [{ node: theirs, endpoint: '[fd31::2]:51102' }]);
+  assert.ok(await pingUntilReply(lab, nsA, 'fd32::2'), mine.log.join(''));
+  assert.ok((await ping(lab, nsB, 'fd32::1', 3)).ok);
+  assert.equal((await wgDump(lab, nsB, theirs.iface))[0].endpoint, '[fd31::1]:51101');
+  assert.equal((await wgDump(lab, nsA, mine.iface))[0].endpoint, '[fd31::2]:51102');
+});
