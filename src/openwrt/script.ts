@@ -33,7 +33,8 @@ function embed(installer: string, marker: string, body: string, delimiter: strin
   if (body.split('\n').includes(delimiter)) throw new CheckCouldNotRunError(`an embedded file contains the here-document delimiter ${delimiter}`);
   const line = `${marker}\n`;
   if (!installer.includes(line)) throw new CheckCouldNotRunError(`openwrt/install.sh has no ${marker} line`);
-  return installer.replace(line, `${body}\n`);
+  // A function replacement: a string one would turn the body's `$$` into `$`.
+  return installer.replace(line, () => `${body}\n`);
 }
 
 /** The complete installer script. */
