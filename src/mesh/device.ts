@@ -53,6 +53,14 @@ function zeroDrops(): DropCounters {
 
 type IndexEntry = { peer: Peer; keypair?: Keypair };
 
+/**
+ * Endpoints are always numeric, so resolution is the identity. The default (dns.lookup) defers
+ * every datagram to the next tick and re-parses the address; profiling put it in the send path.
+ */
+const numericLookup = ((address: string, _options: unknown, callback: (error: null, address: string, family: number) => void) => {
+  callback(null, address, address.includes(':') ? 6 : 4);
+}) as unknown as dgram.SocketOptions['lookup'];
+
 interface QueuedHandshake {
   msg: Buffer;
   endpoint: Endpoint;
@@ -163,7 +171,7 @@ export class Device {
   private async bind(port: number): Promise<void> {
     const old = this.socket;
     const open = (type: 'udp4' | 'udp6') => new Promise<dgram.Socket>((resolve, reject) => {
-      const socket = dgram.createSocket({ type, ipv6Only: false, recvBufferSize: 4 << 20, sendBufferSize: 4 << 20 });
+      const socket = dgram.createSocket({ type, ipv6Only: false, recvBufferSize: 4 << 20, sendBufferSize: 4 << 20, lookup: numericLookup });
       socket.once('error', reject);
       socket.bind(port, () => {
         socket.off('error', reject);
