@@ -142,8 +142,26 @@ test('netlink, ip -json and ip text read the same snapshot of a rich namespace',
   assert.equal(netlink.rules.find((r) => r.priority === 32766)!.suppressPrefixlen, undefined);
   assert.equal(netlink.sysctls.interfaces[scene.tun]?.disableIpv6, 0);
 
+  // Without --source the live kernel is read over netlink, and gives the same snapshot.
+  const auto = await snapshot(scene, []);
+  assert.equal(auto.source, 'netlink');
+  assertSameSnapshot(auto, netlink, 'auto vs netlink');
+
   assertSameSnapshot(ipJson, netlink, 'ip-json vs netlink');
   assertSameSnapshot(ipText, netlink, 'ip-text vs netlink');
+});
+
+test('netlink routes decoded into objects equal the routes streamed from wire form', { skip: labUnavailable(), timeout: 120_000 }, async (t) => {
+  const scene = await buildScene(Lab.forTest(t));
+  const streamed = await snapshot(scene, ['--source', 'netlink']);
+  // In-process reader, as route explain and the doctor use it: reading .routes decodes objects.
+  const reader = new URL('../../src/snapshot/from-netlink.js', import.meta.url).href;
+  const script = `const { readNetlinkSnapshot } = await import(${JSON.stringify(reader)}); const s = await readNetlinkSnapshot(); process.stdout.write(JSON.stringify(s.routes));`;
+  const result = await scene.lab.exec(scene.ns, process.execPath, ['--input-type=module', '-e', script]);
+  assert.equal(result.code, 0, result.stderr);
+  const decoded = JSON.parse(result.stdout) as Route[];
+  assert.ok(decoded.length > 30);
+  assert.deepEqual(decoded, streamed.routes);
 });
 
 /** What busybox `ip` cannot print (see from-ip-text.ts), removed from both sides before comparing. */
