@@ -6,6 +6,7 @@
 import { parseArgs } from 'node:util';
 import { debugFlagSpec, parseArgsOptions } from '../cli/flag-spec.js';
 import { exitCodeOf, formatErrorLine, NetmendError } from '../errors.js';
+import { runExplain } from './explain.js';
 import { explainFlagSpec } from './explain-flags.js';
 
 export async function runFast(argv: string[]): Promise<number | undefined> {
@@ -21,7 +22,6 @@ export async function runFast(argv: string[]): Promise<number | undefined> {
   if (source !== undefined && !explainFlagSpec.source.options.includes(source as never)) return undefined;
   if (values.snapshot !== undefined && values.ssh !== undefined) return undefined;
   try {
-    const { runExplain } = await import('./explain.js');
     const { output, exitCode } = await runExplain({
       destination: positionals[0],
       from: values.from as string | undefined,
