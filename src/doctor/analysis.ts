@@ -101,9 +101,8 @@ function buildView(state: HostState, ifaces: readonly string[]): RoutingView {
 
   for (const route of snapshot.routes) {
     if (route.table === 255) continue;
-    const devs = route.nexthops?.length ? route.nexthops.map((hop) => hop.dev ?? '') : [route.dev ?? ''];
-    let viaMesh = false;
-    for (const dev of devs) if (meshIfaces.has(dev)) viaMesh = true;
+    let viaMesh = route.dev !== undefined && meshIfaces.has(route.dev);
+    if (!viaMesh && route.nexthops) for (const hop of route.nexthops) if (hop.dev && meshIfaces.has(hop.dev)) viaMesh = true;
     if (viaMesh) {
       if (route.type === 'unicast' || route.type === 'blackhole' || route.type === 'unreachable' || route.type === 'prohibit') {
         meshRoutes.push(route);

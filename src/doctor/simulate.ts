@@ -2,14 +2,169 @@
  * The checks prove a finding by asking the route simulator what the kernel would do, the same
  * engine `netmend route explain` uses, so the evidence is the decision itself (rule, route,
  * interface) rather than a guess from overlapping prefixes.
+ *
+ * On a half-million-route host the simulator's full index costs more memory than the snapshot
+ * itself, while the doctor asks about a dozen addresses. A route can only take part in a lookup
+ * whose destination (or source) it contains, so each query runs on a small snapshot holding just
+ * those routes, plus every local route (the kernel consults those for source checks). The
+ * prefixes are parsed once into typed arrays; each new query is one linear scan of them.
  */
 import { simulateRoute } from '../route/simulate.js';
 import type { RouteDecision, RouteQuery } from '../route/types.js';
 import { formatRoute, formatRule } from '../snapshot/format.js';
 import type { Snapshot } from '../snapshot/types.js';
+import { parseAddress, parsePrefix } from './prefix.js';
+
+interface PrefixTable {
+  /** Positions (in snapshot.routes) always kept: local table, local-type routes, anything unparsed. */
+  always: number[];
+  v4Network: Uint32Array;
+  v4Length: Uint8Array;
+  v4Position: Uint32Array;
+  v6High: BigUint64Array;
+  v6Low: BigUint64Array;
+  v6Length: Uint8Array;
+  v6Position: Uint32Array;
+}
+
+/** Fast dotted-quad prefix scan for IPv4 route destinations; undefined when it is not one. */
+function scanIpv4Prefix(text: string): [number, number] | undefined {
+  let value = 0;
+  let part = 0;
+  let digits = 0;
+  let dots = 0;
+  let i = 0;
+  for (; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 48 && c <= 57) {
+      part = part * 10 + (c - 48);
+      if (++digits > 3 || part > 255) return undefined;
+    } else if (c === 46 && digits > 0 && dots < 3) {
+      value = value * 256 + part;
+      part = 0;
+      digits = 0;
+      dots++;
+    } else break;
+  }
+  if (dots !== 3 || digits === 0) return undefined;
+  value = value * 256 + part;
+  let length = 32;
+  if (i < text.length) {
+    if (text.charCodeAt(i) !== 47) return undefined;
+    length = Number(text.slice(i + 1));
+    if (!Number.isInteger(length) || length < 0 || length > 32) return undefined;
+  }
+  return [value >>> 0, length];
+}
+
+function v4Mask(length: number): number {
+  return length === 0 ? 0 : (0xffffffff << (32 - length)) >>> 0;
+}
+
+const MASK64 = (1n << 64n) - 1n;
+
+function buildPrefixTable(snapshot: Snapshot): PrefixTable {
+  const always: number[] = [];
+  const v4: number[] = [];
+  const v6: Array<[bigint, number, number]> = [];
+  const { routes } = snapshot;
+  const v4Network = new Uint32Array(routes.length);
+  const v4Length = new Uint8Array(routes.length);
+  for (let position = 0; position < routes.length; position++) {
+    const route = routes[position];
+    if (route.table === 255 || route.type === 'local') {
+      always.push(position);
+    } else if (route.family === 4) {
+      const scanned = route.dst === 'default' ? [0, 0] as [number, number] : scanIpv4Prefix(route.dst);
+      if (!scanned) {
+        always.push(position);
+        continue;
+      }
+      v4Network[v4.length] = scanned[0];
+      v4Length[v4.length] = scanned[1];
+      v4.push(position);
+    } else {
+      const prefix = parsePrefix(route.dst, 6);
+      if (prefix) v6.push([prefix.network, prefix.length, position]);
+      else always.push(position);
+    }
+  }
+  const table: PrefixTable = {
+    always,
+    v4Network: v4Network.slice(0, v4.length),
+    v4Length: v4Length.slice(0, v4.length),
+    v4Position: Uint32Array.from(v4),
+    v6High: new BigUint64Array(v6.length),
+    v6Low: new BigUint64Array(v6.length),
+    v6Length: new Uint8Array(v6.length),
+    v6Position: new Uint32Array(v6.length),
+  };
+  v6.forEach(([network, length, position], i) => {
+    table.v6High[i] = network >> 64n;
+    table.v6Low[i] = network & MASK64;
+    table.v6Length[i] = length;
+    table.v6Position[i] = position;
+  });
+  return table;
+}
+
+/** Positions of every route whose prefix contains one of the addresses, plus those always kept. */
+function positionsContaining(table: PrefixTable, addresses: string[]): number[] {
+  const picked = new Set<number>(table.always);
+  for (const text of addresses) {
+    const address = parseAddress(text);
+    if (!address) continue;
+    if (address.family === 4) {
+      const value = Number(address.value);
+      for (let i = 0; i < table.v4Network.length; i++) {
+        if (((value & v4Mask(table.v4Length[i])) >>> 0) === table.v4Network[i]) picked.add(table.v4Position[i]);
+      }
+    } else {
+      const high = address.value >> 64n;
+      const low = address.value & MASK64;
+      for (let i = 0; i < table.v6High.length; i++) {
+        const length = table.v6Length[i];
+        const highMask = length >= 64 ? MASK64 : length === 0 ? 0n : (MASK64 << BigInt(64 - length)) & MASK64;
+        const lowMask = length <= 64 ? 0n : (MASK64 << BigInt(128 - length)) & MASK64;
+        if ((high & highMask) === table.v6High[i] && (low & lowMask) === table.v6Low[i]) picked.add(table.v6Position[i]);
+      }
+    }
+  }
+  // Snapshot order: the simulator breaks ties between equal routes the way the dump lists them.
+  return [...picked].sort((a, b) => a - b);
+}
+
+interface QueryCache {
+  table: PrefixTable;
+  snapshots: Map<string, Snapshot>;
+}
+
+const caches = new WeakMap<Snapshot, QueryCache>();
+
+/** Below this many routes the full snapshot is simulated directly. */
+const REDUCE_ABOVE = 5000;
+
+function reducedSnapshot(snapshot: Snapshot, query: RouteQuery): Snapshot {
+  if (snapshot.routes.length <= REDUCE_ABOVE) return snapshot;
+  let cache = caches.get(snapshot);
+  if (!cache) {
+    cache = { table: buildPrefixTable(snapshot), snapshots: new Map() };
+    caches.set(snapshot, cache);
+  }
+  const key = `${query.destination}|${query.from ?? ''}`;
+  let reduced = cache.snapshots.get(key);
+  if (!reduced) {
+    const positions = positionsContaining(cache.table, query.from ? [query.destination, query.from] : [query.destination]);
+    reduced = { ...snapshot, routes: positions.map((position) => snapshot.routes[position]) };
+    cache.snapshots.set(key, reduced);
+  }
+  return reduced;
+}
 
 export function decide(snapshot: Snapshot, query: RouteQuery): RouteDecision {
-  return simulateRoute(snapshot, query);
+  // A forwarded query (iif) validates its source against arbitrary routes: simulate it in full.
+  if (query.iif !== undefined && query.iif !== 'lo') return simulateRoute(snapshot, query);
+  return simulateRoute(reducedSnapshot(snapshot, query), query);
 }
 
 /** Where a decision sends the packet, in words: "dev tailscale0 (table 52)" or "unreachable (table 52)". */

@@ -5,7 +5,7 @@
  * order across /etc, /run, /usr/local/lib and /usr/lib (a name in /etc hides the same name in
  * the others); the last assignment wins.
  */
-import { readdir, readFile, readlink } from 'node:fs/promises';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import type { CommandRunner } from '../../system/exec.js';
 import type { HostState } from '../types.js';
 import type { HostFiles } from './files.js';
@@ -63,18 +63,22 @@ export function applyNetworkdConf(text: string, file: string, settings: Record<s
   }
 }
 
-/** Is a systemd-networkd process running in this very network namespace? */
-async function localNetworkdRunning(): Promise<string | undefined> {
+/**
+ * Is a systemd-networkd process running in this very network namespace? Synchronous reads: a
+ * hundred tiny /proc files are faster read in place than queued on the libuv thread pool.
+ */
+function localNetworkdRunning(): string | undefined {
   let ownNetns: string | undefined;
-  try { ownNetns = await readlink('/proc/self/ns/net'); } catch { /* no procfs */ }
+  try { ownNetns = readlinkSync('/proc/self/ns/net'); } catch { /* no procfs */ }
   let entries: string[];
-  try { entries = await readdir('/proc'); } catch { return undefined; }
+  try { entries = readdirSync('/proc'); } catch { return undefined; }
   for (const pid of entries) {
-    if (!/^\d+$/.test(pid)) continue;
+    const first = pid.charCodeAt(0);
+    if (first < 48 || first > 57) continue;
     try {
-      if ((await readFile(`/proc/${pid}/comm`, 'utf8')).trim() !== 'systemd-network') continue;
+      if (readFileSync(`/proc/${pid}/comm`, 'utf8') !== 'systemd-network\n') continue;
       // Another namespace's networkd (a container, a test) does not manage our rules.
-      if (ownNetns && (await readlink(`/proc/${pid}/ns/net`)) !== ownNetns) continue;
+      if (ownNetns && readlinkSync(`/proc/${pid}/ns/net`) !== ownNetns) continue;
       return `systemd-networkd runs as pid ${pid}`;
     } catch { /* the process went away */ }
   }
@@ -114,7 +118,7 @@ export async function gatherNetworkd(state: HostState, files: HostFiles | undefi
   // the runtime state networkd writes (/run/systemd/netif/state) or pidof over ssh.
   let runningEvidence: string | undefined;
   if (files.where === 'local' && files.root === '/') {
-    runningEvidence = await localNetworkdRunning();
+    runningEvidence = localNetworkdRunning();
   } else if (files.where !== 'local' && files.root === '/' && runner) {
     const pidof = await runner.run('pidof', ['systemd-networkd'], { allowFailure: true }).catch(() => undefined);
     if (pidof && pidof.exitCode === 0) runningEvidence = `systemd-networkd runs as pid ${pidof.stdout.trim()}`;

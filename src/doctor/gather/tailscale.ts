@@ -3,6 +3,8 @@
  * (`tailscale debug prefs`) and its backend state (`tailscale status --json`). Hosts without
  * Tailscale simply have no facts here; the checks then fall back to what the kernel shows.
  */
+import { accessSync, constants } from 'node:fs';
+import { delimiter, join } from 'node:path';
 import type { CommandRunner } from '../../system/exec.js';
 import type { HostState } from '../types.js';
 
@@ -25,9 +27,25 @@ export interface TailscaleFacts {
 
 export const TAILSCALE_GATHERER = 'tailscale';
 
+/** Whether `tailscale` is on this host's PATH: saves starting a process (and loading execa) for nothing. */
+function localCliExists(name: string): boolean {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (!dir) continue;
+    try {
+      accessSync(join(dir, name), constants.X_OK);
+      return true;
+    } catch { /* not here */ }
+  }
+  return false;
+}
+
 export async function gatherTailscale(state: HostState, runner: CommandRunner | undefined): Promise<void> {
   if (!runner) {
     state.gatherErrors[TAILSCALE_GATHERER] = 'mesh state is not part of a saved snapshot';
+    return;
+  }
+  if (runner.where === 'local' && !localCliExists('tailscale')) {
+    state.gatherErrors[TAILSCALE_GATHERER] = '`tailscale` is not installed';
     return;
   }
   try {
