@@ -30,6 +30,7 @@ export interface PeerSpec {
   allowedIps?: string[];
   publicKey?: Buffer;
   persistentKeepalive?: number;
+  presharedKey?: Buffer;
 }
 
 export const b64 = (key: Buffer) => key.toString('base64');
@@ -73,6 +74,7 @@ export async function startNode(lab: Lab, node: Node, peers: PeerSpec[], options
       lines.push('', '[Peer]', `PublicKey = ${b64(peer.publicKey ?? peer.node.publicKey)}`, `AllowedIPs = ${(peer.allowedIps ?? [hostPrefix(peer.node.address)]).join(', ')}`);
       if (peer.endpoint) lines.push(`Endpoint = ${peer.endpoint}`);
       if (peer.persistentKeepalive) lines.push(`PersistentKeepalive = ${peer.persistentKeepalive}`);
+      if (peer.presharedKey) lines.push(`PresharedKey = ${b64(peer.presharedKey)}`);
     }
     writeFileSync(file, `${lines.join('\n')}\n`);
     chmodSync(file, 0o600);
@@ -100,6 +102,11 @@ export async function startNode(lab: Lab, node: Node, peers: PeerSpec[], options
     args.push('peer', b64(peer.publicKey ?? peer.node.publicKey), 'allowed-ips', (peer.allowedIps ?? [hostPrefix(peer.node.address)]).join(','));
     if (peer.endpoint) args.push('endpoint', peer.endpoint);
     if (peer.persistentKeepalive) args.push('persistent-keepalive', String(peer.persistentKeepalive));
+    if (peer.presharedKey) {
+      const pskFile = join(dir, `psk-${b64(peer.node.publicKey).slice(0, 8).replace(/\//g, '_')}`);
+      writeFileSync(pskFile, `${b64(peer.presharedKey)}\n`, { mode: 0o600 });
+      args.push('preshared-key', pskFile);
+    }
   }
   await lab.ip(node.ns, 'addr', 'add', subnetOf(node.address), ...(node.address.includes(':') ? ['nodad'] : []), 'dev', node.iface);
   const set = await lab.exec(node.ns, 'wg', args);

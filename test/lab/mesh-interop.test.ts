@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { test } from 'node:test';
 import { Lab, labUnavailable, netmendBin, uniqueName } from './harness.js';
 import { b64, newNode, ping, pingUntilReply, startNode, twoHosts, waitFor, wgDump, wireguardGoMissing } from './mesh-interop-lab.js';
-import { generatePrivateKey, publicKeyOf } from '../../src/mesh/keys.js';
+import { generatePresharedKey, generatePrivateKey, publicKeyOf } from '../../src/mesh/keys.js';
 
 const skip = labUnavailable() ?? wireguardGoMissing();
 const opts = { skip, timeout: 180_000 };
@@ -73,13 +73,14 @@ test('netmend initiates to wireguard-go: ping, `wg show` against netmend, status
   assert.doesNotMatch(await lab.ip(nsA, 'route', 'show'), /10\.232\.0\./);
 });
 
-test('wireguard-go initiates to netmend (netmend learns the endpoint from the handshake)', opts, async (t) => {
+test('wireguard-go initiates to netmend with a preshared key (netmend learns the endpoint from the handshake)', opts, async (t) => {
   const lab = Lab.forTest(t);
   const { nsA, nsB } = await twoHosts(lab);
   const mine = newNode('netmend', nsA, '10.232.0.1', 51011);
   const theirs = newNode('wireguard-go', nsB, '10.232.0.2', 51012);
-  await startNode(lab, mine, [{ node: theirs }]);
-  await startNode(lab, theirs, [{ node: mine, endpoint: '10.231.0.1:51011' }]);
+  const presharedKey = generatePresharedKey();
+  await startNode(lab, mine, [{ node: theirs, presharedKey }]);
+  await startNode(lab, theirs, [{ node: mine, endpoint: '10.231.0.1:51011', presharedKey }]);
   const result = await ping(lab, nsB, '10.232.0.1', 5);
   assert.ok(result.ok, `${result.output}\n${mine.log.join('')}`);
   const [peer] = await wgDump(lab, nsA, mine.iface);
@@ -87,6 +88,18 @@ test('wireguard-go initiates to netmend (netmend learns the endpoint from the ha
   assert.ok(peer.latestHandshake > 0);
   // and traffic the other way needs no new handshake
   assert.ok((await ping(lab, nsA, '10.232.0.2', 3)).ok);
+  assert.match((await lab.exec(nsA, 'wg', ['show', mine.iface])).stdout, /preshared key: \(hidden\)/);
+});
+
+test('mismatched preshared keys: no session', opts, async (t) => {
+  const lab = Lab.forTest(t);
+  const { nsA, nsB } = await twoHosts(lab);
+  const mine = newNode('netmend', nsA, '10.232.0.1', 51013);
+  const theirs = newNode('wireguard-go', nsB, '10.232.0.2', 51014);
+  await startNode(lab, mine, [{ node: theirs, presharedKey: generatePresharedKey() }]);
+  await startNode(lab, theirs, [{ node: mine, endpoint: '10.231.0.1:51013', presharedKey: generatePresharedKey() }]);
+  assert.equal((await ping(lab, nsB, '10.232.0.1', 2, 3)).ok, false);
+  assert.equal((await wgDump(lab, nsB, theirs.iface))[0].latestHandshake, 0);
 });
 
 test('a 10 s iperf3 TCP run through netmend <-> wireguard-go', opts, async (t) => {
