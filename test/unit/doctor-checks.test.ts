@@ -243,3 +243,27 @@ test('CLI on a saved snapshot: findings exit 1, --check narrows, unknown --check
   assert.equal(crashed.code, 3, crashed.stdout + crashed.stderr);
   assert.ok(JSON.parse(crashed.stdout).summary.error >= 1);
 });
+
+test('the doctor\'s per-query reduced snapshots decide exactly as the simulator on the full table', async () => {
+  const { decide } = await import('../../src/doctor/simulate.js');
+  const { simulateRoute } = await import('../../src/route/simulate.js');
+  const filler: Route[] = [];
+  for (let i = 0; i < 20_000; i++) filler.push(route({ dst: `${16 + (i >>> 16)}.${(i >>> 8) & 255}.${i & 255}.0/24`, gateway: '192.168.1.1', dev: 'eth0' }));
+  filler.push(route({ dst: '16.0.0.0/8', dev: 'tailscale0', table: 52 }));
+  filler.push(route({ dst: '16.0.3.0/24', table: 52, type: 'throw' }));
+  filler.push(route({ dst: '2001:db8::/32', dev: 'tailscale0', table: 52, metric: 1024 }));
+  filler.push(route({ dst: '2001:db8:1::/48', dev: 'eth0', metric: 256 }));
+  const snapshot = tailscaleSnapshot(filler);
+  const queries = [
+    { destination: '16.0.3.9' }, { destination: '16.0.4.9' }, { destination: '17.1.1.1' }, { destination: '192.168.1.77' },
+    { destination: '100.100.100.100' }, { destination: '198.51.100.1', mark: 0x80000 }, { destination: '198.51.100.1', from: '192.168.1.10' },
+    { destination: '2001:db8:1::5' }, { destination: '2001:db8:2::5' }, { destination: '192.168.1.10' },
+  ];
+  for (const query of queries) {
+    const reduced = decide(snapshot, query);
+    const full = simulateRoute(snapshot, query);
+    assert.deepEqual(reduced.result, full.result, JSON.stringify(query));
+    assert.equal(reduced.route, full.route, JSON.stringify(query));
+    assert.equal(reduced.rule, full.rule, JSON.stringify(query));
+  }
+});
