@@ -125,6 +125,8 @@ export class Device {
   private sinkQueue: Buffer[] = [];
   private sinkFlushScheduled = false;
   private closed = false;
+  sendErrors = 0;
+  private lastSocketErrorLog = -Infinity;
 
   constructor(options: DeviceOptions) {
     this.name = options.name;
@@ -193,8 +195,17 @@ export class Device {
     for (const peer of this.peers.values()) if (peer.endpoint) peer.endpoint.socketAddress = undefined;
     this.port = socket.address().port;
     socket.on('message', (msg, rinfo) => this.receive(msg, rinfo.address, rinfo.port));
-    socket.on('error', (error) => this.log.error(`UDP socket: ${error.message}`));
+    socket.on('error', (error) => this.noteSocketError(error));
     this.log.verbose(`listening on UDP port ${this.port}`);
+  }
+
+  /** Send errors (unreachable endpoint, no route) come per datagram: count them, log every 5 s at most. */
+  private noteSocketError(error: Error): void {
+    this.sendErrors += 1;
+    const now = performance.now();
+    if (now - this.lastSocketErrorLog < 5000) return;
+    this.lastSocketErrorLog = now;
+    this.log.error(`UDP socket: ${error.message} (${this.sendErrors} send error(s) so far)`);
   }
 
   addPeer(publicKey: Buffer): Peer | undefined {
