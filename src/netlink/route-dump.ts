@@ -93,9 +93,13 @@ export class RawRouteDump {
     const decoder = new RouteDecoder(linkName);
     const routes: Route[] = new Array(this.size);
     let kept = 0;
+    const buffers = this.buffers;
     for (let i = 0; i < this.size; i++) {
       const at = i * 3;
-      const route = decoder.decode(this.buffers[this.records[at]], this.records[at + 1], this.records[at + 2]);
+      const index = this.records[at];
+      // Datagrams are consumed in order: let the GC take each one once its routes are objects.
+      if (index > 0) (buffers as Array<Buffer | undefined>)[index - 1] = undefined;
+      const route = decoder.decode(buffers[index], this.records[at + 1], this.records[at + 2]);
       if (route) routes[kept++] = route;
     }
     routes.length = kept;
