@@ -233,8 +233,9 @@ test('route explain agrees with the kernel on random topologies (ip route get is
         }
       }
       // The CLI itself, inside the namespace, for a subset.
-      for (const { family, query } of queries.filter((_, i) => i % 15 === 0)) {
-        const args = ['route', 'explain', query.destination, '--json'];
+      for (const [k, { family, query }] of queries.filter((_, i) => i % 15 === 0).entries()) {
+        // Both live readers: netlink (the default) and, every other call, `ip -json`.
+        const args = ['route', 'explain', query.destination, '--json', ...(k % 2 ? ['--source', 'ip-json'] : [])];
         if (query.from) args.push('--from', query.from);
         if (query.iif) args.push('--iif', query.iif);
         if (query.mark !== undefined) args.push('--mark', `0x${query.mark.toString(16)}`);
