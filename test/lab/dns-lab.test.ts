@@ -65,7 +65,7 @@ async function waitForPid(lab: Lab, file: string): Promise<number> {
   await lab.waitFor(async () => {
     try { pid = Number(readFileSync(file, 'utf8').trim()); } catch { return false; }
     return pid > 1;
-  }, 5000, `pid file ${file}`);
+  }, 20_000, `pid file ${file}`);
   return pid;
 }
 
@@ -86,8 +86,15 @@ function stopByPidFile(lab: Lab, file: string): void {
 
 async function dnsmasq(lab: Lab, ns: string, pidFile: string, args: string[]): Promise<void> {
   stopByPidFile(lab, pidFile);
-  lab.spawn(ns, 'dnsmasq', ['-k', `--pid-file=${pidFile}`, '--no-hosts', '--bind-interfaces', '--log-facility=-', ...args], { stdio: 'ignore' });
-  await waitForPid(lab, pidFile);
+  const child = lab.spawn(ns, 'dnsmasq', ['-k', `--pid-file=${pidFile}`, '--no-hosts', '--bind-interfaces', '--log-facility=-', ...args]);
+  let log = '';
+  child.stderr?.on('data', (chunk) => { log += String(chunk); });
+  child.stdout?.resume();
+  try {
+    await waitForPid(lab, pidFile);
+  } catch (error) {
+    throw new Error(`${(error as Error).message}; dnsmasq said: ${log.trim() || '(nothing)'}; exit ${child.exitCode}`);
+  }
 }
 
 /** The namespace, the mesh resolver and the upstream, and an empty --root. */
@@ -141,7 +148,7 @@ async function localUnbound(s: Scenario, extraServerLines: string[] = [], extraC
   stopByPidFile(s.lab, s.localPidFile);
   s.lab.spawn(s.ns, 'unbound', ['-d', '-c', join(s.root, 'etc/unbound/unbound.conf')], { stdio: 'ignore' });
   await waitForPid(s.lab, s.localPidFile);
-  await s.lab.waitFor(async () => (await dig(s, OTHER_NAME, 'A')).length > 0, 5000, 'unbound answering');
+  await s.lab.waitFor(async () => (await dig(s, OTHER_NAME, 'A')).length > 0, 15_000, 'unbound answering');
 }
 
 async function dig(s: Scenario, name: string, type: 'A' | 'AAAA', server = '127.0.0.53'): Promise<string[]> {
@@ -216,7 +223,7 @@ test('dnsmasq: resolv.conf clobbered by the mesh daemon; fix restores it, adds s
   assert.equal(undo.code, 0, `${undo.stdout}\n${undo.stderr}`);
   assert.deepEqual(tree(s.root), before, 'undo restored every file byte for byte');
   // The reload ran again after undo: the resolver is back on its old configuration.
-  await s.lab.waitFor(async () => (await dig(s, MESH_NAME, 'A')).length === 0, 5000, 'dnsmasq back on the old configuration');
+  await s.lab.waitFor(async () => (await dig(s, MESH_NAME, 'A')).length === 0, 15_000, 'dnsmasq back on the old configuration');
   assert.deepEqual(await dig(s, OTHER_NAME, 'A'), [OTHER_V4]);
 });
 
@@ -293,7 +300,7 @@ test('unbound: no split DNS, fixed with a forward-zone, undo restores the files 
   const undo = await s.lab.netmend(s.ns, ['fix', 'undo', '--root', s.root]);
   assert.equal(undo.code, 0, `${undo.stdout}\n${undo.stderr}`);
   assert.deepEqual(tree(s.root), before);
-  await s.lab.waitFor(async () => (await dig(s, MESH_NAME, 'A')).length === 0, 5000, 'unbound reloaded without the forward-zone');
+  await s.lab.waitFor(async () => (await dig(s, MESH_NAME, 'A')).length === 0, 15_000, 'unbound reloaded without the forward-zone');
 });
 
 test('the mesh resolver: a server that never answers is a timeout within the limit, no listener is unreachable', { skip }, async (t) => {
@@ -325,13 +332,13 @@ test('the mesh resolver: a server that never answers is a timeout within the lim
   // A listener that reads queries and never answers, over UDP and TCP.
   const silent = "const d=require('dgram').createSocket('udp4');d.on('message',()=>{});d.bind(53,'100.100.100.100');require('net').createServer(()=>{}).listen(53,'100.100.100.100');";
   lab.spawn(ns, process.execPath, ['-e', silent], { stdio: 'ignore' });
-  await lab.waitFor(async () => (await lab.exec(ns, 'ss', ['-lnu'])).stdout.includes('100.100.100.100:53'), 5000, 'silent listener');
+  await lab.waitFor(async () => (await lab.exec(ns, 'ss', ['-lnu'])).stdout.includes('100.100.100.100:53'), 15_000, 'silent listener');
   const hung = await probe();
   assert.equal(hung.code, 1);
   assert.match(hung.check.summary, /does not answer \(timeout/);
   assert.ok(hung.check.evidence.every((line) => /timeout: no reply within 700 ms/.test(line)), hung.check.evidence.join('\n'));
   // The whole command (node start-up on a loaded machine included) is far from a hang...
-  assert.ok(hung.elapsed < 15_000, `doctor took ${hung.elapsed} ms`);
+  assert.ok(hung.elapsed < 30_000, `doctor took ${hung.elapsed} ms`);
   // ...and each query, timed inside the namespace, ends at its own deadline.
   const timed = await lab.exec(ns, process.execPath, ['--input-type=module', '-e', `
     const { queryDns } = await import(${JSON.stringify(new URL('../../src/dns/client.js', import.meta.url).href)});
@@ -343,7 +350,7 @@ test('the mesh resolver: a server that never answers is a timeout within the lim
   for (const line of timed.stdout.trim().split('\n')) {
     const [transport, outcome, ms] = line.split(' ');
     assert.equal(outcome, 'timeout', `${transport}: ${line}`);
-    assert.ok(Number(ms) >= 490 && Number(ms) < 900, `${transport} query took ${ms} ms with a 500 ms timeout`);
+    assert.ok(Number(ms) >= 490 && Number(ms) < 1500, `${transport} query took ${ms} ms with a 500 ms timeout`);
   }
   assert.equal(timed.stdout.trim().split('\n').length, 2, timed.stdout + timed.stderr);
 });
@@ -401,7 +408,7 @@ test('verification: a local override still answers the mesh name wrongly, so the
   const list = await s.lab.netmend(s.ns, ['fix', 'list', '--root', s.root]);
   assert.match(list.stdout, /rolled-back|rolled back/);
   // The resolver was restarted on the restored configuration and still serves other names.
-  await s.lab.waitFor(async () => (await dig(s, OTHER_NAME, 'A')).join() === OTHER_V4, 5000, 'dnsmasq back');
+  await s.lab.waitFor(async () => (await dig(s, OTHER_NAME, 'A')).join() === OTHER_V4, 15_000, 'dnsmasq back');
 });
 
 test('unbound: clobbered resolv.conf and private-address filtering of 100.64.0.0/10; one fix for both, undone byte for byte', { skip }, async (t) => {
@@ -435,5 +442,5 @@ test('unbound: clobbered resolv.conf and private-address filtering of 100.64.0.0
 
   assert.equal((await s.lab.netmend(s.ns, ['fix', 'undo', '--root', s.root])).code, 0);
   assert.deepEqual(tree(s.root), before);
-  await s.lab.waitFor(async () => (await dig(s, MESH_NAME, 'A')).length === 0, 5000, 'unbound back on the old configuration');
+  await s.lab.waitFor(async () => (await dig(s, MESH_NAME, 'A')).length === 0, 15_000, 'unbound back on the old configuration');
 });

@@ -84,7 +84,7 @@ test('a UDP server that never answers: timeout, and the query ends at its deadli
   const elapsed = Date.now() - started;
   assert.equal(result.outcome, 'timeout');
   assert.equal(result.detail, 'no reply within 300 ms');
-  assert.ok(elapsed >= 290 && elapsed < 700, `took ${elapsed} ms`);
+  assert.ok(elapsed >= 290 && elapsed < 1000, `took ${elapsed} ms`);
 });
 
 test('a TCP server that accepts and never answers: timeout at the deadline too', async (t) => {
@@ -96,7 +96,7 @@ test('a TCP server that accepts and never answers: timeout at the deadline too',
   const started = Date.now();
   const result = await queryDns({ server: '127.0.0.1', port, name: 'host.tailnet.ts.net', transport: 'tcp', timeoutMs: 300 });
   assert.equal(result.outcome, 'timeout');
-  assert.ok(Date.now() - started < 700);
+  assert.ok(Date.now() - started < 1000);
 });
 
 test('a closed port is unreachable (the kernel says so), not a timeout', async () => {

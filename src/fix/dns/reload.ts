@@ -98,7 +98,7 @@ export async function restartResolver(target: ResolverTarget): Promise<string> {
     process.kill(running.pid, 'SIGHUP');
     // unbound closes and reopens its sockets while reloading.
     await new Promise((resolve) => setTimeout(resolve, 200));
-    const back = await waitFor(() => (findTarget(target)?.listening.length ?? 0) > 0, 5000);
+    const back = await waitFor(() => (findTarget(target)?.listening.length ?? 0) > 0, 10_000);
     if (!back) throw new CheckCouldNotRunError(`unbound (pid ${running.pid}) did not come back after SIGHUP`, 'see its log: the new configuration may be rejected (unbound-checkconf)');
     return `reloaded unbound (pid ${running.pid}) with SIGHUP`;
   }
@@ -114,7 +114,7 @@ export async function restartResolver(target: ResolverTarget): Promise<string> {
   const back = await waitFor(() => {
     const now = findResolverProcesses().find((process) => process.pid === pid);
     return now !== undefined && [...before].every((socket) => now.listening.includes(socket));
-  }, 5000);
+  }, 10_000);
   if (!back) {
     throw new CheckCouldNotRunError(`dnsmasq did not start again with its command line (pid ${pid}${alive(pid) ? ', not listening yet' : ', exited'})`, `check the configuration: ${executable} --test ${argv.join(' ')}`);
   }

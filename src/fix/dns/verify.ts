@@ -20,7 +20,7 @@ export interface DnsVerifyOptions {
 
 export async function verifyDns(options: DnsVerifyOptions): Promise<{ ok: boolean; results: CheckResult[]; report: string[] }> {
   const checks = selectDnsChecks(options.checkIds);
-  const deadline = Date.now() + (options.settleMs ?? 5000);
+  const deadline = Date.now() + (options.settleMs ?? 8000);
   for (;;) {
     const facts = await gatherDns({ root: options.root, domains: options.domains, servers: options.servers, names: options.names, timeoutMs: options.timeoutMs });
     const results = runDnsChecks(facts, checks, { ifaces: [], domains: options.domains, names: facts.names });
