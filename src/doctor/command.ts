@@ -1,13 +1,10 @@
 /**
- * What `netmend doctor` and `netmend doctor <topic>` share: their flags and the run itself
- * (read the state, gather what the checks need, run them, print, choose the exit code). The
- * commands stay argument plumbing over this.
+ * The flags `netmend doctor` and `netmend doctor <topic>` share (oclif side; the oclif-free fast
+ * path in fast.ts mirrors them). The run itself is in cli-run.ts, which never loads oclif.
  */
 import { Flags } from '@oclif/core';
-import type { StateFlagValues } from '../cli/state-flags.js';
-import { localRunner, SshRunner, sshOptionsFromEnv, type CommandRunner } from '../system/exec.js';
-import type { FailOn } from './run.js';
-import type { CheckOptions, DoctorTopic } from './types.js';
+
+export { runDoctorCommand, type DoctorFlagValues, type DoctorOutput } from './cli-run.js';
 
 export const doctorFlags = {
   json: Flags.boolean({ description: 'print one JSON document ({"version": 1, "host", "checks", "summary"}) on stdout', default: false }),
@@ -23,60 +20,3 @@ export const meshNameFlags = {
   name: Flags.string({ description: 'a mesh host name to resolve (repeatable)', multiple: true }),
 };
 
-export interface DoctorFlagValues extends StateFlagValues {
-  json: boolean;
-  check?: string[];
-  'list-checks': boolean;
-  iface?: string[];
-  root?: string;
-  'fail-on': string;
-  domain?: string[];
-  name?: string[];
-}
-
-export interface DoctorOutput {
-  stdout: string;
-  exitCode: number;
-}
-
-function listChecks(topics: readonly DoctorTopic[], json: boolean, checks: Array<{ id: string; topic: string; title: string }>): string {
-  if (json) return `${JSON.stringify({ version: 1, topics, checks: checks.map(({ id, topic, title }) => ({ id, topic, title })) }, null, 2)}\n`;
-  const width = Math.max(0, ...checks.map((check) => check.id.length));
-  return `${checks.map((check) => `${check.id.padEnd(width)}  ${check.title}`).join('\n')}\n`;
-}
-
-/** Runs the doctor for `topics` (undefined: every registered topic) and returns what to print. */
-export async function runDoctorCommand(topics: readonly DoctorTopic[] | undefined, flags: DoctorFlagValues): Promise<DoctorOutput> {
-  const { selectChecks, runDoctor, exitCodeOf, neededGatherers } = await import('./run.js');
-  const { topics: allTopics } = await import('./registry.js');
-  const selectedTopics = topics ?? allTopics();
-  const checks = selectChecks(selectedTopics, flags.check ?? []);
-  if (flags['list-checks']) return { stdout: listChecks(selectedTopics, flags.json, checks), exitCode: 0 };
-
-  const options: CheckOptions = { ifaces: flags.iface ?? [], domains: flags.domain?.length ? flags.domain : ['ts.net'], names: flags.name ?? [] };
-  const spinner = !flags.json && process.stderr.isTTY ? (await import('ora')).default({ text: 'reading routing state', stream: process.stderr }).start() : undefined;
-  try {
-    const { readState } = await import('../snapshot/load.js');
-    const snapshot = await readState({ snapshotFile: flags.snapshot, ssh: flags.ssh, source: flags.source });
-    let runner: CommandRunner | undefined;
-    if (flags.ssh) runner = new SshRunner(flags.ssh, sshOptionsFromEnv());
-    else if (!flags.snapshot) runner = localRunner;
-    if (spinner) spinner.text = 'gathering host facts';
-    const { gatherHostState } = await import('./gather/index.js');
-    const state = await gatherHostState(snapshot, { needs: neededGatherers(checks), root: flags.root ?? '/', runner, filesWithoutRunner: flags.root !== undefined });
-    const document = runDoctor({
-      topics: selectedTopics,
-      checkIds: flags.check ?? [],
-      options,
-      state,
-      onCheck: (check) => { if (spinner) spinner.text = `checking ${check.id}`; },
-    });
-    spinner?.stop();
-    const exitCode = exitCodeOf(document, flags['fail-on'] as FailOn);
-    if (flags.json) return { stdout: `${JSON.stringify(document, null, 2)}\n`, exitCode };
-    const { renderDocument, useColour } = await import('./render.js');
-    return { stdout: renderDocument(document, { colour: useColour(process.stdout) }), exitCode };
-  } finally {
-    spinner?.stop();
-  }
-}

@@ -1,0 +1,78 @@
+/**
+ * `netmend doctor` and `netmend doctor routes` without oclif (bin/run.js calls runFast): oclif's
+ * load costs a third of a second or more of CPU, which counts when the doctor is measured against
+ * `ip -json route show`. Flags mirror command.ts; anything unusual (an unknown flag, a positional
+ * such as another topic, a bad option value) returns undefined and oclif runs the command with
+ * its usual usage errors.
+ */
+import { parseArgs } from 'node:util';
+import { exitCodeOf, formatErrorLine, NetmendError } from '../errors.js';
+import type { DoctorTopic } from './types.js';
+
+const SOURCES = ['auto', 'netlink', 'ip-json', 'ip-text'];
+const FAIL_ON = ['warn', 'fail', 'never'];
+
+async function runFastFor(topics: DoctorTopic[] | undefined, argv: string[]): Promise<number | undefined> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      options: {
+        snapshot: { type: 'string' },
+        ssh: { type: 'string' },
+        source: { type: 'string' },
+        json: { type: 'boolean' },
+        check: { type: 'string', multiple: true },
+        'list-checks': { type: 'boolean' },
+        iface: { type: 'string', multiple: true },
+        root: { type: 'string' },
+        'fail-on': { type: 'string' },
+        debug: { type: 'boolean' },
+        ...(topics === undefined ? { domain: { type: 'string', multiple: true }, name: { type: 'string', multiple: true } } as const : {}),
+      },
+      allowPositionals: false,
+      strict: true,
+    });
+  } catch {
+    return undefined;
+  }
+  const values = parsed.values as Record<string, string | boolean | string[] | undefined>;
+  const source = (values.source as string | undefined) ?? 'auto';
+  const failOn = (values['fail-on'] as string | undefined) ?? 'fail';
+  if (!SOURCES.includes(source) || !FAIL_ON.includes(failOn)) return undefined;
+  if (values.snapshot !== undefined && values.ssh !== undefined) return undefined;
+  try {
+    const { runDoctorCommand } = await import('./cli-run.js');
+    const { stdout, exitCode } = await runDoctorCommand(topics, {
+      snapshot: values.snapshot as string | undefined,
+      ssh: values.ssh as string | undefined,
+      source,
+      json: values.json === true,
+      check: values.check as string[] | undefined,
+      'list-checks': values['list-checks'] === true,
+      iface: values.iface as string[] | undefined,
+      root: values.root as string | undefined,
+      'fail-on': failOn,
+      domain: values.domain as string[] | undefined,
+      name: values.name as string[] | undefined,
+    });
+    process.stdout.write(stdout);
+    return exitCode;
+  } catch (error) {
+    const debug = values.debug === true || process.env.NETMEND_DEBUG === '1';
+    if (debug && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
+    if (error instanceof NetmendError) process.stderr.write(`netmend: ${formatErrorLine(error)}\n`);
+    else process.stderr.write(`netmend: internal error: ${formatErrorLine(error)}${debug ? '' : ' (run with --debug for details)'}\n`);
+    return exitCodeOf(error);
+  }
+}
+
+/** `netmend doctor routes ...` */
+export function runFast(argv: string[]): Promise<number | undefined> {
+  return runFastFor(['routes'], argv);
+}
+
+/** `netmend doctor ...` (every topic). */
+export function runFastAll(argv: string[]): Promise<number | undefined> {
+  return runFastFor(undefined, argv);
+}
