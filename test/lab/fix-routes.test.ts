@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { Lab, labUnavailable, uniqueName } from './harness.js';
+import { Lab, labUnavailable, netmendBin, uniqueName } from './harness.js';
+import { startSshd } from './sshd.js';
 
 const skip = labUnavailable();
 
@@ -384,4 +385,41 @@ test('OpenWrt link-local: a hotplug.d/net script (kept by sysupgrade) that busyb
   assert.equal(undo.code, 0, undo.stdout + undo.stderr);
   assert.equal(existsSync(script), false);
   assert.equal(readFileSync(join(s.root, 'etc/sysupgrade.conf'), 'utf8'), '## This file contains files and directories that should\n/etc/dropbear\n');
+});
+
+test('over a real ssh session through the mesh: refused when it would cut the session; with --force the unconfirmed change rolls back and the session survives', { skip }, async (t) => {
+  const s = await tailscaleScenario(t);
+  // The admin's machine sits behind the mesh: a peer reached through a mesh-named link, whose
+  // address 10.10.0.9 is inside our LAN prefix (the subnet router's view of an overlapping LAN).
+  const peer = await s.lab.netns('fm');
+  const meshIf = uniqueName('tailscale');
+  const peerIf = uniqueName('fxp');
+  await s.lab.veth(s.host, meshIf, peer, peerIf);
+  await s.lab.ip(peer, 'addr', 'add', '10.10.0.9/32', 'dev', peerIf);
+  await s.lab.ip(peer, 'route', 'add', '100.100.1.2/32', 'dev', peerIf);
+  await s.lab.ip(s.host, 'route', 'add', '10.10.0.9/32', 'dev', meshIf, 'table', '52');
+  const sshd = await startSshd(s.lab, s.host, { address: '100.100.1.2' });
+  const overSsh = (args: string[], timeoutMs = 60_000) => s.lab.exec(peer, 'ssh', ['-o', 'BatchMode=yes', '-o', 'ServerAliveInterval=0', ...sshd.sshOptions, '-b', '10.10.0.9', sshd.target, '--',
+    [process.execPath, netmendBin, ...args].join(' ')], { timeoutMs });
+  const rulesBefore = await rules(s);
+  const filesBefore = tree(s.root);
+
+  const refused = await overSsh(['fix', 'subnet-routes', '--root', s.root, '--apply']);
+  assert.equal(refused.code, 1, `${refused.stdout}\n${refused.stderr}\n${sshd.log()}`);
+  assert.match(refused.stdout, /SSH client 10\.10\.0\.9 \(SSH_CONNECTION\), reply from 100\.100\.1\.2/);
+  assert.match(refused.stdout, new RegExp(`now: +unicast dev ${meshIf} table 52`));
+  assert.match(refused.stderr, /refusing: the change would move the route to your SSH client/);
+  assert.equal(await rules(s), rulesBefore);
+  assert.deepEqual(tree(s.root), filesBefore);
+
+  // --force: the replies to the session now leave through the LAN and are lost until the
+  // watchdog, not confirmed, puts everything back; TCP then retransmits and the session ends normally.
+  const forced = await overSsh(['fix', 'subnet-routes', '--root', s.root, '--apply', '--force', '--confirm-timeout', '2'], 90_000);
+  assert.equal(forced.code, 0, `${forced.stdout}\n${forced.stderr}`);
+  assert.match(forced.stdout, /rolls back in 2 s unless you run `netmend fix confirm/);
+  await s.lab.waitFor(async () => (await rules(s)) === rulesBefore, 15_000, 'the rollback');
+  assert.deepEqual(withoutJournal(tree(s.root)), filesBefore);
+  const after = await overSsh(['fix', 'list', '--root', s.root]);
+  assert.equal(after.code, 0, after.stderr);
+  assert.match(after.stdout, /rolled-back \(not confirmed in time\)/);
 });
