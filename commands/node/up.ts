@@ -20,14 +20,13 @@ export default class NodeUp extends BaseCommand {
     const { startNode } = await import('../../src/mesh/node.js');
     const level = flags.verbose ? 'verbose' : parseLogLevel(process.env.LOG_LEVEL);
     const node = await startNode(config, { logLevel: level });
-    await new Promise<void>((resolve) => {
-      const stop = (signal: string) => {
-        node.device.log.info(`${signal}: shutting down`);
-        node.shutdown().then(resolve, resolve);
-      };
-      process.once('SIGINT', () => stop('SIGINT'));
-      process.once('SIGTERM', () => stop('SIGTERM'));
-    });
-    node.device.log.info('down');
+    const stop = (signal: string) => {
+      node.device.log.info(`${signal}: shutting down`);
+      void node.shutdown();
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    const why = await node.stopped;
+    node.device.log.info(`down (${why})`);
   }
 }

@@ -5,7 +5,7 @@
  * and on shutdown (the link, and with it its addresses and routes; the socket; the pid file).
  */
 import { lookup } from 'node:dns/promises';
-import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CheckCouldNotRunError, InputError } from '../errors.js';
 import { parsePrefix } from './allowed-ips.js';
@@ -29,6 +29,8 @@ export interface RunningNode {
   uapi: UapiServer;
   /** Removes interface, routes, socket and pid file; idempotent. */
   shutdown(): Promise<void>;
+  /** Resolves once the node shut down, whoever asked (signal, `ip link del`, socket removed). */
+  stopped: Promise<string>;
 }
 
 export interface StartOptions {
@@ -80,10 +82,14 @@ export async function startNode(config: MeshConfig, options: StartOptions = {}):
   let linkCreated = false;
   let pidFile: string | undefined;
   let down = false;
+  let watch: NodeJS.Timeout | undefined;
+  let markStopped: (why: string) => void = () => undefined;
+  const stopped = new Promise<string>((resolve) => { markStopped = resolve; });
 
-  const shutdown = async () => {
+  const shutdown = async (why = 'shutdown requested') => {
     if (down) return;
     down = true;
+    if (watch) clearInterval(watch);
     device.close();
     uapi.close();
     tunClose?.();
@@ -96,6 +102,7 @@ export async function startNode(config: MeshConfig, options: StartOptions = {}):
         if (readFileSync(pidFile, 'utf8').trim() === String(process.pid)) unlinkSync(pidFile);
       } catch { /* already gone */ }
     }
+    markStopped(why);
   };
 
   try {
@@ -135,10 +142,23 @@ export async function startNode(config: MeshConfig, options: StartOptions = {}):
     pidFile = pidFileOf(config.iface);
     writeFileSync(pidFile, `${process.pid}\n`);
     device.start();
+    // As wireguard-go: deleting the interface (`ip link del`, wg-quick down) or the control
+    // socket stops the node. sysfs shows the node's own network namespace.
+    watch = setInterval(() => {
+      if (!existsSync(`/sys/class/net/${config.iface}`)) {
+        linkCreated = false;
+        log.info(`${config.iface} was deleted: shutting down`);
+        void shutdown('interface deleted');
+      } else if (!existsSync(uapi.path)) {
+        log.info(`${uapi.path} was removed: shutting down`);
+        void shutdown('control socket removed');
+      }
+    }, 1000);
+    watch.unref();
     log.info(`up: listening on UDP ${device.port}, ${device.peers.size} peer(s), control socket ${uapi.path}`);
   } catch (error) {
     await shutdown();
     throw error;
   }
-  return { device, uapi, shutdown };
+  return { device, uapi, shutdown: () => shutdown(), stopped };
 }

@@ -64,3 +64,15 @@ test('SIGINT shuts the node down cleanly: interface, routes and socket removed',
   assert.notEqual((await lab.exec(nsA, 'ip', ['link', 'show', node.iface])).code, 0);
   assert.doesNotMatch(await lab.ip(nsA, 'route', 'show'), /10\.77\.0\.0/);
 });
+
+test('deleting the interface (as wg-quick down does) stops the node and removes its socket', { skip, timeout: 60_000 }, async (t) => {
+  const lab = Lab.forTest(t);
+  const { nsA } = await twoHosts(lab);
+  const node = newNode('netmend', nsA, '10.232.0.1', 51095);
+  await startNode(lab, node, []);
+  await lab.ip(nsA, 'link', 'del', node.iface);
+  await waitFor(() => node.process!.exitCode !== null, 10_000, 'node exit after ip link del');
+  assert.equal(node.process!.exitCode, 0, node.log.join(''));
+  assert.equal(existsSync(`/var/run/wireguard/${node.iface}.sock`), false);
+  assert.match(node.log.join(''), /was deleted: shutting down/);
+});
