@@ -89,16 +89,21 @@ export async function startSshd(lab: Lab, ns: string, options: SshdOptions = {})
   child.stderr?.on('data', (chunk) => { log += String(chunk); });
   child.stdout?.resume();
 
+  // Client config and known_hosts of the lab's own (not /dev/null): nothing of the host's ssh
+  // setup is read, and a test never depends on a shared device node.
+  const clientConfig = join(dir, 'ssh_config');
+  writeFileSync(clientConfig, '');
+  const knownHosts = join(dir, 'known_hosts');
   const sshOptions = [
     '-p', String(port),
     '-i', clientKey,
     '-o', 'StrictHostKeyChecking=no',
-    '-o', 'UserKnownHostsFile=/dev/null',
-    '-o', 'GlobalKnownHostsFile=/dev/null',
+    '-o', `UserKnownHostsFile=${knownHosts}`,
+    '-o', `GlobalKnownHostsFile=${knownHosts}`,
     '-o', 'IdentitiesOnly=yes',
     '-o', 'IdentityAgent=none',
     '-o', 'LogLevel=ERROR',
-    '-F', '/dev/null',
+    '-F', clientConfig,
   ];
   const target = `root@${address.includes(':') ? `[${address}]` : address}`;
   const sshd: Sshd = {
