@@ -101,6 +101,17 @@ export function findTargets(snapshot: Snapshot, options: SubnetRoutesOptions): B
     }
   } else {
     for (const path of paths) if (path.viaMesh && !path.byDefaultRoute) add(fromPath(path));
+    // A LAN already bypassed live (by hand, or before a reboot that kept the rule) still needs
+    // the persistent half: keep its rule's priority.
+    const tunnel = view.meshIfaces.has('tailscale0') ? 'tailscale0' : view.meshLinks[0]?.name;
+    for (const lan of view.lans) {
+      const meshPriority = meshRulePriority(snapshot, options.ifaces, lan.family);
+      if (meshPriority === undefined) continue;
+      const prefix = formatPrefix(lan.prefix);
+      const rule = snapshot.rules.find((candidate) => candidate.family === lan.family && candidate.to === prefix && candidate.action === 'lookup'
+        && candidate.table === MAIN && candidate.priority < meshPriority && !candidate.not && !candidate.from && !candidate.iif && !candidate.oif && candidate.fwmark === undefined);
+      if (rule) add({ family: lan.family, prefix, dev: lan.dev, tunnel, priority: rule.priority, meshPriority });
+    }
   }
   return [...targets.values()];
 }

@@ -127,6 +127,13 @@ test('fix subnet-routes: plan changes nothing; --apply reroutes the LAN (ip rout
   assert.equal(undoAgain.code, 0);
   assert.match(undoAgain.stdout, /nothing to undo/);
   assert.equal(await rules(s), rulesBefore);
+
+  // A bypass rule added by hand fixes the LAN live only; the fix then adds just the persistent half.
+  await s.lab.ip(s.host, '-4', 'rule', 'add', 'to', '10.10.0.0/24', 'lookup', 'main', 'priority', '5201');
+  const persistOnly = await s.netmend(['fix', 'subnet-routes', '--root', s.root]);
+  assert.equal(persistOnly.code, 0, persistOnly.stderr);
+  assert.match(persistOnly.stdout, /\+To=10\.10\.0\.0\/24\n\+Table=254\n\+Priority=5201/);
+  assert.doesNotMatch(persistOnly.stdout, /ip -4 rule add/);
 });
 
 test('the real systemd-networkd, given the files the fixes wrote, removes fe80 from the tunnel and installs the 5205 rules; doctor routes then passes', { skip }, async (t) => {
