@@ -209,16 +209,16 @@ export class RouteDecoder {
       at += (length + 3) & ~3;
     }
     const type = routeTypeName(typeNumber);
-    const route: Route = {
-      family,
-      table,
-      type,
-      dst: dst ?? (family === 4 ? IPV4_ZERO_PREFIX : IPV6_ZERO_PREFIX),
-      metric,
-      protocol: protocolName(buffer[payload + 5]),
-      scope: scopeName(buffer[payload + 6]),
-      flags: routeFlagNames(flags),
-    };
+    const dstText = dst ?? (family === 4 ? IPV4_ZERO_PREFIX : IPV6_ZERO_PREFIX);
+    const protocol = protocolName(buffer[payload + 5]);
+    const scope = scopeName(buffer[payload + 6]);
+    const flagNames = routeFlagNames(flags);
+    // The shape of nearly every route in a big table (IPv4 via a gateway): one literal holding all
+    // its fields keeps them in the object itself, with no separate property store to allocate.
+    if (gateway !== undefined && oif && family === 4 && prefsrc === undefined && !nexthops && !srcLength) {
+      return { family, table, type, dst: dstText, metric, protocol, scope, flags: flagNames, gateway, dev: this.linkName(oif) };
+    }
+    const route: Route = { family, table, type, dst: dstText, metric, protocol, scope, flags: flagNames };
     if (src !== undefined && srcLength) route.src = src;
     if (gateway !== undefined) route.gateway = gateway;
     if (oif) route.dev = this.linkName(oif);
