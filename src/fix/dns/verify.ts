@@ -1,7 +1,7 @@
 /**
  * After `fix dns --apply` reloaded a resolver: re-run the dns checks against the live resolvers
  * (they need queries, which the framework's snapshot-based verification cannot make), waiting a
- * few seconds for a restarted daemon, and roll the fix back when they still fail.
+ * few seconds for a restarted daemon. The plan's verifyAsync; the framework rolls back on failure.
  */
 import { runDnsChecks, selectDnsChecks } from '../../dns/doctor.js';
 import { gatherDns } from '../../doctor/gather/dns.js';
