@@ -27,8 +27,12 @@ interface PrefixTable {
   v6Position: Uint32Array;
 }
 
-/** Fast dotted-quad prefix scan for IPv4 route destinations; undefined when it is not one. */
-function scanIpv4Prefix(text: string): [number, number] | undefined {
+// Results of scanIpv4Prefix, kept in module scope so half a million scans allocate nothing.
+let scannedNetwork = 0;
+let scannedLength = 0;
+
+/** Fast dotted-quad prefix scan for IPv4 route destinations into scannedNetwork/scannedLength. */
+function scanIpv4Prefix(text: string): boolean {
   let value = 0;
   let part = 0;
   let digits = 0;
@@ -38,7 +42,7 @@ function scanIpv4Prefix(text: string): [number, number] | undefined {
     const c = text.charCodeAt(i);
     if (c >= 48 && c <= 57) {
       part = part * 10 + (c - 48);
-      if (++digits > 3 || part > 255) return undefined;
+      if (++digits > 3 || part > 255) return false;
     } else if (c === 46 && digits > 0 && dots < 3) {
       value = value * 256 + part;
       part = 0;
@@ -46,15 +50,22 @@ function scanIpv4Prefix(text: string): [number, number] | undefined {
       dots++;
     } else break;
   }
-  if (dots !== 3 || digits === 0) return undefined;
+  if (dots !== 3 || digits === 0) return false;
   value = value * 256 + part;
   let length = 32;
   if (i < text.length) {
-    if (text.charCodeAt(i) !== 47) return undefined;
-    length = Number(text.slice(i + 1));
-    if (!Number.isInteger(length) || length < 0 || length > 32) return undefined;
+    if (text.charCodeAt(i) !== 47 || i + 1 >= text.length) return false;
+    length = 0;
+    for (i++; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (c < 48 || c > 57) return false;
+      length = length * 10 + (c - 48);
+    }
+    if (length > 32) return false;
   }
-  return [value >>> 0, length];
+  scannedNetwork = value >>> 0;
+  scannedLength = length;
+  return true;
 }
 
 function v4Mask(length: number): number {
@@ -75,13 +86,16 @@ function buildPrefixTable(snapshot: Snapshot): PrefixTable {
     if (route.table === 255 || route.type === 'local') {
       always.push(position);
     } else if (route.family === 4) {
-      const scanned = route.dst === 'default' ? [0, 0] as [number, number] : scanIpv4Prefix(route.dst);
-      if (!scanned) {
+      if (route.dst === 'default') {
+        scannedNetwork = 0;
+        scannedLength = 0;
+      } else if (!scanIpv4Prefix(route.dst)) {
         always.push(position);
         continue;
       }
-      v4Network[v4.length] = scanned[0];
-      v4Length[v4.length] = scanned[1];
+      // Host bits are cleared here, as the kernel stores the prefix.
+      v4Network[v4.length] = (scannedNetwork & v4Mask(scannedLength)) >>> 0;
+      v4Length[v4.length] = scannedLength;
       v4.push(position);
     } else {
       const prefix = parsePrefix(route.dst, 6);
