@@ -32,7 +32,8 @@ export interface InterfaceStatus {
 const hexToBase64 = (hex: string) => Buffer.from(hex, 'hex').toString('base64');
 
 export function parseUapiGet(iface: string, lines: string[], now = Date.now(), publicKeyOf?: (privateKey: Buffer) => Buffer): InterfaceStatus {
-  const status: InterfaceStatus = { interface: iface, peers: [] };
+  // Declared in display order (JSON keeps insertion order; undefined fields are left out).
+  const status: InterfaceStatus = { interface: iface, publicKey: undefined, listenPort: undefined, fwmark: undefined, peers: [] };
   let peer: PeerStatus | undefined;
   let sec = 0;
   let nsec = 0;
@@ -52,7 +53,7 @@ export function parseUapiGet(iface: string, lines: string[], now = Date.now(), p
     const value = line.slice(eq + 1);
     if (key === 'public_key') {
       finishPeer();
-      peer = { publicKey: hexToBase64(value), presharedKey: false, allowedIps: [], rxBytes: 0, txBytes: 0, persistentKeepalive: 0 };
+      peer = { publicKey: hexToBase64(value), presharedKey: false, endpoint: undefined, allowedIps: [], latestHandshake: undefined, latestHandshakeAgoSeconds: undefined, rxBytes: 0, txBytes: 0, persistentKeepalive: 0 };
       status.peers.push(peer);
       continue;
     }
