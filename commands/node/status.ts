@@ -12,7 +12,15 @@ export default class NodeStatus extends BaseCommand {
     const { formatStatus, listInterfaces, readStatus } = await import('../../src/mesh/status.js');
     const names = args.iface ? [args.iface] : listInterfaces();
     const statuses = [];
-    for (const name of names) statuses.push(await readStatus(name));
+    for (const name of names) {
+      try {
+        statuses.push(await readStatus(name));
+      } catch (error) {
+        // Listing everything: a stale socket left by a crashed node must not hide the others.
+        if (args.iface) throw error;
+        process.stderr.write(`netmend: skipping ${name}: ${(error as Error).message}\n`);
+      }
+    }
     if (flags.json) this.out(JSON.stringify(args.iface ? statuses[0] : statuses, null, 2));
     else if (statuses.length === 0) this.out('no mesh node is running');
     else this.out(formatStatus(statuses));
