@@ -95,7 +95,26 @@ export async function writeSnapshot(snapshot: Snapshot, out?: string): Promise<v
     writeFileAtomic(out, snapshotJsonChunks(snapshot, { reuseBuffers: true }), { refuseSymlink: false });
     return;
   }
+  // A reader that stops early (`netmend snapshot | head`) closes the pipe: stop quietly, as
+  // other Unix tools do, instead of dying on EPIPE or waiting forever for 'drain'.
+  let closed = false;
+  const onError = (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+    closed = true;
+  };
+  process.stdout.on('error', onError);
   for (const chunk of snapshotJsonChunks(snapshot)) {
-    if (!process.stdout.write(chunk)) await new Promise((resolve) => process.stdout.once('drain', resolve));
+    if (closed) break;
+    if (!process.stdout.write(chunk)) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          process.stdout.off('drain', done);
+          process.stdout.off('error', done);
+          resolve();
+        };
+        process.stdout.once('drain', done);
+        process.stdout.once('error', done);
+      });
+    }
   }
 }

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Address, Link, Route, Rule, Snapshot } from '../../src/snapshot/types.js';
-import { Lab, labUnavailable, uniqueName } from './harness.js';
+import { Lab, labUnavailable, netmendBin, uniqueName } from './harness.js';
 import { startSshd } from './sshd.js';
 
 interface Scene {
@@ -204,4 +204,19 @@ test('--ssh reads the same snapshot over one real ssh login; an unreachable host
   assert.equal(unreachable.code, 2, unreachable.stderr);
   assert.equal(unreachable.stderr.trim().split('\n').length, 1, unreachable.stderr);
   assert.match(unreachable.stderr, /cannot reach root@127\.0\.0\.1 over ssh/);
+});
+
+test('netmend snapshot | head: a reader that stops early ends the snapshot quietly, exit 0', { skip: labUnavailable(), timeout: 120_000 }, async (t) => {
+  const lab = Lab.forTest(t);
+  const ns = await lab.netns('pipe');
+  const peer = await lab.netns('pipep');
+  const dev = uniqueName('vp');
+  await lab.veth(ns, dev, peer, uniqueName('vq'));
+  await lab.ip(ns, 'addr', 'add', '10.255.0.1/16', 'dev', dev);
+  // ~1 MB of JSON: far more than a pipe holds, so the writer meets the closed pipe.
+  await lab.batch(ns, Array.from({ length: 6000 }, (_, i) => `route add 20.${i >> 8}.${i & 255}.0/24 via 10.255.0.2`));
+  const command = `set -o pipefail; ${process.execPath} ${JSON.stringify(netmendBin)} snapshot | head -c 100 >/dev/null`;
+  const result = await lab.exec(ns, 'bash', ['-c', command]);
+  assert.equal(result.stderr, '');
+  assert.equal(result.code, 0);
 });
