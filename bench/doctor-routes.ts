@@ -32,6 +32,10 @@ try {
   const reference = await measureCommand('ip -json route show table all', 'ip', inNs('ip', '-json', 'route', 'show', 'table', 'all'), { runs });
   const human = await measureCommand('netmend doctor routes', 'ip', inNs(process.execPath, bin, 'doctor', 'routes'), options);
   const json = await measureCommand('netmend doctor routes --json', 'ip', inNs(process.execPath, bin, 'doctor', 'routes', '--json'), options);
+  for (const measurement of [human, json]) {
+    const broken = measurement.runs.filter((run) => run.exitCode > 1);
+    if (broken.length) console.log(`WARNING: ${broken.length} run(s) of ${measurement.label} exited ${broken.map((run) => run.exitCode).join(', ')}: their figures are not a doctor run`);
+  }
   console.log(formatMeasurement(reference));
   console.log(formatMeasurement(human));
   console.log(formatMeasurement(json));
