@@ -222,7 +222,6 @@ async function applyPlan(plan: FixPlan, pending: PendingFile[], flags: FixFlagVa
   entry.state = 'applied';
   saveEntry(root, entry);
   print(''); print(`applied: journal ${entry.id}; undo with \`netmend fix undo ${entry.id}\``);
-  for (const warning of plan.warnings) print(`warning: ${warning}`);
   if (peer && plan.live.length > 0) {
     const seconds = flags['confirm-timeout'];
     await armWatchdog(root, entry, seconds);
