@@ -70,7 +70,7 @@ function pendingFiles(plan: FixPlan, root: string): PendingFile[] {
   return pending;
 }
 
-export function formatPlan(plan: FixPlan, pending: PendingFile[], root: string): string[] {
+export function formatPlan(plan: FixPlan, pending: PendingFile[]): string[] {
   const lines: string[] = [`fix ${plan.fix} (${plan.method}): ${plan.summary}`];
   if (pending.length === 0 && plan.live.length === 0) {
     lines.push('nothing to do: the fix is already in place');
@@ -90,7 +90,6 @@ export function formatPlan(plan: FixPlan, pending: PendingFile[], root: string):
     for (const command of plan.reloads) lines.push(`  ${formatCommand(command[0], command.slice(1))}`);
   }
   for (const warning of plan.warnings) lines.push(`warning: ${warning}`);
-  void root;
   return lines;
 }
 
@@ -98,7 +97,7 @@ async function liveSnapshot(flags: FixFlagValues): Promise<Snapshot> {
   return readState({ source: flags.source });
 }
 
-/** Parses --confirm-timeout and friends into what the watchdog needs. */
+/** Records the confirm deadline, then starts the detached watchdog that rolls back at it. */
 async function armWatchdog(root: string, entry: JournalEntry, seconds: number): Promise<void> {
   const deadline = new Date(Date.now() + seconds * 1000).toISOString();
   entry.confirm = { deadline, confirmed: false };
@@ -125,7 +124,7 @@ export async function runFix(flags: FixFlagValues, build: PlanBuilder, options: 
   const context: FixContext = { root, runner, snapshot, method: (flags as { method?: string }).method ?? 'auto', live: flags.live };
   const plan = await build(context);
   const pending = pendingFiles(plan, root);
-  for (const line of formatPlan(plan, pending, root)) print(line);
+  for (const line of formatPlan(plan, pending)) print(line);
   if (pending.length === 0 && plan.live.length === 0) return;
   if (!apply) {
     print(''); print('plan only: nothing changed. Run again with --apply to make these changes.');
