@@ -109,12 +109,16 @@ export function indexSnapshot(snapshot: Snapshot): SnapshotIndex {
     ruleTo: new WeakMap(),
     customLocalRoutes4: false,
   };
+  // Dumps come grouped by table, so the previous route's table is almost always this one's.
+  let current: TableIndex | undefined;
   for (const route of snapshot.routes) {
-    const key = tableKey(route.family, route.table);
-    let table = index.tables.get(key);
-    if (!table) index.tables.set(key, (table = { family: route.family, table: route.table, routes: [], lookups: 0 }));
-    table.routes.push(route);
-    if (route.family === 4 && ((route.table === 255 && route.protocol !== 'kernel') || (route.type === 'local' && route.table !== 255))) index.customLocalRoutes4 = true;
+    if (!current || current.table !== route.table || current.family !== route.family) {
+      const key = tableKey(route.family, route.table);
+      current = index.tables.get(key);
+      if (!current) index.tables.set(key, (current = { family: route.family, table: route.table, routes: [], lookups: 0 }));
+    }
+    current.routes.push(route);
+    if (route.family === 4 && (route.table === 255 ? route.protocol !== 'kernel' : route.type === 'local')) index.customLocalRoutes4 = true;
   }
   for (const family of [4, 6] as const) {
     // Array.prototype.sort is stable: equal priorities keep the snapshot's (the kernel's) order.
