@@ -24,13 +24,18 @@ export function writeFileAtomic(path: string, data: string | Buffer | Iterable<s
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
+  if (existing && !existing.isFile()) {
+    // A device or pipe (`--out /dev/null`, `/dev/stdout`): renaming over it would replace the device
+    // node itself, so write straight into it.
+    const fd = openSync(path, 'w');
+    try { writeChunks(fd, data); } finally { closeSync(fd); }
+    return;
+  }
   const dir = dirname(path);
   const temp = join(dir, `.${basename(path)}.netmend-${process.pid}-${Date.now()}.tmp`);
   const fd = openSync(temp, 'wx', options.mode ?? existing?.mode ?? 0o644);
   try {
-    if (typeof data === 'string') writeSync(fd, data);
-    else if (Buffer.isBuffer(data)) writeSync(fd, data);
-    else for (const chunk of data) typeof chunk === 'string' ? writeSync(fd, chunk) : writeSync(fd, chunk);
+    writeChunks(fd, data);
     fsyncSync(fd);
   } catch (error) {
     closeSync(fd);
@@ -50,4 +55,10 @@ export function writeFileAtomic(path: string, data: string | Buffer | Iterable<s
   }
   const dirFd = openSync(dir, 'r');
   try { fsyncSync(dirFd); } finally { closeSync(dirFd); }
+}
+
+function writeChunks(fd: number, data: string | Buffer | Iterable<string | Uint8Array>): void {
+  if (typeof data === 'string') writeSync(fd, data);
+  else if (Buffer.isBuffer(data)) writeSync(fd, data);
+  else for (const chunk of data) typeof chunk === 'string' ? writeSync(fd, chunk) : writeSync(fd, chunk);
 }
