@@ -201,7 +201,7 @@ async function applyPlan(plan: FixPlan, pending: PendingFile[], flags: FixFlagVa
   }
 
   if (flags.live && (plan.verify.length > 0 || plan.verifyAsync)) {
-    const outcome = plan.verify.length > 0 ? await verifyChecks(plan.verify, await liveSnapshot(flags), ifaces) : { ok: true, report: [] };
+    const outcome = plan.verify.length > 0 ? await verifyChecks(plan.verify, await liveSnapshot(flags), ifaces, flags.root || '/') : { ok: true, report: [] };
     if (plan.verifyAsync) {
       const extra = await plan.verifyAsync();
       outcome.ok &&= extra.ok;

@@ -1,11 +1,13 @@
 /**
  * Post-apply verification: re-read the live state and re-run the doctor checks the plan names,
- * in-process. A check id 'topic.name' lives in src/doctor/checks/<topic>/<name>.ts (default
- * export). A plan's own `stillBroken` predicate is a second opinion, and the only one when the
- * check module cannot be loaded.
+ * in-process, with the facts their gatherers collect (under --root). A plan's own `stillBroken`
+ * predicate is a second opinion, and the only one for a check id the doctor does not have.
  */
-import type { Check, CheckResult, HostState } from '../doctor/types.js';
+import { gatherHostState } from '../doctor/gather/index.js';
+import { findCheck } from '../doctor/registry.js';
+import type { CheckResult } from '../doctor/types.js';
 import type { Snapshot } from '../snapshot/types.js';
+import { localRunner } from '../system/exec.js';
 import type { VerifySpec } from './plan.js';
 
 export interface VerifyOutcome {
@@ -14,38 +16,16 @@ export interface VerifyOutcome {
   report: string[];
 }
 
-async function loadCheck(id: string): Promise<Check | undefined> {
-  const match = /^([a-z0-9-]+)\.([a-z0-9-]+)$/.exec(id);
-  if (!match) return undefined;
-  const specifier = `../doctor/checks/${match[1]}/${match[2]}.js`;
-  try {
-    const module = (await import(specifier)) as { default?: Check };
-    return module.default;
-  } catch {
-    return undefined;
-  }
-}
-
-async function hostState(snapshot: Snapshot, needs: string[]): Promise<HostState> {
-  if (needs.length > 0) {
-    const specifier = '../doctor/gather/index.js';
-    try {
-      const module = (await import(specifier)) as { gatherHostState?: (options: Record<string, unknown>) => Promise<HostState> };
-      if (module.gatherHostState) return await module.gatherHostState({ snapshot, needs });
-    } catch { /* fall back to the snapshot alone */ }
-  }
-  return { snapshot, facts: {}, gatherErrors: {} };
-}
-
-export async function verifyChecks(specs: VerifySpec[], snapshot: Snapshot, ifaces: string[]): Promise<VerifyOutcome> {
+export async function verifyChecks(specs: VerifySpec[], snapshot: Snapshot, ifaces: string[], root = '/'): Promise<VerifyOutcome> {
   const report: string[] = [];
   let ok = true;
   for (const spec of specs) {
-    const check = await loadCheck(spec.checkId);
+    const check = findCheck(spec.checkId);
     if (check) {
       let result: CheckResult;
       try {
-        result = check.run(await hostState(snapshot, check.needs ?? []), { ifaces, domains: ['ts.net'], names: [] });
+        const state = await gatherHostState(snapshot, { needs: check.needs ?? [], root, runner: localRunner });
+        result = check.run(state, { ifaces, domains: ['ts.net'], names: [] });
       } catch (error) {
         result = { id: spec.checkId, status: 'error', summary: (error as Error).message, evidence: [] };
       }
