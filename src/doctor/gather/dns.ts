@@ -14,6 +14,10 @@ import { findResolverProcesses, type ResolverProcess } from '../../dns/processes
 import { classifyResolvOwner, isLoopback, isMeshResolver, parseResolvConf, type ResolvConf, type ResolvFileFacts, type ResolvOwner } from '../../dns/resolv-conf.js';
 import { parseUnboundConf, type UnboundZone } from '../../dns/unbound.js';
 import { localRunner, type CommandRunner } from '../../system/exec.js';
+import { readState } from '../../snapshot/load.js';
+import type { Snapshot } from '../../snapshot/types.js';
+import { isMeshLink } from '../analysis.js';
+import { decide, describeDecision } from '../simulate.js';
 
 export const DNS_PATHS = {
   resolvConf: '/etc/resolv.conf',
@@ -36,6 +40,8 @@ export interface DnsGatherOptions {
   names: string[];
   timeoutMs: number;
   runner?: CommandRunner;
+  /** This host's routing state; read from the kernel when not given. */
+  snapshot?: Snapshot;
 }
 
 export interface DnsmasqFacts {
@@ -72,6 +78,8 @@ export interface DnsFacts {
   localResolvers: string[];
   /** Per mesh server: the answer to a mesh name (or the domain itself), over UDP and TCP. */
   meshProbes: DnsQueryResult[];
+  /** Mesh resolvers not asked because the kernel would send the query out of a non-mesh link. */
+  unroutedServers: Array<{ server: string; via: string }>;
   /** Mesh names used for the split checks and where they came from. */
   names: string[];
   nameSource: 'flag' | 'tailscale' | 'none';
@@ -222,8 +230,9 @@ export async function gatherDns(options: DnsGatherOptions): Promise<DnsFacts> {
   tailnetDomain ??= names.map((name) => tailnetOf(name, domains)).find((domain) => domain !== undefined);
 
   const probeName = names[0] ?? domains[0];
+  const { asked, unroutedServers } = splitByRoute(servers, options.snapshot ?? await readState({}));
   const meshProbes: DnsQueryResult[] = [];
-  await Promise.all(servers.flatMap((server) => (['udp', 'tcp'] as const).map(async (transport) => {
+  await Promise.all(asked.flatMap((server) => (['udp', 'tcp'] as const).map(async (transport) => {
     meshProbes.push(await queryDns({ server, name: probeName, type: 'A', transport, timeoutMs }));
   })));
   meshProbes.sort((a, b) => servers.indexOf(a.server) - servers.indexOf(b.server) || a.transport.localeCompare(b.transport));
@@ -232,9 +241,9 @@ export async function gatherDns(options: DnsGatherOptions): Promise<DnsFacts> {
   const stub = owner.kind === 'systemd-resolved' && !resolv.parsed ? '127.0.0.53' : undefined;
   const systemResolver = resolv.parsed?.nameservers[0]?.replace(/%.*$/, '') ?? stub;
   const splitProbes: SplitProbe[] = [];
-  for (const name of names) {
+  for (const name of asked.length ? names : []) {
     for (const type of ['A', 'AAAA'] as const) {
-      const direct = await queryDns({ server: servers[0], name, type, timeoutMs });
+      const direct = await queryDns({ server: asked[0], name, type, timeoutMs });
       const viaSystem = systemResolver && !isMeshResolver(systemResolver) ? await queryDns({ server: systemResolver, name, type, timeoutMs }) : undefined;
       splitProbes.push({ name, type, direct, viaSystem });
     }
@@ -245,8 +254,26 @@ export async function gatherDns(options: DnsGatherOptions): Promise<DnsFacts> {
     resolvFile: resolv.file, resolv: resolv.parsed, backup: resolv.backup, owner, processes,
     dnsmasq, unbound, openwrt,
     localResolvers: [...localResolvers].sort(),
-    meshProbes, names, nameSource, tailnetDomain, systemResolver, splitProbes,
+    meshProbes, unroutedServers, names, nameSource, tailnetDomain, systemResolver, splitProbes,
   };
+}
+
+/**
+ * A mesh resolver is asked only when the kernel would deliver the query into a mesh tunnel or to
+ * this host itself (or refuse it outright: no packet leaves). 100.100.100.100 routed out of the
+ * LAN or WAN link means there is no mesh to ask, and a query there would go to a stranger.
+ */
+function splitByRoute(servers: string[], snapshot: Snapshot): { asked: string[]; unroutedServers: Array<{ server: string; via: string }> } {
+  const meshLinks = new Set(snapshot.links.filter((link) => isMeshLink(link, [])).map((link) => link.name));
+  const asked: string[] = [];
+  const unroutedServers: Array<{ server: string; via: string }> = [];
+  for (const server of servers) {
+    const decision = decide(snapshot, { destination: server.replace(/%.*$/, '') });
+    const { type, dev } = decision.result;
+    if (type === 'local' || type === 'error' || (dev !== undefined && (meshLinks.has(dev) || dev === 'lo'))) asked.push(server);
+    else unroutedServers.push({ server, via: describeDecision(decision) });
+  }
+  return { asked, unroutedServers };
 }
 
 /** True when the OpenWrt release file exists under root. */
@@ -274,7 +301,7 @@ export const DNS_GATHERER = 'dns';
  * The gatherer as `netmend doctor` (every topic) runs it: default mesh domain and resolver, the
  * mesh name from the tailscale CLI. Queries go out from this host, so only a local run can.
  */
-export async function gatherDnsInto(state: { facts: Record<string, unknown> }, context: { runner?: CommandRunner; root: string }): Promise<void> {
+export async function gatherDnsInto(state: { facts: Record<string, unknown>; snapshot: Snapshot }, context: { runner?: CommandRunner; root: string }): Promise<void> {
   if (!context.runner || context.runner.where !== 'local') throw new Error('the DNS checks query resolvers from this host: run `netmend doctor dns` on it');
-  state.facts[DNS_GATHERER] = await gatherDns({ root: context.root === '/' ? '' : context.root, domains: ['ts.net'], servers: ['100.100.100.100'], names: [], timeoutMs: 2000, runner: context.runner });
+  state.facts[DNS_GATHERER] = await gatherDns({ root: context.root === '/' ? '' : context.root, domains: ['ts.net'], servers: ['100.100.100.100'], names: [], timeoutMs: 2000, runner: context.runner, snapshot: state.snapshot });
 }

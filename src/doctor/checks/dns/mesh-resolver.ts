@@ -1,4 +1,5 @@
 import { describeResult } from '../../../dns/client.js';
+import { isMeshResolver } from '../../../dns/resolv-conf.js';
 import { dnsFactsOf } from '../../gather/dns.js';
 import { finding, pass, skip } from '../../result.js';
 import type { Check } from '../../types.js';
@@ -19,6 +20,15 @@ const check: Check = {
   run(state) {
     const facts = dnsFactsOf(state);
     if (typeof facts === 'string') return skip(check, facts);
+    if (facts.meshProbes.length === 0 && facts.unroutedServers.length > 0) {
+      const evidence = facts.unroutedServers.map(({ server, via }) => `${server} -> ${via}: not into a mesh tunnel, so it was not asked`);
+      const configured = [...(facts.resolv?.nameservers ?? [])].filter(isMeshResolver);
+      if (configured.length === 0) return skip(check, `no mesh here: ${evidence[0]}`);
+      return finding(check, 'fail', `resolv.conf uses the mesh resolver ${configured[0]}, but the kernel routes it out of a non-mesh link: the mesh is down or its routes are missing`, evidence, {
+        command: 'tailscale status',
+        explanation: 'the mesh daemon installs the route to its resolver while it runs and is logged in',
+      });
+    }
     if (facts.meshProbes.length === 0) return skip(check, 'no mesh resolver to ask');
     const evidence = facts.meshProbes.map(describeResult);
     const broken = facts.meshProbes.filter((probe) => ['timeout', 'unreachable', 'refused', 'servfail', 'error'].includes(probe.outcome));
