@@ -5,7 +5,8 @@
  * HostState, so eight checks do not scan eight times.
  */
 import type { Address, Family, Link, Route, Rule } from '../snapshot/types.js';
-import { parsePrefix, type Prefix } from './prefix.js';
+import type { ParsedPrefix } from '../net/address.js';
+import { parseRouteDst } from './prefix.js';
 import type { CheckOptions, HostState } from './types.js';
 
 /** Interface names the common mesh daemons use: Tailscale, WireGuard, NetBird, ZeroTier, netmend. */
@@ -16,7 +17,7 @@ export const MAIN_TABLE = 254;
 
 export interface LanPrefix {
   family: Family;
-  prefix: Prefix;
+  prefix: ParsedPrefix;
   dev: string;
   /** The connected route, as evidence of where the traffic should have gone. */
   route: Route;
@@ -118,7 +119,7 @@ function buildView(state: HostState, ifaces: readonly string[]): RoutingView {
       continue;
     }
     if (isDefaultRoute(route) || isLinkLocalOrMulticast(route.dst)) continue;
-    const prefix = parsePrefix(route.dst, route.family);
+    const prefix = parseRouteDst(route.dst, route.family);
     if (!prefix || prefix.length === (prefix.family === 4 ? 32 : 128)) continue;
     lans.push({ family: route.family, prefix, dev, route });
   }

@@ -7,7 +7,8 @@ import type { RouteDecision } from '../route/types.js';
 import { formatRoute } from '../snapshot/format.js';
 import type { Route } from '../snapshot/types.js';
 import { isDefaultRoute, routingView, tableKey, type LanPrefix, type RoutingView } from './analysis.js';
-import { formatPrefix, parsePrefix, prefixContains, sampleAddress } from './prefix.js';
+import { formatPrefix, prefixContainsPrefix } from '../net/address.js';
+import { parseRouteDst, sampleAddress } from './prefix.js';
 import { decide, decisionEvidence, describeDecision } from './simulate.js';
 import type { CheckOptions, HostState } from './types.js';
 
@@ -53,13 +54,13 @@ export function lanPaths(state: HostState, options: Pick<CheckOptions, 'ifaces'>
   };
   const meshSubnets = view.meshRoutes
     .filter((route) => !isDefaultRoute(route))
-    .map((route) => ({ route, prefix: parsePrefix(route.dst, route.family) }))
+    .map((route) => ({ route, prefix: parseRouteDst(route.dst, route.family) }))
     .filter((entry): entry is { route: Route; prefix: NonNullable<typeof entry.prefix> } => entry.prefix !== undefined);
   for (const lan of view.lans) {
     probe(lan, sampleAddress(lan.prefix, view.ownAddresses));
     // A mesh route for part of the LAN (a /25 of a /24) misses the first sample; probe inside it.
     for (const { prefix } of meshSubnets) {
-      if (prefix.length > lan.prefix.length && prefixContains(lan.prefix, prefix)) probe(lan, sampleAddress(prefix, view.ownAddresses));
+      if (prefix.length > lan.prefix.length && prefixContainsPrefix(lan.prefix, prefix)) probe(lan, sampleAddress(prefix, view.ownAddresses));
     }
   }
   perState.set(key, paths);

@@ -13,7 +13,8 @@ import { simulateRoute } from '../route/simulate.js';
 import type { RouteDecision, RouteQuery } from '../route/types.js';
 import { formatRoute, formatRule } from '../snapshot/format.js';
 import type { Snapshot } from '../snapshot/types.js';
-import { parseAddress, parsePrefix } from './prefix.js';
+import { parseAddress } from '../net/address.js';
+import { parseRouteDst } from './prefix.js';
 
 interface PrefixTable {
   /** Positions (in snapshot.routes) always kept: local table, local-type routes, anything unparsed. */
@@ -98,8 +99,8 @@ function buildPrefixTable(snapshot: Snapshot): PrefixTable {
       v4Length[v4.length] = scannedLength;
       v4.push(position);
     } else {
-      const prefix = parsePrefix(route.dst, 6);
-      if (prefix) v6.push([prefix.network, prefix.length, position]);
+      const prefix = parseRouteDst(route.dst, 6);
+      if (prefix?.family === 6) v6.push([prefix.value, prefix.length, position]);
       else always.push(position);
     }
   }

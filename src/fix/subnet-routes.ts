@@ -13,7 +13,7 @@
 import { readFileSync } from 'node:fs';
 import { routingView } from '../doctor/analysis.js';
 import { bypassPriority, lanPaths, type LanPath } from '../doctor/lan-paths.js';
-import { formatPrefix, parsePrefix } from '../doctor/prefix.js';
+import { formatPrefix, parsePrefix } from '../net/address.js';
 import type { HostState } from '../doctor/types.js';
 import { InputError } from '../errors.js';
 import type { Family, Rule, Snapshot } from '../snapshot/types.js';

@@ -151,6 +151,11 @@ export function prefixContains(prefix: ParsedPrefix, address: ParsedAddress): bo
   return maskIPv6(address.value as bigint, prefix.length) === prefix.value;
 }
 
+/** Whether `outer` holds every address of `inner` (a prefix contains itself). */
+export function prefixContainsPrefix(outer: ParsedPrefix, inner: ParsedPrefix): boolean {
+  return outer.length <= inner.length && prefixContains(outer, { family: inner.family, value: inner.value } as ParsedAddress);
+}
+
 /** Two prefixes overlap when the shorter one contains the longer one's network address. */
 export function prefixesOverlap(a: ParsedPrefix, b: ParsedPrefix): boolean {
   if (a.family !== b.family) return false;

@@ -6,7 +6,7 @@
 import { formatRoute } from '../../../snapshot/format.js';
 import { isDefaultRoute, routingView } from '../../analysis.js';
 import { bypassPriority, decisionViaMesh, lanPathEvidence, lanPaths } from '../../lan-paths.js';
-import { formatPrefix } from '../../prefix.js';
+import { formatPrefix } from '../../../net/address.js';
 import { finding, listSome, pass, skip } from '../../result.js';
 import { decide, decisionEvidence, describeDecision } from '../../simulate.js';
 import type { Check } from '../../types.js';

@@ -8,12 +8,13 @@
 import { formatAddress, formatRoute } from '../../../snapshot/format.js';
 import type { Family, Route } from '../../../snapshot/types.js';
 import { isDefaultRoute, routeDevices, routingView } from '../../analysis.js';
-import { CGNAT_RANGE, formatPrefix, parsePrefix, prefixContains, prefixContainsAddress, type Prefix } from '../../prefix.js';
+import { formatPrefix, prefixContainsPrefix, type ParsedPrefix } from '../../../net/address.js';
+import { CGNAT_RANGE, parseRouteDst, prefixContainsAddress } from '../../prefix.js';
 import { finding, listSome, pass, skip } from '../../result.js';
 import type { Check } from '../../types.js';
 
 interface Entry {
-  prefix: Prefix;
+  prefix: ParsedPrefix;
   route: Route;
   path: string;
 }
@@ -37,13 +38,13 @@ export function overlappingPairs(routes: Route[], limit = 20): Array<[Entry, Ent
     const entries: Entry[] = [];
     for (const route of routes) {
       if (route.family !== family || isDefaultRoute(route)) continue;
-      const prefix = parsePrefix(route.dst, family);
+      const prefix = parseRouteDst(route.dst, family);
       if (prefix) entries.push({ prefix, route, path: pathOf(route) });
     }
-    entries.sort((a, b) => (a.prefix.network < b.prefix.network ? -1 : a.prefix.network > b.prefix.network ? 1 : a.prefix.length - b.prefix.length));
+    entries.sort((a, b) => (a.prefix.value < b.prefix.value ? -1 : a.prefix.value > b.prefix.value ? 1 : a.prefix.length - b.prefix.length));
     const stack: Entry[] = [];
     for (const entry of entries) {
-      while (stack.length && !prefixContains(stack[stack.length - 1].prefix, entry.prefix)) stack.pop();
+      while (stack.length && !prefixContainsPrefix(stack[stack.length - 1].prefix, entry.prefix)) stack.pop();
       // Every entry on the stack encloses this one; report the nearest with a different path.
       for (let i = stack.length - 1; i >= 0; i--) {
         if (stack[i].path !== entry.path) {
@@ -70,8 +71,8 @@ const check: Check = {
     const meshCgnatAddresses = state.snapshot.addresses.filter((address) => address.family === 4 && view.meshIfaces.has(address.dev) && prefixContainsAddress(CGNAT_RANGE, address.local));
     const meshCgnatRoutes = view.meshRoutes.filter((route) => {
       if (route.family !== 4 || isDefaultRoute(route)) return false;
-      const prefix = parsePrefix(route.dst, 4);
-      return prefix !== undefined && (prefixContains(CGNAT_RANGE, prefix) || prefixContains(prefix, CGNAT_RANGE));
+      const prefix = parseRouteDst(route.dst, 4);
+      return prefix !== undefined && (prefixContainsPrefix(CGNAT_RANGE, prefix) || prefixContainsPrefix(prefix, CGNAT_RANGE));
     });
     const clashes = meshCgnatAddresses.length || meshCgnatRoutes.length
       ? state.snapshot.addresses.filter((address) => address.family === 4 && !view.meshIfaces.has(address.dev) && address.dev !== 'lo' && prefixContainsAddress(CGNAT_RANGE, address.local))

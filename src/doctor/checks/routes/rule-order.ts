@@ -11,7 +11,8 @@ import { formatRule } from '../../../snapshot/format.js';
 import type { Family, Route, Rule } from '../../../snapshot/types.js';
 import { isDefaultRoute, mainRule, routingView, tableKey, type RoutingView } from '../../analysis.js';
 import { decisionViaMesh } from '../../lan-paths.js';
-import { formatPrefix, parsePrefix, prefixesOverlap, sampleAddress } from '../../prefix.js';
+import { formatPrefix, prefixesOverlap } from '../../../net/address.js';
+import { parseRouteDst, sampleAddress } from '../../prefix.js';
 import { finding, listSome, pass, skip } from '../../result.js';
 import { decide, decisionEvidence, describeDecision } from '../../simulate.js';
 import type { Check } from '../../types.js';
@@ -47,7 +48,7 @@ function ruleSignature(rule: Rule): string {
 function meshSample(routes: Route[], view: RoutingView): { sample: string; route: Route } | undefined {
   for (const route of routes) {
     if (route.type !== 'unicast' || isDefaultRoute(route) || !route.dev || !view.meshIfaces.has(route.dev)) continue;
-    const prefix = parsePrefix(route.dst, route.family);
+    const prefix = parseRouteDst(route.dst, route.family);
     if (!prefix || formatPrefix(prefix).toLowerCase().startsWith('fe80')) continue;
     if (view.lans.some((lan) => prefixesOverlap(lan.prefix, prefix))) continue;
     return { sample: sampleAddress(prefix, view.ownAddresses), route };
@@ -88,7 +89,7 @@ const check: Check = {
           const decision = decide(state.snapshot, { destination: target.sample });
           if (!decisionViaMesh(view, decision)) {
             failures.push(`IPv${family} traffic to mesh peer ${target.sample} does not reach the tunnel`);
-            evidence.push(`${target.sample} (mesh route ${formatPrefix(parsePrefix(target.route.dst, family)!)} in table ${table}) goes ${describeDecision(decision)}`, ...decisionEvidence(decision));
+            evidence.push(`${target.sample} (mesh route ${formatPrefix(parseRouteDst(target.route.dst, family)!)} in table ${table}) goes ${describeDecision(decision)}`, ...decisionEvidence(decision));
             if (main && lookups.every((rule) => rule.priority > main.priority)) evidence.push(`  table ${table} is consulted only after main: ${lookups.map(ruleLine).join('; ')} comes after ${ruleLine(main)}`);
           }
         }

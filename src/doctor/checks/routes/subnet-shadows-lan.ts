@@ -3,7 +3,7 @@
  * that covers a directly connected LAN sends LAN traffic into the tunnel: the host falls off its
  * own LAN. Proven per LAN by the route simulator, IPv4 and IPv6.
  */
-import { formatPrefix } from '../../prefix.js';
+import { formatPrefix } from '../../../net/address.js';
 import { routingView } from '../../analysis.js';
 import { bypassPriority, lanPathEvidence, lanPaths } from '../../lan-paths.js';
 import { finding, listSome, pass, skip } from '../../result.js';

@@ -6,14 +6,15 @@
 import { formatAddress, formatRoute } from '../../../snapshot/format.js';
 import type { Route } from '../../../snapshot/types.js';
 import { routingView } from '../../analysis.js';
-import { parsePrefix, prefixContainsAddress, LINK_LOCAL_V6 } from '../../prefix.js';
+import { isIPv6LinkLocal } from '../../../net/address.js';
+import { parseRouteDst, prefixContainsAddress, LINK_LOCAL_V6 } from '../../prefix.js';
 import { finding, pass, skip } from '../../result.js';
 import type { Check } from '../../types.js';
 
 function isLinkLocalRoute(route: Route): boolean {
   if (route.family !== 6 || route.type !== 'unicast') return false;
-  const prefix = parsePrefix(route.dst, 6);
-  return prefix !== undefined && prefix.length >= 10 && prefix.length <= 64 && (prefix.network >> 118n) === (0xfe80n >> 6n);
+  const prefix = parseRouteDst(route.dst, 6);
+  return prefix?.family === 6 && prefix.length >= 10 && prefix.length <= 64 && isIPv6LinkLocal(prefix.value);
 }
 
 const check: Check = {
