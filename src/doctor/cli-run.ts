@@ -42,7 +42,12 @@ export async function runDoctorCommand(topics: readonly DoctorTopic[] | undefine
   const spinner = !flags.json && process.stderr.isTTY ? (await import('ora')).default({ text: 'reading routing state', stream: process.stderr }).start() : undefined;
   try {
     const { readState } = await import('../snapshot/load.js');
-    const snapshot = await readState({ snapshotFile: flags.snapshot, ssh: flags.ssh, source: flags.source });
+    const { isMeshLink } = await import('./analysis.js');
+    const ifaces = flags.iface ?? [];
+    // The checks see plain gateway routes only through route lookups (doctor/simulate.ts), so a
+    // live read leaves them undecoded: the bulk of a big table never becomes objects.
+    const netlink = { plainGatewayRoutesApart: { keepLink: (link: import('../snapshot/types.js').Link) => isMeshLink(link, ifaces) } };
+    const snapshot = await readState({ snapshotFile: flags.snapshot, ssh: flags.ssh, source: flags.source, netlink });
     let runner: CommandRunner | undefined;
     if (flags.ssh) runner = new SshRunner(flags.ssh, sshOptionsFromEnv());
     else if (!flags.snapshot) runner = localRunner;

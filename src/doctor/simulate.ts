@@ -12,8 +12,9 @@
 import { simulateRoute } from '../route/simulate.js';
 import type { RouteDecision, RouteQuery } from '../route/types.js';
 import { formatRoute, formatRule } from '../snapshot/format.js';
-import type { Snapshot } from '../snapshot/types.js';
-import { parseAddress } from '../net/address.js';
+import { routeRemainder } from '../snapshot/raw-routes.js';
+import type { Route, Snapshot } from '../snapshot/types.js';
+import { parseAddress, type ParsedAddress } from '../net/address.js';
 import { parseRouteDst } from './prefix.js';
 
 interface PrefixTable {
@@ -160,7 +161,8 @@ const caches = new WeakMap<Snapshot, QueryCache>();
 const REDUCE_ABOVE = 5000;
 
 function reducedSnapshot(snapshot: Snapshot, query: RouteQuery): Snapshot {
-  if (snapshot.routes.length <= REDUCE_ABOVE) return snapshot;
+  const remainder = routeRemainder(snapshot);
+  if (!remainder && snapshot.routes.length <= REDUCE_ABOVE) return snapshot;
   let cache = caches.get(snapshot);
   if (!cache) {
     cache = { table: buildPrefixTable(snapshot), snapshots: new Map() };
@@ -169,16 +171,40 @@ function reducedSnapshot(snapshot: Snapshot, query: RouteQuery): Snapshot {
   const key = `${query.destination}|${query.from ?? ''}`;
   let reduced = cache.snapshots.get(key);
   if (!reduced) {
-    const positions = positionsContaining(cache.table, query.from ? [query.destination, query.from] : [query.destination]);
-    reduced = { ...snapshot, routes: positions.map((position) => snapshot.routes[position]) };
+    const addresses = query.from ? [query.destination, query.from] : [query.destination];
+    const positions = positionsContaining(cache.table, addresses);
+    let routes = positions.map((position) => snapshot.routes[position]);
+    // Routes the reader kept apart (plain gateway routes of a big table) join in dump order.
+    const apart = remainder?.containing(addresses.map(parseAddress).filter((address): address is ParsedAddress => address !== undefined));
+    if (remainder && apart?.length) routes = mergeByPosition(positions.map((position) => ({ position: remainder.positions[position], route: snapshot.routes[position] })), apart);
+    reduced = { ...snapshot, routes };
     cache.snapshots.set(key, reduced);
   }
   return reduced;
 }
 
+function mergeByPosition(a: Array<{ position: number; route: Route }>, b: Array<{ position: number; route: Route }>): Route[] {
+  return [...a, ...b].sort((x, y) => x.position - y.position).map((entry) => entry.route);
+}
+
+const wholeSnapshots = new WeakMap<Snapshot, Snapshot>();
+
+/** The snapshot with the routes its reader kept apart put back, for queries that need every route. */
+function wholeSnapshot(snapshot: Snapshot): Snapshot {
+  const remainder = routeRemainder(snapshot);
+  if (!remainder) return snapshot;
+  let whole = wholeSnapshots.get(snapshot);
+  if (!whole) {
+    const own = snapshot.routes.map((route, index) => ({ position: remainder.positions[index], route }));
+    whole = { ...snapshot, routes: mergeByPosition(own, remainder.all()) };
+    wholeSnapshots.set(snapshot, whole);
+  }
+  return whole;
+}
+
 export function decide(snapshot: Snapshot, query: RouteQuery): RouteDecision {
   // A forwarded query (iif) validates its source against arbitrary routes: simulate it in full.
-  if (query.iif !== undefined && query.iif !== 'lo') return simulateRoute(snapshot, query);
+  if (query.iif !== undefined && query.iif !== 'lo') return simulateRoute(wholeSnapshot(snapshot), query);
   return simulateRoute(reducedSnapshot(snapshot, query), query);
 }
 

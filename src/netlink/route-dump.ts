@@ -9,6 +9,7 @@
  * anything unusual (multipath, odd address lengths) goes through the decoder itself.
  */
 import { ipv6RejectError, prefName, protocolName, routeFlagNames, routeTypeName, scopeName } from '../snapshot/names.js';
+import type { ParsedAddress } from '../net/address.js';
 import type { Route } from '../snapshot/types.js';
 import { formatIpv6 } from './addresses.js';
 import { RouteDecoder } from './decode.js';
@@ -107,6 +108,51 @@ export class RawRouteDump {
     this.records = new Uint32Array(0);
     this.size = 0;
     return routes;
+  }
+
+  /**
+   * Decode the routes `decodeNow` accepts; keep the others in wire form, to be decoded only when a
+   * lookup asks for routes containing an address (see RawRouteRemainder). `positions` gives each
+   * decoded route's place in the dump, so the two halves can be merged back in kernel order.
+   */
+  split(linkName: (index: number) => string, decodeNow: (buffer: Buffer, payload: number, end: number) => boolean): { routes: Route[]; positions: Uint32Array; remainder: RawRouteRemainder } {
+    const decoder = new RouteDecoder(linkName);
+    const routes: Route[] = [];
+    const positions: number[] = [];
+    const rest = new RawRouteDump();
+    const restPositions: number[] = [];
+    for (let i = 0; i < this.size; i++) {
+      const at = i * 3;
+      const buffer = this.buffers[this.records[at]];
+      const payload = this.records[at + 1];
+      const end = this.records[at + 2];
+      if (decodeNow(buffer, payload, end)) {
+        const route = decoder.decode(buffer, payload, end);
+        if (route) {
+          routes.push(route);
+          positions.push(i);
+        }
+      } else {
+        rest.add(buffer, payload, end);
+        restPositions.push(i);
+      }
+    }
+    this.buffers = [];
+    this.records = new Uint32Array(0);
+    this.size = 0;
+    return { routes, positions: Uint32Array.from(positions), remainder: new RawRouteRemainder(rest, Uint32Array.from(restPositions), linkName) };
+  }
+
+  /** Each route (with its index) that `select` accepts, decoded. */
+  *decodeSelected(linkName: (index: number) => string, select: (buffer: Buffer, payload: number, end: number) => boolean): Generator<[number, Route]> {
+    const decoder = new RouteDecoder(linkName);
+    for (let i = 0; i < this.size; i++) {
+      const at = i * 3;
+      const buffer = this.buffers[this.records[at]];
+      if (!select(buffer, this.records[at + 1], this.records[at + 2])) continue;
+      const route = decoder.decode(buffer, this.records[at + 1], this.records[at + 2]);
+      if (route) yield [i, route];
+    }
   }
 
   /**
@@ -308,3 +354,158 @@ const typeThenDst: Array<Buffer | undefined> = [];
 /** `,"protocol":"boot","scope":"global","flags":` per (protocol << 8 | scope). */
 const protocolScopeFlags: Array<Buffer | undefined> = [];
 const prefNames: Array<Buffer | undefined> = [];
+
+/** Routes a reader left in wire form, answering "which of them contain this address". */
+export class RawRouteRemainder {
+  constructor(private readonly dump: RawRouteDump, private readonly positions: Uint32Array, private readonly linkName: (index: number) => string) {}
+
+  get count(): number {
+    return this.dump.count;
+  }
+
+  /** Every remaining route, with its dump position. */
+  all(): Array<{ position: number; route: Route }> {
+    const found: Array<{ position: number; route: Route }> = [];
+    for (const [index, route] of this.dump.decodeSelected(this.linkName, () => true)) found.push({ position: this.positions[index], route });
+    return found;
+  }
+
+  /** The remaining routes whose prefix contains one of the addresses, with their dump positions. */
+  containing(addresses: ReadonlyArray<{ family: number; bytes: Buffer }>): Array<{ position: number; route: Route }> {
+    const found: Array<{ position: number; route: Route }> = [];
+    for (const [index, route] of this.dump.decodeSelected(this.linkName, (buffer, payload, end) => routeContainsAny(buffer, payload, end, addresses))) {
+      found.push({ position: this.positions[index], route });
+    }
+    return found;
+  }
+}
+
+/** Whether the route's destination prefix contains one of the addresses (malformed ones: yes). */
+export function routeContainsAny(buffer: Buffer, payload: number, end: number, addresses: ReadonlyArray<{ family: number; bytes: Buffer }>): boolean {
+  const family = buffer[payload];
+  const dstLength = buffer[payload + 1];
+  let dst = -1;
+  let dstBytes = 0;
+  for (let at = payload + 12; at + 4 <= end;) {
+    const length = buffer.readUInt16LE(at);
+    if (length < 4) break;
+    if ((buffer.readUInt16LE(at + 2) & NLA_TYPE_MASK) === RTA_DST) {
+      dst = at + 4;
+      dstBytes = length - 4;
+      break;
+    }
+    at += (length + 3) & ~3;
+  }
+  for (const target of addresses) {
+    if (target.family !== family) continue;
+    if (dstLength === 0) return true;
+    if (dst < 0 || dstBytes * 8 < dstLength || target.bytes.length * 8 < dstLength) return true;
+    if (prefixBytesMatch(buffer, dst, target.bytes, dstLength)) return true;
+  }
+  return false;
+}
+
+const RTN_LOCAL = 2;
+const RT_TABLE_LOCAL = 255;
+
+/**
+ * Chooses, while a route dump streams in, the routes a lookup of a few addresses can depend on,
+ * so `route explain` on half a million routes decodes a handful instead of all of them. Kept:
+ * every route whose prefix contains one of the addresses (tested on the wire bytes), the local
+ * table and every `local` route (source checks, fib_has_custom_local_routes), and the first route
+ * of each table so the simulator still knows which tables exist. A longest-prefix lookup of one
+ * of the addresses gives the same answer over the kept routes as over all of them.
+ */
+export class RouteContainmentSelection {
+  private readonly targets: Array<{ family: number; bytes: Buffer }>;
+  private readonly seenTables = new Set<number>();
+
+  /** addresses: (family AF_INET or AF_INET6, address bytes in network order). */
+  constructor(addresses: ReadonlyArray<{ family: number; bytes: Buffer }>) {
+    this.targets = [...addresses];
+  }
+
+  keep(buffer: Buffer, payload: number, end: number): boolean {
+    if (buffer.readUInt32LE(payload + 8) & RTM_F_CLONED) return false;
+    const family = buffer[payload];
+    const dstLength = buffer[payload + 1];
+    let table = buffer[payload + 4];
+    let dst = -1;
+    let dstBytes = 0;
+    for (let at = payload + 12; at + 4 <= end;) {
+      const length = buffer.readUInt16LE(at);
+      if (length < 4) break;
+      const type = buffer.readUInt16LE(at + 2) & NLA_TYPE_MASK;
+      if (type === RTA_DST) {
+        dst = at + 4;
+        dstBytes = length - 4;
+      } else if (type === RTA_TABLE && length >= 8) table = buffer.readUInt32LE(at + 4);
+      at += (length + 3) & ~3;
+    }
+    const tableKey = family * 0x1_0000_0000 + table;
+    if (!this.seenTables.has(tableKey)) {
+      this.seenTables.add(tableKey);
+      return true;
+    }
+    if (table === RT_TABLE_LOCAL || buffer[payload + 7] === RTN_LOCAL) return true;
+    for (const target of this.targets) {
+      if (target.family !== family) continue;
+      if (dstLength === 0) return true;
+      // A destination attribute shorter than its prefix length is malformed: keep it, let the decoder judge.
+      if (dst < 0 || dstBytes * 8 < dstLength || target.bytes.length * 8 < dstLength) return true;
+      if (prefixBytesMatch(buffer, dst, target.bytes, dstLength)) return true;
+    }
+    return false;
+  }
+}
+
+function prefixBytesMatch(buffer: Buffer, at: number, address: Buffer, bits: number): boolean {
+  const whole = bits >>> 3;
+  for (let i = 0; i < whole; i++) if (buffer[at + i] !== address[i]) return false;
+  const rest = bits & 7;
+  if (rest === 0) return true;
+  const mask = (0xff << (8 - rest)) & 0xff;
+  return ((buffer[at + whole] ^ address[whole]) & mask) === 0;
+}
+
+const RTN_UNICAST = 1;
+const RT_TABLE_MAIN = 254;
+
+/**
+ * A main-table unicast route to a prefix (not default) through a gateway, out of a device that is
+ * not in `excludedDevices`, single path, and not IPv6 link-local/multicast/low-numbered: the bulk
+ * of a big routing table (a BGP feed, thousands of site routes). Such a route never takes part in
+ * the doctor's analysis of LANs, mesh routes and tables, only in lookups of addresses it contains.
+ */
+export function isPlainGatewayRoute(buffer: Buffer, payload: number, end: number, excludedDevices: ReadonlySet<number>): boolean {
+  if (buffer[payload + 7] !== RTN_UNICAST || buffer[payload + 1] === 0) return false;
+  const family = buffer[payload];
+  let table = buffer[payload + 4];
+  let oif = 0;
+  let gateway = false;
+  for (let at = payload + 12; at + 4 <= end;) {
+    const length = buffer.readUInt16LE(at);
+    if (length < 4) break;
+    switch (buffer.readUInt16LE(at + 2) & NLA_TYPE_MASK) {
+      case RTA_DST:
+        if (family !== 2 && (length < 5 || buffer[at + 4] === 0xfe || buffer[at + 4] === 0xff || buffer[at + 4] === 0)) return false;
+        break;
+      case RTA_TABLE: if (length >= 8) table = buffer.readUInt32LE(at + 4); break;
+      case RTA_OIF: if (length >= 8) oif = buffer.readUInt32LE(at + 4); break;
+      case RTA_GATEWAY: case RTA_VIA: gateway = true; break;
+      case RTA_MULTIPATH: case RTA_SRC: return false;
+    }
+    at += (length + 3) & ~3;
+  }
+  return table === RT_TABLE_MAIN && gateway && oif !== 0 && !excludedDevices.has(oif);
+}
+
+/** An address as route-dump's containment tests take it: (AF_INET or AF_INET6, bytes in network order). */
+export function addressBytes(address: ParsedAddress): { family: number; bytes: Buffer } {
+  if (address.family === 4) {
+    const bytes = Buffer.alloc(4);
+    bytes.writeUInt32BE((address.value as number) >>> 0);
+    return { family: 2, bytes };
+  }
+  return { family: 10, bytes: Buffer.from((address.value as bigint).toString(16).padStart(32, '0'), 'hex') };
+}

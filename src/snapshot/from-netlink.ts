@@ -4,8 +4,9 @@
  */
 import { CheckCouldNotRunError } from '../errors.js';
 import { decodeAddress, decodeLink, decodeRule, type DecodedLink } from '../netlink/decode.js';
-import { RawRouteDump } from '../netlink/route-dump.js';
-import { attachRawRoutes } from './raw-routes.js';
+import type { ParsedAddress } from '../net/address.js';
+import { addressBytes, isPlainGatewayRoute, RawRouteDump, RouteContainmentSelection } from '../netlink/route-dump.js';
+import { attachRawRoutes, attachRouteRemainder } from './raw-routes.js';
 import { AF_INET, AF_INET6, AF_UNSPEC, canOpenRouteSocket, RouteNetlink, RTM_GETADDR, RTM_GETLINK, RTM_GETROUTE, RTM_GETRULE } from '../netlink/socket.js';
 import { readLocalHostname, readLocalSysctls } from './sysctls.js';
 import { SNAPSHOT_VERSION, type Address, type Link, type Rule, type Snapshot } from './types.js';
@@ -23,7 +24,38 @@ export async function netlinkAvailable(): Promise<boolean> {
   return canOpenRouteSocket();
 }
 
-export async function readNetlinkSnapshot(): Promise<Snapshot> {
+export interface NetlinkReadOptions {
+  /**
+   * Keep only the routes a lookup of these addresses can depend on (see RouteContainmentSelection):
+   * a snapshot for the route simulator answering questions about these addresses, and nothing else.
+   */
+  routesContaining?: readonly ParsedAddress[];
+  /**
+   * Read /proc/sys when snapshot.sysctls is first read instead of now (dozens of files, a
+   * noticeable part of a small command's run time). Only for one-shot readers such as
+   * `route explain`, which needs them for forwarded (--iif) lookups only.
+   */
+  sysctlsOnDemand?: boolean;
+  /**
+   * Leave plain gateway routes (isPlainGatewayRoute: main table, via a gateway, out of a link
+   * `keepLink` does not pick) out of snapshot.routes, in wire form: routeRemainder(snapshot)
+   * answers containment queries over them. For the doctor, whose checks look at every other route
+   * but at these only through route lookups.
+   */
+  plainGatewayRoutesApart?: { keepLink: (link: Link) => boolean };
+}
+
+function defineSysctlsOnDemand(snapshot: Snapshot): void {
+  let sysctls: Snapshot['sysctls'] | undefined;
+  Object.defineProperty(snapshot, 'sysctls', {
+    enumerable: true,
+    configurable: true,
+    get: () => (sysctls ??= readLocalSysctls()),
+    set: (value: Snapshot['sysctls']) => { sysctls = value; },
+  });
+}
+
+export async function readNetlinkSnapshot(options: NetlinkReadOptions = {}): Promise<Snapshot> {
   const netlink = new RouteNetlink();
   try {
     const decoded: DecodedLink[] = [];
@@ -49,9 +81,16 @@ export async function readNetlinkSnapshot(): Promise<Snapshot> {
     const routeDump = new RawRouteDump();
     for (const family of [AF_INET, AF_INET6]) {
       const start = routeDump.count;
+      const newSelection = () => (options.routesContaining ? new RouteContainmentSelection(options.routesContaining.map(addressBytes)) : undefined);
+      let selection = newSelection();
       await netlink.dump(RTM_GETROUTE, family, RTMSG_BYTES, (type, buffer, payload, end) => {
-        if (type === RTM_NEWROUTE) routeDump.add(buffer, payload, end);
-      }, () => routeDump.truncate(start));
+        if (type !== RTM_NEWROUTE) return;
+        if (selection && !selection.keep(buffer, payload, end)) return;
+        routeDump.add(buffer, payload, end);
+      }, () => {
+        routeDump.truncate(start);
+        selection = newSelection();
+      });
     }
 
     const rules: Rule[] = [];
@@ -73,8 +112,21 @@ export async function readNetlinkSnapshot(): Promise<Snapshot> {
       addresses,
       routes: [],
       rules,
-      sysctls: readLocalSysctls(),
+      sysctls: options.sysctlsOnDemand ? { interfaces: {} } : readLocalSysctls(),
     };
+    if (options.sysctlsOnDemand) defineSysctlsOnDemand(snapshot);
+    if (options.plainGatewayRoutesApart) {
+      const { keepLink } = options.plainGatewayRoutesApart;
+      const keptDevices = new Set(links.filter(keepLink).map((link) => link.index));
+      const { routes, positions, remainder } = routeDump.split(linkName, (buffer, payload, end) => !isPlainGatewayRoute(buffer, payload, end, keptDevices));
+      snapshot.routes = routes;
+      return attachRouteRemainder(snapshot, {
+        positions,
+        count: remainder.count,
+        containing: (addresses) => remainder.containing(addresses.map(addressBytes)),
+        all: () => remainder.all(),
+      });
+    }
     return attachRawRoutes(snapshot, {
       count: routeDump.count,
       routes: () => routeDump.routes(linkName),

@@ -5,6 +5,7 @@
  */
 import { InputError } from '../errors.js';
 import { localRunner, SshRunner, sshOptionsFromEnv } from '../system/exec.js';
+import type { NetlinkReadOptions } from './from-netlink.js';
 import type { Snapshot } from './types.js';
 
 export type SourceChoice = 'auto' | 'netlink' | 'ip-json' | 'ip-text';
@@ -13,6 +14,8 @@ export interface StateOptions {
   snapshotFile?: string;
   ssh?: string;
   source?: string;
+  /** Narrowing for the live netlink reader only (a saved file or ssh host is read whole). */
+  netlink?: NetlinkReadOptions;
 }
 
 export async function readState(options: StateOptions = {}): Promise<Snapshot> {
@@ -47,7 +50,7 @@ export async function readState(options: StateOptions = {}): Promise<Snapshot> {
         const { readIpJsonSnapshot } = await import('./from-ip-json.js');
         return readIpJsonSnapshot(localRunner);
       }
-      return readNetlinkSnapshot();
+      return readNetlinkSnapshot(options.netlink);
     }
   }
 }

@@ -3,6 +3,7 @@
  * `routes` property decodes them on first read; until then the JSON writer can stream them
  * straight from the wire form, so `netmend snapshot` never builds half a million objects.
  */
+import type { ParsedAddress } from '../net/address.js';
 import type { Route, Snapshot } from './types.js';
 
 export interface RawRoutes {
@@ -39,4 +40,28 @@ export function attachRawRoutes(snapshot: Snapshot, raw: RawRoutes): Snapshot {
 /** The wire-form routes of a snapshot whose `routes` nobody has read or replaced yet. */
 export function untouchedRawRoutes(snapshot: Snapshot): RawRoutes | undefined {
   return pending.get(snapshot);
+}
+
+/**
+ * Routes a reader left out of snapshot.routes (see plainGatewayRoutesApart in from-netlink.ts):
+ * the snapshot's routes are then only part of the table, and lookups must add these.
+ */
+export interface RouteRemainder {
+  /** Dump position of each route in snapshot.routes, to merge both in kernel order. */
+  readonly positions: Uint32Array;
+  readonly count: number;
+  /** The left-out routes whose prefix contains one of the addresses, with dump positions. */
+  containing(addresses: readonly ParsedAddress[]): Array<{ position: number; route: Route }>;
+  all(): Array<{ position: number; route: Route }>;
+}
+
+const remainders = new WeakMap<Snapshot, RouteRemainder>();
+
+export function attachRouteRemainder(snapshot: Snapshot, remainder: RouteRemainder): Snapshot {
+  remainders.set(snapshot, remainder);
+  return snapshot;
+}
+
+export function routeRemainder(snapshot: Snapshot): RouteRemainder | undefined {
+  return remainders.get(snapshot);
 }
