@@ -4,33 +4,13 @@
  * the documented keys; apply and undo run for real under --root, in a namespace of their own.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { mkdirSync, readFileSync, symlinkSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
+import { write, tree } from './dns-fixtures.js';
 import { Lab, labUnavailable } from './harness.js';
 
 const skip = labUnavailable();
-
-function write(root: string, path: string, text: string): void {
-  const full = join(root, path);
-  mkdirSync(join(full, '..'), { recursive: true });
-  writeFileSync(full, text);
-}
-
-function tree(root: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (dir: string) => {
-    for (const name of readdirSync(dir)) {
-      const path = join(dir, name);
-      const rel = relative(root, path);
-      if (rel.startsWith('var/lib/netmend')) continue;
-      if (statSync(path, { throwIfNoEntry: false })?.isDirectory()) walk(path);
-      else out[rel] = statSync(path, { throwIfNoEntry: false }) ? readFileSync(path).toString('base64') : 'dangling';
-    }
-  };
-  walk(root);
-  return out;
-}
 
 test('resolved with networkd: a drop-in on the tunnel\'s .network (DNS=, Domains=~ts.net), undo removes exactly that', { skip }, async (t) => {
   const lab = Lab.forTest(t);

@@ -5,9 +5,10 @@
  * under a --root. dig is the user's view; undo must restore every file byte for byte.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
+import { write, tree } from './dns-fixtures.js';
 import { Lab, labUnavailable } from './harness.js';
 
 const skip = labUnavailable() ?? (existsSync('/usr/sbin/dnsmasq') && existsSync('/usr/sbin/unbound') && existsSync('/usr/bin/dig') ? undefined : 'dnsmasq, unbound and dig are needed');
@@ -36,28 +37,6 @@ interface Scenario {
   root: string;
   run: string;
   localPidFile: string;
-}
-
-function write(root: string, path: string, text: string): void {
-  const full = join(root, path);
-  mkdirSync(join(full, '..'), { recursive: true });
-  writeFileSync(full, text);
-}
-
-/** Every file under root (the journal aside) with its bytes, to compare before and after undo. */
-function tree(root: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (dir: string) => {
-    for (const name of readdirSync(dir)) {
-      const path = join(dir, name);
-      const rel = relative(root, path);
-      if (rel.startsWith('var/lib/netmend')) continue;
-      if (statSync(path).isDirectory()) walk(path);
-      else out[rel] = readFileSync(path).toString('base64');
-    }
-  };
-  walk(root);
-  return out;
 }
 
 async function waitForPid(lab: Lab, file: string): Promise<number> {
