@@ -7,30 +7,22 @@ import type { FixFlagValues } from '../flags.js';
 import { readResolvFile } from '../../doctor/gather/dns.js';
 import { classifyResolvOwner } from '../../dns/resolv-conf.js';
 import { findResolverProcesses } from '../../dns/processes.js';
-import { buildDnsPlan } from './plan.js';
+import { buildDnsPlan, type DnsFixOptions } from './plan.js';
 import { verifyDns } from './verify.js';
 
-export interface RunDnsFixOptions {
+/** The plan's options (netmend's own command line aside) plus what verifying and printing need. */
+export interface RunDnsFixOptions extends Omit<DnsFixOptions, 'self'> {
   flags: FixFlagValues;
-  domains: string[];
-  server: string;
-  via: string;
-  restoreResolvConf: boolean;
-  iface: string;
-  pidFile?: string;
   names: string[];
   timeoutMs: number;
   print: (line: string) => void;
 }
 
 export async function runDnsFix(options: RunDnsFixOptions): Promise<void> {
-  const { flags, print } = options;
+  const { flags, print, names, timeoutMs, ...planOptions } = options;
   const root = flags.root;
   await runFix(flags, async (context) => {
-    const plan = await buildDnsPlan(context, {
-      domains: options.domains, server: options.server, via: options.via, restoreResolvConf: options.restoreResolvConf,
-      iface: options.iface, pidFile: options.pidFile, self: [process.execPath, process.argv[1]],
-    });
+    const plan = await buildDnsPlan(context, { ...planOptions, self: [process.execPath, process.argv[1]] });
     const reloadsResolver = (plan.method === 'dnsmasq' || plan.method === 'unbound') && plan.reloads.length > 0;
     if (!reloadsResolver) {
       plan.warnings.push('no running resolver is reloaded here, so the result is not verified: run `netmend doctor dns` once it has reloaded');
@@ -41,7 +33,7 @@ export async function runDnsFix(options: RunDnsFixOptions): Promise<void> {
       const resolv = readResolvFile(root);
       const owner = classifyResolvOwner(resolv.file, resolv.parsed, findResolverProcesses());
       const checkIds = owner.kind === 'mesh-daemon' ? ['dns.rebind-protection'] : ['dns.clobbered', 'dns.split-domain', 'dns.rebind-protection'];
-      const outcome = await verifyDns({ root, domains: options.domains, servers: [options.server], names: options.names, checkIds, timeoutMs: options.timeoutMs });
+      const outcome = await verifyDns({ root, domains: options.domains, servers: [options.server], names, checkIds, timeoutMs });
       return { ok: outcome.ok, report: outcome.report };
     };
     return plan;
