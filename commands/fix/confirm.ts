@@ -1,12 +1,13 @@
-import { Args, Flags } from '@oclif/core';
+import { Args } from '@oclif/core';
 import { BaseCommand } from '../../src/cli/base-command.js';
+import { journalRootFlag } from '../../src/fix/flags.js';
 
 export default class FixConfirm extends BaseCommand {
   static override summary = 'Keep a fix applied over SSH (otherwise it rolls back when its confirm timeout ends)';
   static override examples = ['<%= config.bin %> fix confirm'];
   static override args = { id: Args.string({ description: 'journal id (default: every fix waiting for confirmation)', required: false }) };
   static override flags = {
-    root: Flags.string({ description: 'prefix for every file path, the journal included', default: '' }),
+    ...journalRootFlag,
   };
 
   async run(): Promise<void> {

@@ -1,11 +1,12 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../src/cli/base-command.js';
+import { journalRootFlag } from '../../src/fix/flags.js';
 
 export default class FixList extends BaseCommand {
   static override summary = 'List applied fixes from the journal, newest last';
   static override examples = ['<%= config.bin %> fix list', '<%= config.bin %> fix list --json'];
   static override flags = {
-    root: Flags.string({ description: 'prefix for every file path, the journal included', default: '' }),
+    ...journalRootFlag,
     json: Flags.boolean({ description: 'print the journal entries as JSON', default: false }),
   };
 

@@ -1,5 +1,6 @@
-import { Args, Flags } from '@oclif/core';
+import { Args } from '@oclif/core';
 import { BaseCommand } from '../../src/cli/base-command.js';
+import { journalRootFlag } from '../../src/fix/flags.js';
 
 export default class FixUndo extends BaseCommand {
   static override summary = 'Undo an applied fix: restore every file byte for byte and revert its live changes';
@@ -7,7 +8,7 @@ export default class FixUndo extends BaseCommand {
   static override examples = ['<%= config.bin %> fix undo', '<%= config.bin %> fix undo 20261125T031500Z-subnet-routes'];
   static override args = { id: Args.string({ description: 'journal id from `netmend fix list`', required: false }) };
   static override flags = {
-    root: Flags.string({ description: 'prefix for every file path, the journal included', default: '' }),
+    ...journalRootFlag,
   };
 
   async run(): Promise<void> {

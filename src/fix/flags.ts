@@ -12,6 +12,11 @@ export const fixFlags = {
   snapshot: Flags.string({ description: 'plan against a saved snapshot (plan only; --apply reads the live kernel)', helpGroup: 'STATE' }),
 };
 
+/** The flag of the commands that only read or replay the journal (`fix list|undo|confirm`). */
+export const journalRootFlag = {
+  root: Flags.string({ description: 'prefix for every file path, the journal included', default: '' }),
+};
+
 export interface FixFlagValues {
   apply: boolean;
   yes: boolean;
