@@ -445,6 +445,19 @@ export class Device {
     }
   }
 
+  private rejectHandshake(message: 'initiation' | 'response', endpoint: Endpoint, error: string): void {
+    this.drops.handshakeRejected += 1;
+    this.log.verbose(`dropped a handshake ${message} from ${formatEndpoint(endpoint)}: ${error}`);
+  }
+
+  /** An authenticated handshake message: the peer roams to where it came from, and its timers hear of it. */
+  private acceptHandshakeFrom(peer: Peer, endpoint: Endpoint, length: number): void {
+    peer.endpoint = endpoint;
+    peer.rxBytes += length;
+    peer.timers.anyAuthenticatedPacketTraversal();
+    peer.timers.anyAuthenticatedPacketReceived();
+  }
+
   /** Under load: demand mac2 (send a cookie), then rate-limit per source IP. Returns false to drop. */
   private passesLoadChecks(msg: Buffer, endpoint: Endpoint, underLoad: boolean): boolean {
     if (!this.cookieChecker.checkMac1(msg)) {
@@ -484,15 +497,11 @@ export class Device {
         return peer && !peer.removed ? { peer, handshake: peer.handshake } : undefined;
       }, now);
       if ('error' in result) {
-        this.drops.handshakeRejected += 1;
-        this.log.verbose(`dropped a handshake initiation from ${formatEndpoint(endpoint)}: ${result.error}`);
+        this.rejectHandshake('initiation', endpoint, result.error);
         return;
       }
       const peer = result.peer;
-      peer.endpoint = endpoint;
-      peer.rxBytes += msg.length;
-      peer.timers.anyAuthenticatedPacketTraversal();
-      peer.timers.anyAuthenticatedPacketReceived();
+      this.acceptHandshakeFrom(peer, endpoint, msg.length);
       this.log.verbose(`${peer.label}: received handshake initiation from ${formatEndpoint(endpoint)}`);
       this.sendResponse(peer, now);
       return;
@@ -504,15 +513,11 @@ export class Device {
       return entry && !entry.keypair && !entry.peer.removed ? { peer: entry.peer, handshake: entry.peer.handshake } : undefined;
     });
     if ('error' in result) {
-      this.drops.handshakeRejected += 1;
-      this.log.verbose(`dropped a handshake response from ${formatEndpoint(endpoint)}: ${result.error}`);
+      this.rejectHandshake('response', endpoint, result.error);
       return;
     }
     const peer = result.peer;
-    peer.endpoint = endpoint;
-    peer.rxBytes += msg.length;
-    peer.timers.anyAuthenticatedPacketTraversal();
-    peer.timers.anyAuthenticatedPacketReceived();
+    this.acceptHandshakeFrom(peer, endpoint, msg.length);
     const keypair = deriveKeypair(peer.handshake, now);
     if (!keypair) return;
     this.installKeypair(peer, keypair);

@@ -159,6 +159,20 @@ export function consumeInitiation<P>(
   return { peer: found.peer, handshake: hs, timestamp };
 }
 
+/**
+ * Message 2's key schedule after its ephemeral, the same on both sides: the two DH results, then
+ * the preshared key. Returns the chaining key, the hash with tau mixed in, and the key that seals
+ * the empty payload.
+ */
+function mixResponseSecrets(chainingKey: Buffer, hash: Buffer, ee: Buffer, se: Buffer, presharedKey: Buffer): { chainingKey: Buffer; hash: Buffer; key: Buffer } {
+  let [c] = kdf(1, chainingKey, ee);
+  [c] = kdf(1, c, se);
+  const [next, tau, key] = kdf(3, c, presharedKey);
+  const h = mixHash(hash, tau);
+  tau.fill(0);
+  return { chainingKey: next, hash: h, key };
+}
+
 /** Builds message 2 (macs zero) for a consumed initiation. */
 export function createResponse(hs: Handshake, senderIndex: number, options: { ephemeral?: Ephemeral } = {}): Buffer | undefined {
   if (hs.state !== HandshakeState.InitiationConsumed || !hs.remoteEphemeral) return undefined;
@@ -176,17 +190,12 @@ export function createResponse(hs: Handshake, senderIndex: number, options: { ep
   const ee = dh(ephemeral.privateKey, hs.remoteEphemeral);
   const se = dh(ephemeral.privateKey, hs.remoteStatic);
   if (!ee || !se) return undefined;
-  [c] = kdf(1, c, ee);
-  [c] = kdf(1, c, se);
-  let tau: Buffer;
   let key: Buffer;
-  [c, tau, key] = kdf(3, c, hs.presharedKey);
-  h = mixHash(h, tau);
+  ({ chainingKey: c, hash: h, key } = mixResponseSecrets(c, h, ee, se, hs.presharedKey));
   const empty = handshakeSeal(key, EMPTY, h);
   empty.copy(msg, 44);
   h = mixHash(h, empty);
   key.fill(0);
-  tau.fill(0);
 
   hs.chainingKey = c;
   hs.hash = h;
@@ -217,12 +226,8 @@ export function consumeResponse<P>(
   const ee = dh(hs.localEphemeral.privateKey, ephemeralPublic);
   const se = dh(local.privateKey, ephemeralPublic);
   if (!ee || !se) return { error: 'low-order ephemeral key', peer: found.peer };
-  [c] = kdf(1, c, ee);
-  [c] = kdf(1, c, se);
-  let tau: Buffer;
   let key: Buffer;
-  [c, tau, key] = kdf(3, c, hs.presharedKey);
-  h = mixHash(h, tau);
+  ({ chainingKey: c, hash: h, key } = mixResponseSecrets(c, h, ee, se, hs.presharedKey));
   const empty = msg.subarray(44, 60);
   const opened = handshakeOpen(key, empty, h);
   key.fill(0);
