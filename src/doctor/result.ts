@@ -9,6 +9,11 @@ export function skip(check: Pick<Check, 'id'>, reason: string): CheckResult {
   return { id: check.id, status: 'skip', summary: reason, evidence: [] };
 }
 
+/** The routes checks' skip when the host has no mesh tunnel to judge. */
+export function skipWithoutMesh(check: Pick<Check, 'id'>): CheckResult {
+  return skip(check, 'no mesh tunnel interface (tun/wireguard or a known mesh name; name one with --iface)');
+}
+
 export function finding(check: Pick<Check, 'id'>, status: Extract<CheckStatus, 'warn' | 'fail'>, summary: string, evidence: string[], fix?: FixSuggestion): CheckResult {
   return fix ? { id: check.id, status, summary, evidence, fix } : { id: check.id, status, summary, evidence };
 }

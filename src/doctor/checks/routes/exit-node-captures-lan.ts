@@ -7,7 +7,7 @@ import { formatRoute } from '../../../snapshot/format.js';
 import { isDefaultRoute, routingView } from '../../analysis.js';
 import { bypassPriority, decisionViaMesh, lanPathEvidence, lanPaths } from '../../lan-paths.js';
 import { formatPrefix } from '../../../net/address.js';
-import { finding, listSome, pass, skip } from '../../result.js';
+import { finding, listSome, pass, skipWithoutMesh } from '../../result.js';
 import { decide, decisionEvidence, describeDecision } from '../../simulate.js';
 import type { Check } from '../../types.js';
 
@@ -17,7 +17,7 @@ const check: Check = {
   title: 'exit-node default route captures the LAN or the gateway',
   run(state, options) {
     const view = routingView(state, options);
-    if (view.meshIfaces.size === 0 && view.meshRoutes.length === 0) return skip(check, 'no mesh tunnel interface (tun/wireguard or a known mesh name; name one with --iface)');
+    if (view.meshIfaces.size === 0 && view.meshRoutes.length === 0) return skipWithoutMesh(check);
     const meshDefaults = view.meshRoutes.filter((route) => isDefaultRoute(route) && route.table !== 254);
     if (meshDefaults.length === 0) return pass(check, 'no exit-node default route in a mesh table');
 

@@ -6,7 +6,7 @@
  */
 import { routingView } from '../../analysis.js';
 import { TAILSCALE_GATHERER, type TailscaleFacts } from '../../gather/tailscale.js';
-import { finding, listSome, pass, skip } from '../../result.js';
+import { finding, listSome, pass, skip, skipWithoutMesh } from '../../result.js';
 import type { Check } from '../../types.js';
 
 function sysctlLine(name: string, value: number | undefined): string {
@@ -20,7 +20,7 @@ const check: Check = {
   needs: [TAILSCALE_GATHERER],
   run(state, options) {
     const view = routingView(state, options);
-    if (view.meshIfaces.size === 0) return skip(check, 'no mesh tunnel interface (tun/wireguard or a known mesh name; name one with --iface)');
+    if (view.meshIfaces.size === 0) return skipWithoutMesh(check);
     const { sysctls } = state.snapshot;
     const ipv4 = sysctls.ipForward;
     const ipv6 = sysctls.ipv6Forwarding;

@@ -10,7 +10,7 @@ import type { Family, Route } from '../../../snapshot/types.js';
 import { isDefaultRoute, routeDevices, routingView } from '../../analysis.js';
 import { formatPrefix, prefixContainsPrefix, type ParsedPrefix } from '../../../net/address.js';
 import { CGNAT_RANGE, parseRouteDst, prefixContainsAddress } from '../../prefix.js';
-import { finding, listSome, pass, skip } from '../../result.js';
+import { finding, listSome, pass, skipWithoutMesh } from '../../result.js';
 import type { Check } from '../../types.js';
 
 interface Entry {
@@ -65,7 +65,7 @@ const check: Check = {
   title: 'overlapping mesh routes, or the mesh range overlaps the LAN/WAN',
   run(state, options) {
     const view = routingView(state, options);
-    if (view.meshIfaces.size === 0 && view.meshRoutes.length === 0) return skip(check, 'no mesh tunnel interface (tun/wireguard or a known mesh name; name one with --iface)');
+    if (view.meshIfaces.size === 0 && view.meshRoutes.length === 0) return skipWithoutMesh(check);
 
     // The mesh uses the CGNAT range when a tunnel holds an address in it or routes into it.
     const meshCgnatAddresses = state.snapshot.addresses.filter((address) => address.family === 4 && view.meshIfaces.has(address.dev) && prefixContainsAddress(CGNAT_RANGE, address.local));

@@ -10,7 +10,7 @@ import type { Family } from '../../../snapshot/types.js';
 import { ownAddressesOn, routingView } from '../../analysis.js';
 import { decisionViaMesh } from '../../lan-paths.js';
 import { sampleAddress } from '../../prefix.js';
-import { finding, listSome, pass, skip } from '../../result.js';
+import { finding, listSome, pass, skipWithoutMesh } from '../../result.js';
 import { decide, decisionEvidence, describeDecision } from '../../simulate.js';
 import type { Check } from '../../types.js';
 
@@ -29,7 +29,7 @@ const check: Check = {
   title: 'strict rp_filter drops replies that return asymmetrically',
   run(state, options) {
     const view = routingView(state, options);
-    if (view.meshIfaces.size === 0) return skip(check, 'no mesh tunnel interface (tun/wireguard or a known mesh name; name one with --iface)');
+    if (view.meshIfaces.size === 0) return skipWithoutMesh(check);
     const { interfaces } = state.snapshot.sysctls;
     const all = interfaces.all?.rpFilter ?? 0;
     // The kernel applies the larger of conf.all and conf.IFACE; 1 is strict, 2 loose.

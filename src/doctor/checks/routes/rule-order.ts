@@ -13,7 +13,7 @@ import { isDefaultRoute, mainRule, routingView, tableKey, type RoutingView } fro
 import { decisionViaMesh } from '../../lan-paths.js';
 import { formatPrefix, prefixesOverlap } from '../../../net/address.js';
 import { parseRouteDst, sampleAddress } from '../../prefix.js';
-import { finding, listSome, pass, skip } from '../../result.js';
+import { finding, listSome, pass, skipWithoutMesh } from '../../result.js';
 import { decide, decisionEvidence, describeDecision } from '../../simulate.js';
 import type { Check } from '../../types.js';
 
@@ -62,7 +62,7 @@ const check: Check = {
   title: 'mesh policy rules missing, duplicated or out of order',
   run(state, options) {
     const view = routingView(state, options);
-    if (view.meshIfaces.size === 0 && view.meshRoutes.length === 0) return skip(check, 'no mesh tunnel interface (tun/wireguard or a known mesh name; name one with --iface)');
+    if (view.meshIfaces.size === 0 && view.meshRoutes.length === 0) return skipWithoutMesh(check);
     const failures: string[] = [];
     const warnings: string[] = [];
     const evidence: string[] = [];

@@ -6,7 +6,7 @@
 import { formatPrefix } from '../../../net/address.js';
 import { routingView } from '../../analysis.js';
 import { bypassPriority, lanPathEvidence, lanPaths } from '../../lan-paths.js';
-import { finding, listSome, pass, skip } from '../../result.js';
+import { finding, listSome, pass, skip, skipWithoutMesh } from '../../result.js';
 import type { Check } from '../../types.js';
 
 const check: Check = {
@@ -15,7 +15,7 @@ const check: Check = {
   title: 'mesh subnet route shadows a connected LAN',
   run(state, options) {
     const view = routingView(state, options);
-    if (view.meshIfaces.size === 0 && view.meshRoutes.length === 0) return skip(check, 'no mesh tunnel interface (tun/wireguard or a known mesh name; name one with --iface)');
+    if (view.meshIfaces.size === 0 && view.meshRoutes.length === 0) return skipWithoutMesh(check);
     if (view.lans.length === 0) return skip(check, 'no directly connected LAN prefix to shadow');
     const shadowed = lanPaths(state, options).filter((path) => path.viaMesh && !path.byDefaultRoute);
     if (shadowed.length === 0) {

@@ -8,7 +8,7 @@ import type { Route } from '../../../snapshot/types.js';
 import { routingView } from '../../analysis.js';
 import { isIPv6LinkLocal } from '../../../net/address.js';
 import { parseRouteDst, prefixContainsAddress, LINK_LOCAL_V6 } from '../../prefix.js';
-import { finding, pass, skip } from '../../result.js';
+import { finding, pass, skipWithoutMesh } from '../../result.js';
 import type { Check } from '../../types.js';
 
 function isLinkLocalRoute(route: Route): boolean {
@@ -23,7 +23,7 @@ const check: Check = {
   title: 'tunnel link-local route competes with the LAN',
   run(state, options) {
     const view = routingView(state, options);
-    if (view.meshIfaces.size === 0) return skip(check, 'no mesh tunnel interface (tun/wireguard or a known mesh name; name one with --iface)');
+    if (view.meshIfaces.size === 0) return skipWithoutMesh(check);
 
     const tunnelRoutes: Route[] = [];
     const lanRoutes: Route[] = [];
