@@ -150,3 +150,15 @@ export async function twoHosts(lab: Lab): Promise<{ nsA: string; nsB: string; ve
   await lab.ip(nsB, 'addr', 'add', '10.231.0.2/24', 'dev', vethB);
   return { nsA, nsB, vethA, vethB };
 }
+
+/**
+ * netmend on 10.232.0.1 (nsA, `port`) initiating to wireguard-go on 10.232.0.2 (nsB, `port` + 1),
+ * which is given no endpoint and learns netmend's from the handshake.
+ */
+export async function netmendInitiatesToWireguardGo(lab: Lab, nsA: string, nsB: string, port: number): Promise<{ mine: Node; theirs: Node }> {
+  const mine = newNode('netmend', nsA, '10.232.0.1', port);
+  const theirs = newNode('wireguard-go', nsB, '10.232.0.2', port + 1);
+  await startNode(lab, theirs, [{ node: mine }]);
+  await startNode(lab, mine, [{ node: theirs, endpoint: `10.231.0.2:${port + 1}` }]);
+  return { mine, theirs };
+}

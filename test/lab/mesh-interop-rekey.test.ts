@@ -5,17 +5,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Lab, labUnavailable } from './harness.js';
-import { newNode, pingUntilReply, startNode, twoHosts, wgDump, wireguardGoMissing } from './mesh-interop-lab.js';
+import { netmendInitiatesToWireguardGo, pingUntilReply, twoHosts, wgDump, wireguardGoMissing } from './mesh-interop-lab.js';
 
 const skip = labUnavailable() ?? wireguardGoMissing();
 
 test('a session survives past REKEY_AFTER_TIME with traffic flowing (about 150 s)', { skip, timeout: 400_000 }, async (t) => {
   const lab = Lab.forTest(t);
   const { nsA, nsB } = await twoHosts(lab);
-  const mine = newNode('netmend', nsA, '10.232.0.1', 51081);
-  const theirs = newNode('wireguard-go', nsB, '10.232.0.2', 51082);
-  await startNode(lab, theirs, [{ node: mine }]);
-  await startNode(lab, mine, [{ node: theirs, endpoint: '10.231.0.2:51082' }]);
+  const { mine, theirs } = await netmendInitiatesToWireguardGo(lab, nsA, nsB, 51081);
   assert.ok(await pingUntilReply(lab, nsA, '10.232.0.2'), mine.log.join(''));
   const first = (await wgDump(lab, nsA, mine.iface))[0].latestHandshake;
 

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { test } from 'node:test';
 import { Lab, labUnavailable, netmendBin, uniqueName } from './harness.js';
-import { b64, newNode, ping, pingUntilReply, startNode, twoHosts, waitFor, wgDump, wireguardGoMissing } from './mesh-interop-lab.js';
+import { b64, netmendInitiatesToWireguardGo, newNode, ping, pingUntilReply, startNode, twoHosts, waitFor, wgDump, wireguardGoMissing } from './mesh-interop-lab.js';
 import { generatePresharedKey, generatePrivateKey, publicKeyOf } from '../../src/mesh/keys.js';
 
 const skip = labUnavailable() ?? wireguardGoMissing();
@@ -16,10 +16,7 @@ const opts = { skip, timeout: 180_000 };
 test('netmend initiates to wireguard-go: ping, `wg show` against netmend, status without private keys, clean shutdown', opts, async (t) => {
   const lab = Lab.forTest(t);
   const { nsA, nsB } = await twoHosts(lab);
-  const mine = newNode('netmend', nsA, '10.232.0.1', 51001);
-  const theirs = newNode('wireguard-go', nsB, '10.232.0.2', 51002);
-  await startNode(lab, theirs, [{ node: mine }]);
-  await startNode(lab, mine, [{ node: theirs, endpoint: '10.231.0.2:51002' }]);
+  const { mine, theirs } = await netmendInitiatesToWireguardGo(lab, nsA, nsB, 51001);
 
   const result = await ping(lab, nsA, '10.232.0.2', 5);
   assert.ok(result.ok, `${result.output}\n${mine.log.join('')}`);
@@ -105,10 +102,7 @@ test('mismatched preshared keys: no session', opts, async (t) => {
 test('a 10 s iperf3 TCP run through netmend <-> wireguard-go', opts, async (t) => {
   const lab = Lab.forTest(t);
   const { nsA, nsB } = await twoHosts(lab);
-  const mine = newNode('netmend', nsA, '10.232.0.1', 51021);
-  const theirs = newNode('wireguard-go', nsB, '10.232.0.2', 51022);
-  await startNode(lab, theirs, [{ node: mine }]);
-  await startNode(lab, mine, [{ node: theirs, endpoint: '10.231.0.2:51022' }]);
+  const { mine, theirs } = await netmendInitiatesToWireguardGo(lab, nsA, nsB, 51021);
   assert.ok(await pingUntilReply(lab, nsA, '10.232.0.2'), mine.log.join(''));
   const server = lab.spawn(nsB, 'iperf3', ['-s', '-1', '-B', '10.232.0.2']);
   await new Promise((resolve) => setTimeout(resolve, 500));
