@@ -427,35 +427,23 @@ export class RouteContainmentSelection {
 
   keep(buffer: Buffer, payload: number, end: number): boolean {
     if (buffer.readUInt32LE(payload + 8) & RTM_F_CLONED) return false;
-    const family = buffer[payload];
-    const dstLength = buffer[payload + 1];
     let table = buffer[payload + 4];
-    let dst = -1;
-    let dstBytes = 0;
     for (let at = payload + 12; at + 4 <= end;) {
       const length = buffer.readUInt16LE(at);
       if (length < 4) break;
-      const type = buffer.readUInt16LE(at + 2) & NLA_TYPE_MASK;
-      if (type === RTA_DST) {
-        dst = at + 4;
-        dstBytes = length - 4;
-      } else if (type === RTA_TABLE && length >= 8) table = buffer.readUInt32LE(at + 4);
+      if ((buffer.readUInt16LE(at + 2) & NLA_TYPE_MASK) === RTA_TABLE && length >= 8) {
+        table = buffer.readUInt32LE(at + 4);
+        break;
+      }
       at += (length + 3) & ~3;
     }
-    const tableKey = family * 0x1_0000_0000 + table;
+    const tableKey = buffer[payload] * 0x1_0000_0000 + table;
     if (!this.seenTables.has(tableKey)) {
       this.seenTables.add(tableKey);
       return true;
     }
     if (table === RT_TABLE_LOCAL || buffer[payload + 7] === RTN_LOCAL) return true;
-    for (const target of this.targets) {
-      if (target.family !== family) continue;
-      if (dstLength === 0) return true;
-      // A destination attribute shorter than its prefix length is malformed: keep it, let the decoder judge.
-      if (dst < 0 || dstBytes * 8 < dstLength || target.bytes.length * 8 < dstLength) return true;
-      if (prefixBytesMatch(buffer, dst, target.bytes, dstLength)) return true;
-    }
-    return false;
+    return routeContainsAny(buffer, payload, end, this.targets);
   }
 }
 
