@@ -14,7 +14,7 @@ import type { RouteDecision, RouteQuery } from '../route/types.js';
 import { formatRoute, formatRule } from '../snapshot/format.js';
 import { routeRemainder } from '../snapshot/raw-routes.js';
 import type { Route, Snapshot } from '../snapshot/types.js';
-import { parseAddress, type ParsedAddress } from '../net/address.js';
+import { maskIPv4, parseAddress, scanIPv4Prefix, scannedIPv4, type ParsedAddress } from '../net/address.js';
 import { parseRouteDst } from './prefix.js';
 
 interface PrefixTable {
@@ -27,51 +27,6 @@ interface PrefixTable {
   v6Low: BigUint64Array;
   v6Length: Uint8Array;
   v6Position: Uint32Array;
-}
-
-// Results of scanIpv4Prefix, kept in module scope so half a million scans allocate nothing.
-let scannedNetwork = 0;
-let scannedLength = 0;
-
-/** Fast dotted-quad prefix scan for IPv4 route destinations into scannedNetwork/scannedLength. */
-function scanIpv4Prefix(text: string): boolean {
-  let value = 0;
-  let part = 0;
-  let digits = 0;
-  let dots = 0;
-  let i = 0;
-  for (; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c >= 48 && c <= 57) {
-      part = part * 10 + (c - 48);
-      if (++digits > 3 || part > 255) return false;
-    } else if (c === 46 && digits > 0 && dots < 3) {
-      value = value * 256 + part;
-      part = 0;
-      digits = 0;
-      dots++;
-    } else break;
-  }
-  if (dots !== 3 || digits === 0) return false;
-  value = value * 256 + part;
-  let length = 32;
-  if (i < text.length) {
-    if (text.charCodeAt(i) !== 47 || i + 1 >= text.length) return false;
-    length = 0;
-    for (i++; i < text.length; i++) {
-      const c = text.charCodeAt(i);
-      if (c < 48 || c > 57) return false;
-      length = length * 10 + (c - 48);
-    }
-    if (length > 32) return false;
-  }
-  scannedNetwork = value >>> 0;
-  scannedLength = length;
-  return true;
-}
-
-function v4Mask(length: number): number {
-  return length === 0 ? 0 : (0xffffffff << (32 - length)) >>> 0;
 }
 
 const MASK64 = (1n << 64n) - 1n;
@@ -89,15 +44,15 @@ function buildPrefixTable(snapshot: Snapshot): PrefixTable {
       always.push(position);
     } else if (route.family === 4) {
       if (route.dst === 'default') {
-        scannedNetwork = 0;
-        scannedLength = 0;
-      } else if (!scanIpv4Prefix(route.dst)) {
+        scannedIPv4.value = 0;
+        scannedIPv4.length = 0;
+      } else if (!scanIPv4Prefix(route.dst)) {
         always.push(position);
         continue;
       }
       // Host bits are cleared here, as the kernel stores the prefix.
-      v4Network[v4.length] = (scannedNetwork & v4Mask(scannedLength)) >>> 0;
-      v4Length[v4.length] = scannedLength;
+      v4Network[v4.length] = scannedIPv4.value;
+      v4Length[v4.length] = scannedIPv4.length;
       v4.push(position);
     } else {
       const prefix = parseRouteDst(route.dst, 6);
@@ -133,7 +88,7 @@ function positionsContaining(table: PrefixTable, addresses: string[]): number[] 
     if (address.family === 4) {
       const value = Number(address.value);
       for (let i = 0; i < table.v4Network.length; i++) {
-        if (((value & v4Mask(table.v4Length[i])) >>> 0) === table.v4Network[i]) picked.add(table.v4Position[i]);
+        if (maskIPv4(value, table.v4Length[i]) === table.v4Network[i]) picked.add(table.v4Position[i]);
       }
     } else {
       const high = address.value >> 64n;

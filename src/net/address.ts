@@ -229,3 +229,43 @@ export function isIPv6LinkLocal(value: bigint): boolean {
 export function isIPv6Multicast(value: bigint): boolean {
   return value >> 120n === 0xffn;
 }
+
+/** Result of the last successful scanIPv4Prefix, reused so half a million scans allocate nothing. */
+export const scannedIPv4 = { value: 0, length: 0 };
+
+/** "a.b.c.d/len" or "a.b.c.d" into scannedIPv4 (value masked to the length) without allocating; false when it is not that shape. */
+export function scanIPv4Prefix(text: string): boolean {
+  let value = 0;
+  let part = 0;
+  let digits = 0;
+  let dots = 0;
+  let i = 0;
+  for (; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 48 && c <= 57) {
+      part = part * 10 + (c - 48);
+      if (++digits > 3 || part > 255) return false;
+    } else if (c === 46 && digits > 0 && dots < 3) {
+      value = value * 256 + part;
+      part = 0;
+      digits = 0;
+      dots++;
+    } else break;
+  }
+  if (dots !== 3 || digits === 0) return false;
+  value = value * 256 + part;
+  let length = 32;
+  if (i < text.length) {
+    if (text.charCodeAt(i) !== 47 /* / */ || i + 1 >= text.length) return false;
+    length = 0;
+    for (i++; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (c < 48 || c > 57) return false;
+      length = length * 10 + (c - 48);
+    }
+    if (length > 32) return false;
+  }
+  scannedIPv4.value = maskIPv4(value, length);
+  scannedIPv4.length = length;
+  return true;
+}

@@ -5,7 +5,7 @@
  * allocates nothing per route), the second builds a hash per prefix length so the thousands of
  * lookups the doctor runs are a handful of probes each, not scans.
  */
-import { maskIPv4, maskIPv6, parsePrefix, type ParsedAddress, type ParsedPrefix } from '../net/address.js';
+import { maskIPv4, maskIPv6, parsePrefix, scanIPv4Prefix, scannedIPv4, type ParsedAddress, type ParsedPrefix } from '../net/address.js';
 import type { Family, Link, Route, Rule, Snapshot } from '../snapshot/types.js';
 
 export interface TableIndex {
@@ -45,51 +45,10 @@ export function parseRouteDestination(dst: string, family: Family): ParsedPrefix
   return parsePrefix(dst);
 }
 
-// The allocation-free IPv4 prefix parser below reports through these two.
-let scannedValue = 0;
-let scannedLength = 0;
-
-/** "a.b.c.d/len" or "a.b.c.d" without allocating; false when it is not that shape. */
-function scanIPv4Prefix(text: string): boolean {
-  let value = 0;
-  let part = 0;
-  let digits = 0;
-  let dots = 0;
-  let i = 0;
-  for (; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c >= 48 && c <= 57) {
-      part = part * 10 + (c - 48);
-      if (++digits > 3 || part > 255) return false;
-    } else if (c === 46 && digits > 0 && dots < 3) {
-      value = value * 256 + part;
-      part = 0;
-      digits = 0;
-      dots++;
-    } else break;
-  }
-  if (dots !== 3 || digits === 0) return false;
-  value = value * 256 + part;
-  let length = 32;
-  if (i < text.length) {
-    if (text.charCodeAt(i) !== 47 /* / */ || i + 1 >= text.length) return false;
-    length = 0;
-    for (i++; i < text.length; i++) {
-      const c = text.charCodeAt(i);
-      if (c < 48 || c > 57) return false;
-      length = length * 10 + (c - 48);
-    }
-    if (length > 32) return false;
-  }
-  scannedValue = maskIPv4(value, length);
-  scannedLength = length;
-  return true;
-}
-
 /** Prefix of a route as (value, length) in the scratch variables; IPv6 values are returned. */
 function routePrefix(route: Route): { value: number | bigint; length: number } | undefined {
   if (route.family === 4) {
-    if (scanIPv4Prefix(route.dst)) return { value: scannedValue, length: scannedLength };
+    if (scanIPv4Prefix(route.dst)) return { value: scannedIPv4.value, length: scannedIPv4.length };
     if (route.dst === 'default') return { value: 0, length: 0 };
     return undefined;
   }
@@ -182,11 +141,11 @@ function scanLongestMatch(table: TableIndex, address: ParsedAddress, usable: (ro
     if (route.family === 4 && address.family === 4) {
       if (!scanIPv4Prefix(route.dst)) {
         if (route.dst !== 'default') continue;
-        scannedValue = 0;
-        scannedLength = 0;
+        scannedIPv4.value = 0;
+        scannedIPv4.length = 0;
       }
-      length = scannedLength;
-      if (length < bestLength || maskIPv4(address.value, length) !== scannedValue) continue;
+      length = scannedIPv4.length;
+      if (length < bestLength || maskIPv4(address.value, length) !== scannedIPv4.value) continue;
     } else {
       const prefix = routePrefix(route);
       if (!prefix || prefix.length < bestLength || maskIPv6(address.value as bigint, prefix.length) !== prefix.value) continue;
