@@ -4,6 +4,7 @@
  */
 import { Command, Flags } from '@oclif/core';
 import { exitCodeOf, formatErrorLine, NetmendError } from '../errors.js';
+import { reportError } from './report-error.js';
 
 export abstract class BaseCommand extends Command {
   static override baseFlags = {
@@ -20,21 +21,18 @@ export abstract class BaseCommand extends Command {
   }
 
   protected override async catch(error: Error & { exitCode?: number }): Promise<unknown> {
-    const code = exitCodeOf(error);
-    const isOclifParseError = !(error instanceof NetmendError) && code === 2;
-    if (this.debugEnabled && error.stack) process.stderr.write(`${error.stack}\n`);
-    if (isOclifParseError) {
-      // oclif's own usage errors (unknown flag, missing argument): keep its message, one line.
-      process.stderr.write(`netmend: ${formatErrorLine(error)}\n`);
-    } else if (error instanceof NetmendError) {
-      process.stderr.write(`netmend: ${formatErrorLine(error)}\n`);
-    } else if ((error as { code?: string }).code === 'EEXIT') {
-      process.exitCode = code;
-      return;
-    } else {
-      process.stderr.write(`netmend: internal error: ${formatErrorLine(error)}${this.debugEnabled ? '' : ' (run with --debug for details)'}\n`);
+    if ((error as { code?: string }).code === 'EEXIT') {
+      process.exitCode = exitCodeOf(error);
+      return undefined;
     }
-    process.exitCode = code;
+    if (!(error instanceof NetmendError) && exitCodeOf(error) === 2) {
+      // oclif's own usage errors (unknown flag, missing argument): keep its message, one line.
+      if (this.debugEnabled && error.stack) process.stderr.write(`${error.stack}\n`);
+      process.stderr.write(`netmend: ${formatErrorLine(error)}\n`);
+      process.exitCode = 2;
+      return undefined;
+    }
+    process.exitCode = reportError(error, this.debugEnabled);
     return undefined;
   }
 }

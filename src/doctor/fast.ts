@@ -6,7 +6,7 @@
  * its usual usage errors.
  */
 import { parseArgs } from 'node:util';
-import { exitCodeOf, formatErrorLine, NetmendError } from '../errors.js';
+import { debugRequested, reportError } from '../cli/report-error.js';
 import type { DoctorTopic } from './types.js';
 
 const SOURCES = ['auto', 'netlink', 'ip-json', 'ip-text'];
@@ -59,11 +59,7 @@ async function runFastFor(topics: DoctorTopic[] | undefined, argv: string[]): Pr
     process.stdout.write(stdout);
     return exitCode;
   } catch (error) {
-    const debug = values.debug === true || process.env.NETMEND_DEBUG === '1';
-    if (debug && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
-    if (error instanceof NetmendError) process.stderr.write(`netmend: ${formatErrorLine(error)}\n`);
-    else process.stderr.write(`netmend: internal error: ${formatErrorLine(error)}${debug ? '' : ' (run with --debug for details)'}\n`);
-    return exitCodeOf(error);
+    return reportError(error, debugRequested(values.debug));
   }
 }
 

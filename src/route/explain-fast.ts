@@ -5,7 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import { debugFlagSpec, parseArgsOptions } from '../cli/flag-spec.js';
-import { exitCodeOf, formatErrorLine, NetmendError } from '../errors.js';
+import { debugRequested, reportError } from '../cli/report-error.js';
 import { runExplain } from './explain.js';
 import { explainFlagSpec } from './explain-flags.js';
 
@@ -35,10 +35,6 @@ export async function runFast(argv: string[]): Promise<number | undefined> {
     process.stdout.write(output);
     return exitCode;
   } catch (error) {
-    const debug = values.debug === true || process.env.NETMEND_DEBUG === '1';
-    if (debug && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
-    if (error instanceof NetmendError) process.stderr.write(`netmend: ${formatErrorLine(error)}\n`);
-    else process.stderr.write(`netmend: internal error: ${formatErrorLine(error)}${debug ? '' : ' (run with --debug for details)'}\n`);
-    return exitCodeOf(error);
+    return reportError(error, debugRequested(values.debug));
   }
 }

@@ -5,7 +5,7 @@
  * --ssh) returns undefined and oclif runs the command with its usual usage errors.
  */
 import { parseArgs } from 'node:util';
-import { exitCodeOf, formatErrorLine, NetmendError } from '../errors.js';
+import { debugRequested, reportError } from '../cli/report-error.js';
 
 const SOURCES = ['auto', 'netlink', 'ip-json', 'ip-text'];
 
@@ -37,10 +37,6 @@ export async function runFast(argv: string[]): Promise<number | undefined> {
     await writeSnapshot(snapshot, values.out);
     return 0;
   } catch (error) {
-    const debug = values.debug === true || process.env.NETMEND_DEBUG === '1';
-    if (debug && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
-    if (error instanceof NetmendError) process.stderr.write(`netmend: ${formatErrorLine(error)}\n`);
-    else process.stderr.write(`netmend: internal error: ${formatErrorLine(error)}${debug ? '' : ' (run with --debug for details)'}\n`);
-    return exitCodeOf(error);
+    return reportError(error, debugRequested(values.debug));
   }
 }
