@@ -93,6 +93,8 @@ export function formatPlan(plan: FixPlan, pending: PendingFile[]): string[] {
   return lines;
 }
 
+const VERIFY_SETTLE_MS = 1000;
+
 async function liveSnapshot(flags: FixFlagValues): Promise<Snapshot> {
   return readState({ source: flags.source });
 }
@@ -201,6 +203,9 @@ async function applyPlan(plan: FixPlan, pending: PendingFile[], flags: FixFlagVa
   }
 
   if (flags.live && (plan.verify.length > 0 || plan.verifyAsync)) {
+    // A daemon that fights the change (re-adding an address, a rule) does so within moments:
+    // read the state only after it has had the chance, so the verdict is not a lucky snapshot.
+    await new Promise((resolve) => setTimeout(resolve, VERIFY_SETTLE_MS));
     const outcome = plan.verify.length > 0 ? await verifyChecks(plan.verify, await liveSnapshot(flags), ifaces, flags.root || '/') : { ok: true, report: [] };
     if (plan.verifyAsync) {
       const extra = await plan.verifyAsync();
