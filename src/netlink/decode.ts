@@ -131,18 +131,18 @@ export function decodeAddress(buffer: Buffer, payload: number, end: number, link
 
 // --- routes ----------------------------------------------------------------------------------
 
-const RTA_DST = 1;
-const RTA_SRC = 2;
-const RTA_OIF = 4;
-const RTA_GATEWAY = 5;
-const RTA_PRIORITY = 6;
-const RTA_PREFSRC = 7;
-const RTA_MULTIPATH = 9;
-const RTA_CACHEINFO = 12;
-const RTA_TABLE = 15;
-const RTA_VIA = 18;
-const RTA_PREF = 20;
-const RTM_F_CLONED = 0x200;
+export const RTA_DST = 1;
+export const RTA_SRC = 2;
+export const RTA_OIF = 4;
+export const RTA_GATEWAY = 5;
+export const RTA_PRIORITY = 6;
+export const RTA_PREFSRC = 7;
+export const RTA_MULTIPATH = 9;
+export const RTA_CACHEINFO = 12;
+export const RTA_TABLE = 15;
+export const RTA_VIA = 18;
+export const RTA_PREF = 20;
+export const RTM_F_CLONED = 0x200;
 const REJECT_TYPES = new Set([6, 7, 8, 9]);
 
 const IPV4_ZERO_PREFIX = '0.0.0.0/0';

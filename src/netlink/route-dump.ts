@@ -12,21 +12,11 @@ import { ipv6RejectError, prefName, protocolName, routeFlagNames, routeTypeName,
 import type { ParsedAddress } from '../net/address.js';
 import type { Route } from '../snapshot/types.js';
 import { formatIpv6 } from './addresses.js';
-import { RouteDecoder } from './decode.js';
+import {
+  RouteDecoder, RTA_CACHEINFO, RTA_DST, RTA_GATEWAY, RTA_MULTIPATH, RTA_OIF, RTA_PREF, RTA_PREFSRC, RTA_PRIORITY, RTA_SRC, RTA_TABLE, RTA_VIA, RTM_F_CLONED,
+} from './decode.js';
 
 const NLA_TYPE_MASK = 0x3fff;
-const RTM_F_CLONED = 0x200;
-const RTA_DST = 1;
-const RTA_SRC = 2;
-const RTA_OIF = 4;
-const RTA_GATEWAY = 5;
-const RTA_PRIORITY = 6;
-const RTA_PREFSRC = 7;
-const RTA_MULTIPATH = 9;
-const RTA_CACHEINFO = 12;
-const RTA_TABLE = 15;
-const RTA_VIA = 18;
-const RTA_PREF = 20;
 const ROUTE_FLAG_MASK = 0x2000c17f;
 const CHUNK_BYTES = 1 << 20;
 /** Room left in a chunk before starting another route; larger routes take the slow path. */
