@@ -1,6 +1,7 @@
-import { Flags } from '@oclif/core';
 import { BaseCommand } from '../src/cli/base-command.js';
+import { oclifFlags } from '../src/cli/oclif-flags.js';
 import { stateFlags } from '../src/cli/state-flags.js';
+import { snapshotOwnFlagSpec } from '../src/snapshot/snapshot-flags.js';
 import { readState } from '../src/snapshot/load.js';
 
 export default class Snapshot extends BaseCommand {
@@ -12,7 +13,7 @@ export default class Snapshot extends BaseCommand {
   ];
   static override flags = {
     ...stateFlags,
-    out: Flags.string({ char: 'o', description: 'write to FILE (atomically) instead of stdout' }),
+    ...oclifFlags(snapshotOwnFlagSpec),
   };
 
   async run(): Promise<void> {

@@ -1,33 +1,29 @@
 /**
  * `netmend snapshot` without oclif (bin/run.js calls runFast): loading oclif costs about a third
  * of a second of CPU, which matters when the command is benchmarked against `ip -json`. Flags
- * mirror commands/snapshot.ts; anything unusual (unknown flag, a positional, --snapshot with
+ * come from the spec commands/snapshot.ts uses too; anything unusual (unknown flag, a positional, --snapshot with
  * --ssh) returns undefined and oclif runs the command with its usual usage errors.
  */
 import { parseArgs } from 'node:util';
+import { debugFlagSpec, parseArgsOptions, stateFlagSpec } from '../cli/flag-spec.js';
 import { debugRequested, reportError } from '../cli/report-error.js';
+import { snapshotFlagSpec } from './snapshot-flags.js';
 
-const SOURCES = ['auto', 'netlink', 'ip-json', 'ip-text'];
+const SOURCES: readonly string[] = stateFlagSpec.source.options;
 
 export async function runFast(argv: string[]): Promise<number | undefined> {
   let parsed;
   try {
     parsed = parseArgs({
       args: argv,
-      options: {
-        snapshot: { type: 'string' },
-        ssh: { type: 'string' },
-        source: { type: 'string' },
-        out: { type: 'string', short: 'o' },
-        debug: { type: 'boolean' },
-      },
+      options: parseArgsOptions({ ...snapshotFlagSpec, ...debugFlagSpec }),
       allowPositionals: false,
       strict: true,
     });
   } catch {
     return undefined;
   }
-  const { values } = parsed;
+  const values = parsed.values as { snapshot?: string; ssh?: string; source?: string; out?: string; debug?: boolean };
   if (values.source !== undefined && !SOURCES.includes(values.source)) return undefined;
   if (values.snapshot !== undefined && values.ssh !== undefined) return undefined;
   try {
