@@ -11,6 +11,8 @@ export interface FlagSpec {
   default?: string | boolean;
   helpGroup?: string;
   exclusive?: readonly string[];
+  /** A string flag that may be given more than once. */
+  multiple?: boolean;
 }
 
 export type FlagSpecs = Record<string, FlagSpec>;
@@ -28,8 +30,10 @@ export const debugFlagSpec = {
 } as const satisfies FlagSpecs;
 
 /** node:util parseArgs options for a set of flag specs. */
-export function parseArgsOptions(specs: FlagSpecs): Record<string, { type: 'string' | 'boolean'; short?: string }> {
-  const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {};
-  for (const [name, spec] of Object.entries(specs)) options[name] = spec.char ? { type: spec.type, short: spec.char } : { type: spec.type };
+export function parseArgsOptions(specs: FlagSpecs): Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }> {
+  const options: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }> = {};
+  for (const [name, spec] of Object.entries(specs)) {
+    options[name] = { type: spec.type, ...(spec.char ? { short: spec.char } : {}), ...(spec.multiple ? { multiple: true } : {}) };
+  }
   return options;
 }

@@ -11,6 +11,7 @@ function oclifFlag(spec: FlagSpec) {
     ...(spec.exclusive ? { exclusive: [...spec.exclusive] } : {}),
   };
   if (spec.type === 'boolean') return Flags.boolean({ ...common, default: spec.default === true });
+  if (spec.multiple) return Flags.string({ ...common, multiple: true });
   return Flags.string({
     ...common,
     ...(spec.options ? { options: [...spec.options] } : {}),
@@ -18,7 +19,7 @@ function oclifFlag(spec: FlagSpec) {
   });
 }
 
-export function oclifFlags<T extends FlagSpecs>(specs: T): { [K in keyof T]: T[K]['type'] extends 'boolean' ? BooleanFlag<boolean> : OptionFlag<string | undefined> } {
+export function oclifFlags<T extends FlagSpecs>(specs: T): { [K in keyof T]: T[K]['type'] extends 'boolean' ? BooleanFlag<boolean> : T[K]['multiple'] extends true ? OptionFlag<string[] | undefined> : T[K] extends { default: string } ? OptionFlag<string> : OptionFlag<string | undefined> } {
   const flags: Record<string, unknown> = {};
   for (const [name, spec] of Object.entries(specs)) flags[name] = oclifFlag(spec);
   return flags as never;

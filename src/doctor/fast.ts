@@ -1,35 +1,25 @@
 /**
  * `netmend doctor` and `netmend doctor routes` without oclif (bin/run.js calls runFast): oclif's
  * load costs a third of a second or more of CPU, which counts when the doctor is measured against
- * `ip -json route show`. Flags mirror command.ts; anything unusual (an unknown flag, a positional
- * such as another topic, a bad option value) returns undefined and oclif runs the command with
- * its usual usage errors.
+ * `ip -json route show`. Flags come from the spec command.ts uses too; anything unusual (an
+ * unknown flag, a positional such as another topic, a bad option value) returns undefined and
+ * oclif runs the command with its usual usage errors.
  */
 import { parseArgs } from 'node:util';
+import { debugFlagSpec, parseArgsOptions, stateFlagSpec } from '../cli/flag-spec.js';
 import { debugRequested, reportError } from '../cli/report-error.js';
+import { doctorFlagSpec, meshNameFlagSpec } from './flag-spec.js';
 import type { DoctorTopic } from './types.js';
 
-const SOURCES = ['auto', 'netlink', 'ip-json', 'ip-text'];
-const FAIL_ON = ['warn', 'fail', 'never'];
+const SOURCES: readonly string[] = stateFlagSpec.source.options;
+const FAIL_ON: readonly string[] = doctorFlagSpec['fail-on'].options;
 
 async function runFastFor(topics: DoctorTopic[] | undefined, argv: string[]): Promise<number | undefined> {
   let parsed;
   try {
     parsed = parseArgs({
       args: argv,
-      options: {
-        snapshot: { type: 'string' },
-        ssh: { type: 'string' },
-        source: { type: 'string' },
-        json: { type: 'boolean' },
-        check: { type: 'string', multiple: true },
-        'list-checks': { type: 'boolean' },
-        iface: { type: 'string', multiple: true },
-        root: { type: 'string' },
-        'fail-on': { type: 'string' },
-        debug: { type: 'boolean' },
-        ...(topics === undefined ? { domain: { type: 'string', multiple: true }, name: { type: 'string', multiple: true } } as const : {}),
-      },
+      options: parseArgsOptions({ ...stateFlagSpec, ...doctorFlagSpec, ...debugFlagSpec, ...(topics === undefined ? meshNameFlagSpec : {}) }),
       allowPositionals: false,
       strict: true,
     });
