@@ -4,6 +4,7 @@ import { journalRootFlag } from '../../src/fix/flags.js';
 
 export default class FixList extends BaseCommand {
   static override summary = 'List applied fixes from the journal, newest last';
+  static override description = 'A journal entry that is truncated, does not parse, fails its checksum or names an unsafe path is listed as damaged, and the command exits 2.';
   static override examples = ['<%= config.bin %> fix list', '<%= config.bin %> fix list --json'];
   static override flags = {
     ...journalRootFlag,
@@ -12,25 +13,37 @@ export default class FixList extends BaseCommand {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(FixList);
-    const { listEntries, journalDir } = await import('../../src/fix/journal.js');
-    const entries = listEntries(flags.root);
+    const { readJournal, journalDir, DamagedEntryError } = await import('../../src/fix/journal.js');
+    const records = readJournal(flags.root);
+    const damaged = records.flatMap((record) => (record.damaged ? [record.damaged] : []));
     if (flags.json) {
-      this.out(JSON.stringify(entries.map(({ id, fix, method, summary, createdAt, state, confirm, undoneAt, undoneBecause, files, live }) => ({
-        id, fix, method, summary, createdAt, state, confirm, undoneAt, undoneBecause,
-        files: files.map((file) => file.path), live: live.map((step) => step.command.join(' ')),
-      })), null, 2));
-      return;
-    }
-    if (entries.length === 0) {
+      this.out(JSON.stringify(records.map(({ entry, damaged: broken }) => {
+        if (broken) return { id: broken.id, state: 'damaged', path: broken.path, damage: broken.reason };
+        const { id, fix, method, summary, createdAt, state, confirm, undoneAt, undoneBecause, files, live } = entry!;
+        return {
+          id, fix, method, summary, createdAt, state, confirm, undoneAt, undoneBecause,
+          files: files.map((file) => file.path), live: live.map((step) => step.command.join(' ')),
+        };
+      }), null, 2));
+    } else if (records.length === 0) {
       this.out(`no fixes recorded in ${journalDir(flags.root)}`);
-      return;
+    } else {
+      for (const { entry, damaged: broken } of records) {
+        if (broken) {
+          this.out(`${broken.id}  damaged  ${broken.path}: ${broken.reason}`);
+          continue;
+        }
+        const waiting = entry!.state === 'applied' && entry!.confirm && !entry!.confirm.confirmed ? ` (unconfirmed, rolls back at ${entry!.confirm.deadline})` : '';
+        const why = entry!.undoneBecause ? ` (${entry!.undoneBecause})` : '';
+        this.out(`${entry!.id}  ${entry!.state}${why}${waiting}  ${entry!.fix} [${entry!.method}]: ${entry!.summary}`);
+        for (const file of entry!.files) this.out(`    file ${file.path}${file.existed ? '' : ' (new)'}`);
+        for (const step of entry!.live) this.out(`    live ${step.command.join(' ')}`);
+      }
     }
-    for (const entry of entries) {
-      const waiting = entry.state === 'applied' && entry.confirm && !entry.confirm.confirmed ? ` (unconfirmed, rolls back at ${entry.confirm.deadline})` : '';
-      const why = entry.undoneBecause ? ` (${entry.undoneBecause})` : '';
-      this.out(`${entry.id}  ${entry.state}${why}${waiting}  ${entry.fix} [${entry.method}]: ${entry.summary}`);
-      for (const file of entry.files) this.out(`    file ${file.path}${file.existed ? '' : ' (new)'}`);
-      for (const step of entry.live) this.out(`    live ${step.command.join(' ')}`);
+    if (damaged.length === 1) throw new DamagedEntryError(damaged[0], 'check by hand what that fix changed; `netmend fix undo ID` still undoes the other fixes');
+    if (damaged.length > 1) {
+      const { InputError } = await import('../../src/errors.js');
+      throw new InputError(`${damaged.length} journal entries are damaged: ${damaged.map((entry) => `${entry.id} (${entry.path})`).join(', ')}`, 'see the list above; `netmend fix undo ID` still undoes the other fixes');
     }
   }
 }

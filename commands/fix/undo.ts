@@ -4,7 +4,7 @@ import { journalRootFlag } from '../../src/fix/flags.js';
 
 export default class FixUndo extends BaseCommand {
   static override summary = 'Undo an applied fix: restore every file byte for byte and revert its live changes';
-  static override description = 'Without ID: the most recent fix not yet undone. Safe to repeat.';
+  static override description = 'Without ID: the most recent fix not yet undone; a damaged journal entry newer than it stops the search (exit 2) until you name the fix to undo. Safe to repeat. A reload that fails (no system bus) is a warning, as when applying.';
   static override examples = ['<%= config.bin %> fix undo', '<%= config.bin %> fix undo 20261125T031500Z-subnet-routes'];
   static override args = { id: Args.string({ description: 'journal id from `netmend fix list`', required: false }) };
   static override flags = {
@@ -37,6 +37,7 @@ export default class FixUndo extends BaseCommand {
     }
     for (const line of report.done) this.out(`  ${line}`);
     for (const problem of report.problems) this.out(`  problem: ${problem}`);
+    for (const warning of report.warnings) this.out(`  warning: ${warning}`);
     this.out(`undone: ${entry.id}`);
     if (report.problems.length > 0) process.exitCode = 1;
   }

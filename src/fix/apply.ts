@@ -1,20 +1,23 @@
 /**
  * Runs a fix: prints the plan (default) or applies it with --apply/--yes — root first, then
- * parse and symlink refusals, lockout check, journal, atomic writes, live steps, reloads,
- * in-process verification with rollback, and over SSH the confirm watchdog.
+ * parse, path and symlink refusals, lockout check, journal, atomic writes, live steps, reloads,
+ * in-process verification with rollback, and over SSH the confirm watchdog. SIGINT or SIGTERM
+ * while the fix applies rolls it back through the journal (exit 130 / 143).
  */
-import { lstatSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { constants } from 'node:os';
 import { dirname } from 'node:path';
-import { ExitCode, InputError, isRoot, NeedsRootError, NetmendError } from '../errors.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ExitCode, InputError, isRoot, NeedsRootError, NetmendError, type ExitCodeValue } from '../errors.js';
 import { readState } from '../snapshot/load.js';
 import type { Snapshot } from '../snapshot/types.js';
 import { writeFileAtomic } from '../system/atomic-write.js';
 import { formatCommand, localRunner, spawnDetached, type CommandRunner } from '../system/exec.js';
 import { unifiedDiff } from './diff.js';
 import type { FixFlagValues } from './flags.js';
-import { captureFile, newEntryId, saveEntry, undoEntry, withJournalLock, type JournalEntry } from './journal.js';
+import { assertInsideRoot, captureFile, missingDirectories, newEntryId, runReloads, saveEntry, undoEntry, withJournalLock, type JournalEntry } from './journal.js';
 import { checkLockout, sshPeerFromEnv } from './lockout.js';
-import { underRoot, type FileChange, type FixContext, type FixPlan, type PlanBuilder } from './plan.js';
+import { refuseSymlinkTarget, underRoot, type FileChange, type FixContext, type FixPlan, type PlanBuilder } from './plan.js';
 import { verifyChecks } from './verify.js';
 
 export interface RunFixOptions {
@@ -31,6 +34,66 @@ export class FixFailedError extends NetmendError {
   constructor(message: string, hint?: string) {
     super(message, { exitCode: ExitCode.findings, hint });
     this.name = 'FixFailedError';
+  }
+}
+
+/** A fix stopped by SIGINT/SIGTERM and rolled back: the shell's 128 + signal number (130, 143). */
+export class FixInterruptedError extends NetmendError {
+  readonly signal: NodeJS.Signals;
+  constructor(signal: NodeJS.Signals, message: string) {
+    // 130/143 are not among the exit codes a finding can have; they are what a shell reports for a signal.
+    super(message, { exitCode: (128 + constants.signals[signal]) as ExitCodeValue });
+    this.name = 'FixInterruptedError';
+    this.signal = signal;
+  }
+}
+
+/**
+ * SIGINT/SIGTERM while a fix applies. The step in progress (a file written atomically, one live
+ * command) is finished, not torn; then everything is rolled back through the journal. Waits
+ * that only read (the settle before verification, DNS queries) end at once through `aborted`.
+ * Further signals during the rollback are acknowledged and ignored: stopping half way through
+ * the rollback would leave exactly the half-done state it exists to prevent.
+ */
+class Interruption {
+  signal?: NodeJS.Signals;
+  private readonly controller = new AbortController();
+  private readonly handler = (signal: NodeJS.Signals) => {
+    if (this.signal) {
+      process.stderr.write(`netmend: ${signal}: still rolling back, please wait\n`);
+      return;
+    }
+    this.signal = signal;
+    process.stderr.write(`netmend: ${signal}: stopping; the fix in progress is rolled back\n`);
+    this.controller.abort();
+  };
+
+  constructor() {
+    process.on('SIGINT', this.handler);
+    process.on('SIGTERM', this.handler);
+  }
+
+  get aborted(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  /** Throws when a signal came in, so the apply stops before its next step. */
+  check(): void {
+    if (this.signal) throw new FixInterruptedError(this.signal, `interrupted by ${this.signal}`);
+  }
+
+  /** A read-only wait that a signal cuts short. */
+  async race<T>(work: Promise<T>): Promise<T> {
+    this.check();
+    const stopped = new Promise<never>((_, reject) => {
+      this.aborted.addEventListener('abort', () => reject(new FixInterruptedError(this.signal!, `interrupted by ${this.signal}`)), { once: true });
+    });
+    return Promise.race([work, stopped]);
+  }
+
+  dispose(): void {
+    process.off('SIGINT', this.handler);
+    process.off('SIGTERM', this.handler);
   }
 }
 
@@ -56,12 +119,10 @@ function readCurrent(realPath: string): string | null {
 function pendingFiles(plan: FixPlan, root: string): PendingFile[] {
   const pending: PendingFile[] = [];
   for (const change of plan.files) {
+    // The same rules as for paths read back from the journal: what undo will refuse is never written.
+    assertInsideRoot(root, change.path);
     const realPath = underRoot(root, change.path);
-    let isLink = false;
-    try { isLink = lstatSync(realPath).isSymbolicLink(); } catch { /* absent */ }
-    if (isLink) {
-      throw new InputError(`${realPath} is a symlink (managed by another program); not writing through it`, 'configure the program that owns the link, or replace the link with a file yourself');
-    }
+    refuseSymlinkTarget(realPath);
     const before = readCurrent(realPath);
     if (before !== null && change.parseExisting) change.parseExisting(before, realPath);
     if (before === change.content) continue;
@@ -122,8 +183,9 @@ export async function runFix(flags: FixFlagValues, build: PlanBuilder, options: 
   if (apply && flags.snapshot) throw new InputError('--snapshot plans against a saved state; --apply changes the live host', 'drop --snapshot to apply');
   const root = flags.root;
   const runner = options.runner ?? localRunner;
+  const peer = sshPeerFromEnv(env);
   const snapshot = flags.snapshot ? await readState({ snapshotFile: flags.snapshot }) : await liveSnapshot(flags);
-  const context: FixContext = { root, runner, snapshot, method: (flags as { method?: string }).method ?? 'auto', live: flags.live };
+  const context: FixContext = { root, runner, snapshot, method: (flags as { method?: string }).method ?? 'auto', live: flags.live, force: flags.force, sshPeer: peer };
   const plan = await build(context);
   const pending = pendingFiles(plan, root);
   for (const line of formatPlan(plan, pending)) print(line);
@@ -133,7 +195,6 @@ export async function runFix(flags: FixFlagValues, build: PlanBuilder, options: 
     return;
   }
 
-  const peer = sshPeerFromEnv(env);
   if (peer && plan.live.length > 0) {
     const verdict = await checkLockout(snapshot, plan.live, peer);
     if (verdict.evidence.length > 0) {
@@ -151,7 +212,18 @@ export async function runFix(flags: FixFlagValues, build: PlanBuilder, options: 
 
 async function applyPlan(plan: FixPlan, pending: PendingFile[], flags: FixFlagValues, runner: CommandRunner, print: (line: string) => void,
   peer: ReturnType<typeof sshPeerFromEnv>, ifaces: string[]): Promise<void> {
+  const interruption = new Interruption();
+  try {
+    await applyJournalled(plan, pending, flags, runner, print, peer, ifaces, interruption);
+  } finally {
+    interruption.dispose();
+  }
+}
+
+async function applyJournalled(plan: FixPlan, pending: PendingFile[], flags: FixFlagValues, runner: CommandRunner, print: (line: string) => void,
+  peer: ReturnType<typeof sshPeerFromEnv>, ifaces: string[], interruption: Interruption): Promise<void> {
   const root = flags.root;
+  const createdDirs = [...new Set(pending.flatMap((file) => missingDirectories(root, file.change.path)))];
   const entry: JournalEntry = {
     id: newEntryId(root, plan.fix),
     fix: plan.fix,
@@ -161,67 +233,83 @@ async function applyPlan(plan: FixPlan, pending: PendingFile[], flags: FixFlagVa
     argv: process.argv.slice(2),
     state: 'applying',
     files: pending.map((file) => captureFile(root, file.change.path)),
+    createdDirs,
     live: plan.live.map((step) => ({ description: step.description, command: [...step.command], undo: step.undo.map((command) => [...command]), done: false })),
     reloads: plan.reloads.map((command) => [...command]),
   };
   saveEntry(root, entry);
 
-  const rollBack = async (because: string): Promise<string[]> => {
+  const rollBack = async (because: string): Promise<void> => {
     const report = await undoEntry(root, entry, runner, because);
-    return report.problems;
+    for (const problem of report.problems) print(`rollback problem: ${problem}`);
+    for (const warning of report.warnings) print(`warning: ${warning}`);
+  };
+  const interrupted = async (): Promise<never> => {
+    const signal = interruption.signal!;
+    await rollBack(`interrupted by ${signal}`);
+    throw new FixInterruptedError(signal, `${signal}: fix ${plan.fix} stopped and rolled back (journal ${entry.id})`);
   };
 
   try {
     for (const [index, file] of pending.entries()) {
+      interruption.check();
       mkdirSync(dirname(file.realPath), { recursive: true });
+      entry.files[index].written = true;
+      saveEntry(root, entry);
       if (file.change.content === null) {
         const { unlinkSync } = await import('node:fs');
-        entry.files[index].written = true;
-        saveEntry(root, entry);
         unlinkSync(file.realPath);
       } else {
-        entry.files[index].written = true;
-        saveEntry(root, entry);
         writeFileAtomic(file.realPath, file.change.content, { mode: file.change.mode });
       }
     }
     for (const [index, step] of plan.live.entries()) {
+      interruption.check();
       // Marked done before running: a half-applied step is undone too (its undo tolerates absence).
       entry.live[index].done = true;
       saveEntry(root, entry);
       await runner.run(step.command[0], step.command.slice(1));
     }
   } catch (error) {
-    const problems = await rollBack('apply failed');
-    for (const problem of problems) print(`rollback problem: ${problem}`);
+    // A Ctrl-C reaches the running command too: its failure is the interruption, not a bad fix.
+    if (interruption.signal) return interrupted();
+    await rollBack('apply failed');
     if (error instanceof NetmendError) throw new FixFailedError(`${error.message}; everything was rolled back`, error.hint);
     throw error;
   }
-  for (const command of plan.reloads) {
-    const result = await runner.run(command[0], command.slice(1), { allowFailure: true });
-    if (result.exitCode !== 0) print(`warning: \`${result.command}\` failed: ${result.stderr.trim().split('\n')[0]}`);
-  }
+  const reloads = await runReloads(runner, plan.reloads);
+  for (const warning of reloads.warnings) print(`warning: ${warning}`);
+  if (interruption.signal) return interrupted();
 
   if (flags.live && (plan.verify.length > 0 || plan.verifyAsync)) {
-    // A daemon that fights the change (re-adding an address, a rule) does so within moments:
-    // read the state only after it has had the chance, so the verdict is not a lucky snapshot.
-    await new Promise((resolve) => setTimeout(resolve, VERIFY_SETTLE_MS));
-    const outcome = plan.verify.length > 0 ? await verifyChecks(plan.verify, await liveSnapshot(flags), ifaces, flags.root || '/') : { ok: true, report: [] };
-    if (plan.verifyAsync) {
-      const extra = await plan.verifyAsync();
-      outcome.ok &&= extra.ok;
-      outcome.report.push(...extra.report);
+    let outcome: { ok: boolean; report: string[] };
+    try {
+      outcome = await interruption.race((async () => {
+        // A daemon that fights the change (re-adding an address, a rule) does so within moments:
+        // read the state only after it has had the chance, so the verdict is not a lucky snapshot.
+        await sleep(VERIFY_SETTLE_MS, undefined, { signal: interruption.aborted });
+        const result = plan.verify.length > 0 ? await verifyChecks(plan.verify, await liveSnapshot(flags), ifaces, flags.root || '/') : { ok: true, report: [] };
+        if (plan.verifyAsync) {
+          const extra = await plan.verifyAsync(interruption.aborted);
+          result.ok &&= extra.ok;
+          result.report.push(...extra.report);
+        }
+        return result;
+      })());
+    } catch (error) {
+      if (interruption.signal) return interrupted();
+      throw error;
     }
     print(''); print('verification:');
     for (const line of outcome.report) print(`  ${line}`);
     if (!outcome.ok) {
-      const problems = await rollBack('verification failed');
-      for (const problem of problems) print(`rollback problem: ${problem}`);
+      await rollBack('verification failed');
       throw new FixFailedError(`fix ${plan.fix} did not remove the finding; rolled back (journal ${entry.id})`, 'see the evidence above');
     }
   } else if (!flags.live) {
     print(''); print('verification skipped: --no-live changed only the persistent configuration');
   }
+  if (interruption.signal) return interrupted();
 
   entry.state = 'applied';
   saveEntry(root, entry);
@@ -230,5 +318,9 @@ async function applyPlan(plan: FixPlan, pending: PendingFile[], flags: FixFlagVa
     const seconds = flags['confirm-timeout'];
     await armWatchdog(root, entry, seconds);
     print(`over SSH: the change rolls back in ${seconds} s unless you run \`netmend fix confirm${root ? ` --root ${root}` : ''}\``);
+  }
+  if (interruption.signal) {
+    // The fix was complete and journalled when the signal came: it stays, and says how to undo it.
+    throw new FixInterruptedError(interruption.signal, `${interruption.signal} after fix ${plan.fix} was applied; it stays (undo with \`netmend fix undo ${entry.id}\`)`);
   }
 }

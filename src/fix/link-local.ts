@@ -13,10 +13,12 @@
  *             event, writing the per-interface addr_gen_mode sysctl (works with busybox ip).
  */
 import { readFileSync } from 'node:fs';
+import { isDefaultRoute, isMeshLink, routeDevices } from '../doctor/analysis.js';
 import { InputError } from '../errors.js';
-import type { Snapshot } from '../snapshot/types.js';
+import type { Link, Snapshot } from '../snapshot/types.js';
 import { loadNetworkFiles, networkFileFor, parseNetworkd } from '../system/networkd.js';
 import { networkdReloads, resolveMethod } from './host.js';
+import { sshSessionLinks } from './lockout.js';
 import { emptyPlan, underRoot, type FixContext, type FixPlan, type LiveStep } from './plan.js';
 
 export const LINK_LOCAL_CHECK = 'routes.tunnel-link-local';
@@ -35,6 +37,45 @@ export function chooseTunnel(snapshot: Snapshot, iface?: string): string {
     snapshot.addresses.some((address) => address.dev === link.name && address.family === 6 && address.scope === 'link'));
   if (candidates.length === 1) return candidates[0].name;
   throw new InputError('no tailscale0 here, and no single tunnel with a link-local address to choose', 'name the tunnel with --iface');
+}
+
+function describeLink(link: Link): string {
+  return link.kind && link.kind !== 'none' ? `a ${link.kind} link` : 'not a tunnel';
+}
+
+/**
+ * Only a mesh tunnel is this fix's to change: removing the link-local address from the LAN breaks
+ * IPv6 neighbour discovery and router advertisements there. A tunnel is a tun/wireguard link or a
+ * known mesh name (the doctor's own test); --force accepts another name, never the link that
+ * carries a default route or the SSH session. A name that does not exist is a typo (exit 2,
+ * listing what exists), except with --no-live for a mesh name: the persistent configuration for
+ * a tunnel the mesh daemon creates later is what image preparation writes.
+ */
+async function checkTunnel(context: FixContext, iface: string, warnings: string[]): Promise<void> {
+  const { snapshot } = context;
+  const link = snapshot.links.find((candidate) => candidate.name === iface);
+  if (!link) {
+    const names = snapshot.links.map((candidate) => candidate.name).join(', ') || 'none';
+    if (!context.live && isMeshLink({ name: iface, kind: '' } as Link, [])) {
+      warnings.push(`${iface} does not exist now: only its persistent configuration is written, applied when the mesh daemon creates it`);
+      return;
+    }
+    throw new InputError(`--iface: no interface '${iface}' here (interfaces: ${names})`, 'check the name with `ip link`; nothing was changed');
+  }
+  if (isMeshLink(link, [])) return;
+  if (!context.force) {
+    throw new InputError(`--iface ${iface} is not a mesh tunnel (${describeLink(link)}, not tun or wireguard, not a known mesh name); its link-local address is left alone`,
+      `name the mesh tunnel (tailscale0, wg0, ...); if ${iface} really is a tunnel with an unusual name, add --force`);
+  }
+  const defaults = snapshot.routes.filter((route) => route.table !== 255 && isDefaultRoute(route) && routeDevices(route).includes(iface));
+  if (defaults.length > 0) {
+    const route = defaults[0];
+    throw new InputError(`--iface ${iface} carries the default route (${route.dst}${route.gateway ? ` via ${route.gateway}` : ''} dev ${iface}${route.table !== 254 ? ` table ${route.table}` : ''}); refused even with --force`, 'this is an uplink, not a mesh tunnel: name the tunnel instead');
+  }
+  if (context.sshPeer && (await sshSessionLinks(snapshot, context.sshPeer)).includes(iface)) {
+    throw new InputError(`--iface ${iface} carries your SSH session from ${context.sshPeer.clientAddress} (SSH_CONNECTION); refused even with --force`, 'name the mesh tunnel instead, or run it from a console');
+  }
+  warnings.push(`--force: treating ${iface} (${describeLink(link)}) as a mesh tunnel`);
 }
 
 function readIfExists(path: string): string | null {
@@ -150,8 +191,11 @@ export function hotplugScript(iface: string): string {
 export async function buildLinkLocalPlan(context: FixContext, options: LinkLocalOptions): Promise<FixPlan> {
   const iface = chooseTunnel(context.snapshot, options.iface);
   if (!/^[A-Za-z0-9_.:-]{1,15}$/.test(iface)) throw new InputError(`--iface: '${iface}' is not an interface name`);
+  const warnings: string[] = [];
+  await checkTunnel(context, iface, warnings);
   const method = resolveMethod(context.root, context.method);
   const plan = emptyPlan('link-local', `no IPv6 link-local address or fe80::/64 route on ${iface}, now and after restarts`, method);
+  plan.warnings.push(...warnings);
   const parse = (text: string, path: string) => { parseNetworkd(text, path); };
   if (method === 'networkd') {
     const files = loadNetworkFiles(context.root, underRoot);

@@ -44,6 +44,20 @@ function pathKey(decision: RouteDecision): string {
   return `${r.type}|${r.error ?? ''}|${r.dev ?? ''}|${r.gateway ?? ''}`;
 }
 
+/**
+ * The links an SSH session depends on: the one holding the address the client connected to, and
+ * the one the replies to the client leave by (the kernel's decision, simulated).
+ */
+export async function sshSessionLinks(snapshot: Snapshot, peer: SshPeer): Promise<string[]> {
+  const links = new Set<string>();
+  const arrivedOn = snapshot.addresses.find((address) => address.local === peer.serverAddress)?.dev;
+  if (arrivedOn && arrivedOn !== 'lo') links.add(arrivedOn);
+  const simulate = await loadSimulator();
+  const replies = simulate(snapshot, { destination: peer.clientAddress, from: peer.serverAddress }).result;
+  if (replies.type === 'unicast' && replies.dev) links.add(replies.dev);
+  return [...links];
+}
+
 export interface LockoutVerdict {
   /** Set when the change would move or lose the route back to the SSH client. */
   refusal?: string;

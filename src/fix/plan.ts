@@ -26,8 +26,11 @@
  * `runFix(this, flags, buildXxxPlan)`. Nothing else: journal, undo, list, diff output, atomic
  * writes, root check, lockout and rollback come from the framework.
  */
+import { lstatSync } from 'node:fs';
+import { InputError } from '../errors.js';
 import type { Snapshot } from '../snapshot/types.js';
 import type { CommandRunner } from '../system/exec.js';
+import type { SshPeer } from './lockout.js';
 
 /** A command as argv: file first. Run through a CommandRunner, never a shell. */
 export type Argv = readonly [string, ...string[]];
@@ -84,9 +87,10 @@ export interface FixPlan {
   /**
    * Verification that needs more than a routing snapshot (DNS queries, a daemon's status): run
    * after the checks above, inside the same rollback, before the fix is marked applied and before
-   * the SSH confirm watchdog is armed. Optional.
+   * the SSH confirm watchdog is armed. It should stop waiting when `aborted` fires (SIGINT/SIGTERM:
+   * the fix is being rolled back). Optional.
    */
-  verifyAsync?: () => Promise<{ ok: boolean; report: string[] }>;
+  verifyAsync?: (aborted?: AbortSignal) => Promise<{ ok: boolean; report: string[] }>;
   /** Things the user should know (printed in the plan and after applying). */
   warnings: string[];
 }
@@ -101,6 +105,10 @@ export interface FixContext {
   method: string;
   /** Whether to plan live changes (false with --no-live: persistent config only). */
   live: boolean;
+  /** --force: the user accepts what a fix would otherwise refuse (each fix says what it allows). */
+  force: boolean;
+  /** The SSH session this runs in (SSH_CONNECTION), if any: its route is never a fix's to break. */
+  sshPeer?: SshPeer;
 }
 
 export type PlanBuilder = (context: FixContext) => Promise<FixPlan>;
@@ -109,6 +117,20 @@ export type PlanBuilder = (context: FixContext) => Promise<FixPlan>;
 export function underRoot(root: string, path: string): string {
   if (!root || root === '/') return path;
   return `${root.replace(/\/+$/, '')}/${path.replace(/^\/+/, '')}`;
+}
+
+/**
+ * A fix never writes through a symlink (live or dangling): the link belongs to another program,
+ * and the file it names may be anywhere. Exit 2 naming the path, nothing changed. The framework
+ * checks every planned file; a builder that reads its own target first calls it before reading,
+ * so a dangling link is refused rather than read.
+ */
+export function refuseSymlinkTarget(realPath: string): void {
+  let isLink = false;
+  try { isLink = lstatSync(realPath).isSymbolicLink(); } catch { /* absent */ }
+  if (isLink) {
+    throw new InputError(`${realPath} is a symlink (managed by another program); not writing through it`, 'configure the program that owns the link, or replace the link with a file yourself');
+  }
 }
 
 export function emptyPlan(fix: string, summary: string, method: string): FixPlan {

@@ -148,9 +148,11 @@ test('applying or undoing without root exits 4 before anything else; the plan ne
   assert.match(apply.stderr, /applying a fix needs root/);
   const undo = asNobody(['fix', 'undo', '--root', root]);
   assert.equal(undo.code, 4, undo.stderr);
-  const plan = asNobody(['fix', 'link-local', '--iface', 'lo', '--root', root, '--method', 'sysctl', '--no-live']);
+  // A tunnel the mesh daemon has not created yet: --no-live writes only its persistent rule.
+  const plan = asNobody(['fix', 'link-local', '--iface', 'wgnmplan0', '--root', root, '--method', 'sysctl', '--no-live']);
   assert.equal(plan.code, 0, plan.stderr);
-  assert.match(plan.stdout, /90-netmend-link-local-lo\.rules/);
+  assert.match(plan.stdout, /90-netmend-link-local-wgnmplan0\.rules/);
+  assert.match(plan.stdout, /wgnmplan0 does not exist now: only its persistent configuration is written/);
   assert.match(plan.stdout, /plan only: nothing changed/);
   const empty = await netmend(['fix', 'list', '--root', root]);
   assert.match(empty.stdout, /no fixes recorded/);

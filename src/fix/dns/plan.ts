@@ -22,7 +22,7 @@ import { DNS_PATHS, isOpenwrt, readDnsmasqConfig, readResolvFile, readUnboundCon
 import { loadNetworkFiles, networkFileFor, parseNetworkd } from '../../system/networkd.js';
 import { listEntries } from '../journal.js';
 import { networkdRunning } from '../host.js';
-import { emptyPlan, underRoot, type FixContext, type FixPlan } from '../plan.js';
+import { emptyPlan, refuseSymlinkTarget, underRoot, type FixContext, type FixPlan } from '../plan.js';
 import { findTarget, reloadCommand, type ResolverProgram, type ResolverTarget } from './reload.js';
 
 export const VIAS = ['auto', 'resolved', 'dnsmasq', 'unbound', 'openwrt'] as const;
@@ -130,6 +130,8 @@ export async function buildDnsPlan(context: FixContext, options: DnsFixOptions):
   if (via === 'dnsmasq') {
     const confDir = dnsmasqConfDir(root);
     const path = `${confDir}/${DNSMASQ_FILE}`;
+    // Before reading the configuration, which would read through the link.
+    refuseSymlinkTarget(underRoot(root, path));
     const config = readDnsmasqConfig(root, root ? [] : processes);
     const others = (config?.options ?? []).filter((option) => !option.where.startsWith(`${underRoot(root, path)}:`));
     const state = dnsmasqSplitState(others, domains, server);
@@ -139,6 +141,7 @@ export async function buildDnsPlan(context: FixContext, options: DnsFixOptions):
     }
     if (!existsSync(underRoot(root, DNS_PATHS.dnsmasqConf)) && !existsSync(underRoot(root, confDir))) plan.warnings.push(`no dnsmasq configuration under ${underRoot(root, '/etc')}: make sure dnsmasq reads ${confDir} (conf-dir=${confDir})`);
   } else if (via === 'unbound') {
+    refuseSymlinkTarget(underRoot(root, UNBOUND_FILE));
     const config = readUnboundConfig(root);
     const others = (config?.zones ?? []).filter((zone) => !zone.entries.some((entry) => entry.where.startsWith(`${underRoot(root, UNBOUND_FILE)}:`)));
     const state = unboundSplitState(others, domains, server);
@@ -159,6 +162,7 @@ export async function buildDnsPlan(context: FixContext, options: DnsFixOptions):
   } else if (via === 'openwrt') {
     const path = DNS_PATHS.openwrtDhcp;
     const real = underRoot(root, path);
+    refuseSymlinkTarget(real);
     if (!existsSync(real)) throw new InputError(`${real} does not exist`, 'is this an OpenWrt root? pass --root or another --via');
     const text = readFileSync(real, 'utf8');
     plan.files.push({ path, content: addOpenwrtSplitDns(text, real, domains, server), reason: `UCI dhcp: dnsmasq forwards ${list} to ${server}, rebind protection allows it`, parseExisting: (t, shown) => { parseUci(t, shown); } });

@@ -110,13 +110,24 @@ export async function restartResolver(target: ResolverTarget): Promise<string> {
     process.kill(running.pid, 'SIGKILL');
     await waitFor(() => !alive(running.pid), 2000);
   }
-  const pid = await spawnDetached(executable, argv);
+  const spawned = await spawnDetached(executable, argv);
+  // dnsmasq forks into the background unless run with -k/--keep-in-foreground (the default
+  // is to fork): the pid spawned here then exits at once, and the daemon is its child. So the
+  // daemon is found the way the target names it (its pid file, or what listens on the address),
+  // as a new dnsmasq listening on every socket the old one had.
+  let daemon: ResolverProcess | undefined;
   const back = await waitFor(() => {
-    const now = findResolverProcesses().find((process) => process.pid === pid);
-    return now !== undefined && [...before].every((socket) => now.listening.includes(socket));
+    let now: ResolverProcess | undefined;
+    try {
+      now = findTarget(target);
+    } catch {
+      return false; // the pid file is being rewritten by the new daemon
+    }
+    if (now && now.pid !== running.pid && now.name === 'dnsmasq' && [...before].every((socket) => now.listening.includes(socket))) daemon = now;
+    return daemon !== undefined;
   }, 10_000);
-  if (!back) {
-    throw new CheckCouldNotRunError(`dnsmasq did not start again with its command line (pid ${pid}${alive(pid) ? ', not listening yet' : ', exited'})`, `check the configuration: ${executable} --test ${argv.join(' ')}`);
+  if (!back || !daemon) {
+    throw new CheckCouldNotRunError(`dnsmasq did not start again with its command line (nothing listens on ${[...before].join(', ')} after 10 s; the process started was pid ${spawned}${alive(spawned) ? '' : ', exited'})`, `check the configuration: ${executable} --test ${argv.join(' ')}`);
   }
-  return `restarted dnsmasq: pid ${running.pid} -> ${pid}`;
+  return `restarted dnsmasq: pid ${running.pid} -> ${daemon.pid}`;
 }

@@ -28,12 +28,12 @@ export async function runDnsFix(options: RunDnsFixOptions): Promise<void> {
       plan.warnings.push('no running resolver is reloaded here, so the result is not verified: run `netmend doctor dns` once it has reloaded');
       return plan;
     }
-    plan.verifyAsync = async () => {
+    plan.verifyAsync = async (aborted) => {
       // resolv.conf as it is now: while the mesh daemon still owns it, only the resolver's own settings can be checked.
       const resolv = readResolvFile(root);
       const owner = classifyResolvOwner(resolv.file, resolv.parsed, findResolverProcesses());
       const checkIds = owner.kind === 'mesh-daemon' ? ['dns.rebind-protection'] : ['dns.clobbered', 'dns.split-domain', 'dns.rebind-protection'];
-      const outcome = await verifyDns({ root, domains: options.domains, servers: [options.server], names, checkIds, timeoutMs });
+      const outcome = await verifyDns({ root, domains: options.domains, servers: [options.server], names, checkIds, timeoutMs, aborted });
       return { ok: outcome.ok, report: outcome.report };
     };
     return plan;

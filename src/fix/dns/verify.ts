@@ -16,6 +16,8 @@ export interface DnsVerifyOptions {
   timeoutMs: number;
   /** How long to keep retrying while a restarted resolver comes up. */
   settleMs?: number;
+  /** Stops the retries (the fix is being interrupted and rolled back). */
+  aborted?: AbortSignal;
 }
 
 export async function verifyDns(options: DnsVerifyOptions): Promise<{ ok: boolean; results: CheckResult[]; report: string[] }> {
@@ -25,7 +27,7 @@ export async function verifyDns(options: DnsVerifyOptions): Promise<{ ok: boolea
     const facts = await gatherDns({ root: options.root, domains: options.domains, servers: options.servers, names: options.names, timeoutMs: options.timeoutMs });
     const results = runDnsChecks(facts, checks, { ifaces: [], domains: options.domains, names: facts.names });
     const ok = results.every((result) => result.status !== 'fail' && result.status !== 'error');
-    if (ok || Date.now() >= deadline) {
+    if (ok || Date.now() >= deadline || options.aborted?.aborted) {
       const report = results.flatMap((result) => [`${result.id}: ${result.status}: ${result.summary}`, ...(result.status === 'pass' ? [] : result.evidence.map((line) => `    ${line}`))]);
       return { ok, results, report };
     }
