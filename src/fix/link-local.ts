@@ -70,7 +70,7 @@ async function checkTunnel(context: FixContext, iface: string, warnings: string[
   const defaults = snapshot.routes.filter((route) => route.table !== 255 && isDefaultRoute(route) && routeDevices(route).includes(iface));
   if (defaults.length > 0) {
     const route = defaults[0];
-    throw new InputError(`--iface ${iface} carries the default route (${route.dst}${route.gateway ? ` via ${route.gateway}` : ''} dev ${iface}${route.table !== 254 ? ` table ${route.table}` : ''}); refused even with --force`, 'this is an uplink, not a mesh tunnel: name the tunnel instead');
+    throw new InputError(`--iface ${iface} carries the default route (${route.family === 6 ? '-6 ' : ''}default${route.gateway ? ` via ${route.gateway}` : ''} dev ${iface}${route.table !== 254 ? ` table ${route.table}` : ''}); refused even with --force`, 'this is an uplink, not a mesh tunnel: name the tunnel instead');
   }
   if (context.sshPeer && (await sshSessionLinks(snapshot, context.sshPeer)).includes(iface)) {
     throw new InputError(`--iface ${iface} carries your SSH session from ${context.sshPeer.clientAddress} (SSH_CONNECTION); refused even with --force`, 'name the mesh tunnel instead, or run it from a console');

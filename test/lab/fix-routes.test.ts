@@ -6,73 +6,12 @@
 import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { test, type TestContext } from 'node:test';
-import { Lab, labUnavailable, netmendBin, uniqueName } from './harness.js';
+import { test } from 'node:test';
+import { rules, routeGet, tailscaleScenario, tree, withoutJournal } from './fix-fixtures.js';
+import { labUnavailable, netmendBin, uniqueName } from './harness.js';
 import { startSshd } from './sshd.js';
 
 const skip = labUnavailable();
-
-interface Scenario {
-  lab: Lab;
-  host: string;
-  hostIf: string;
-  root: string;
-  /** netmend inside the host namespace, never inheriting an SSH session from the test runner. */
-  netmend(args: string[], env?: NodeJS.ProcessEnv): ReturnType<Lab['netmend']>;
-}
-
-async function tailscaleScenario(t: TestContext, options: { lanNetworkFile?: boolean } = {}): Promise<Scenario> {
-  const lab = Lab.forTest(t);
-  const host = await lab.netns('fx');
-  const lan = await lab.netns('fl');
-  const hostIf = uniqueName('fxh');
-  const lanIf = uniqueName('fxl');
-  await lab.veth(host, hostIf, lan, lanIf);
-  await lab.ip(host, 'addr', 'add', '10.10.0.4/24', 'dev', hostIf);
-  await lab.ip(lan, 'addr', 'add', '10.10.0.3/24', 'dev', lanIf);
-  await lab.ip(host, '-6', 'addr', 'add', 'fd10:10::4/64', 'dev', hostIf, 'nodad');
-  await lab.ip(lan, '-6', 'addr', 'add', 'fd10:10::3/64', 'dev', lanIf, 'nodad');
-  await lab.tun(host, 'tailscale0', { addresses: ['100.100.1.2/32'] });
-  await lab.waitForLinkLocalRoute(host, 'tailscale0');
-  await lab.tailscaleRules(host);
-  await lab.ip(host, 'route', 'add', '10.10.0.0/24', 'dev', 'tailscale0', 'table', '52');
-  await lab.ip(host, '-6', 'route', 'add', 'fd10:10::/64', 'dev', 'tailscale0', 'table', '52');
-  const root = lab.tmpdir();
-  if (options.lanNetworkFile !== false) {
-    mkdirSync(join(root, 'etc/systemd/network'), { recursive: true });
-    // KeepConfiguration=yes: networkd keeps the addresses the lab put there.
-    writeFileSync(join(root, 'etc/systemd/network/20-lan.network'), `[Match]\nName=${hostIf}\n\n[Network]\nKeepConfiguration=yes\nLinkLocalAddressing=ipv6\n`);
-  }
-  return {
-    lab, host, hostIf, root,
-    netmend: (args, env = {}) => lab.netmend(host, args, { env: { SSH_CONNECTION: '', ...env }, timeoutMs: 60_000 }),
-  };
-}
-
-async function routeGet(s: Scenario, address: string): Promise<string> {
-  return (await s.lab.ip(s.host, 'route', 'get', address)).split('\n')[0];
-}
-
-async function rules(s: Scenario): Promise<string> {
-  return `${await s.lab.ip(s.host, '-4', 'rule')}${await s.lab.ip(s.host, '-6', 'rule')}`;
-}
-
-/** Every file under dir with its bytes and mode, to prove "nothing changed" and byte-exact undo. */
-function tree(dir: string, prefix = ''): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (!existsSync(dir)) return out;
-  for (const name of readdirSync(dir).sort()) {
-    const path = join(dir, name);
-    const stat = statSync(path);
-    if (stat.isDirectory()) Object.assign(out, tree(path, `${prefix}${name}/`));
-    else out[`${prefix}${name}`] = `${(stat.mode & 0o7777).toString(8)} ${readFileSync(path).toString('base64')}`;
-  }
-  return out;
-}
-
-function withoutJournal(files: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(files).filter(([path]) => !path.startsWith('var/lib/netmend/')));
-}
 
 test('fix subnet-routes: plan changes nothing; --apply reroutes the LAN (ip route get), doctor passes, idempotent, undo restores rules and files byte for byte', { skip }, async (t) => {
   const s = await tailscaleScenario(t);
