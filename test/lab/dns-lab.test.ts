@@ -206,6 +206,39 @@ test('dnsmasq: resolv.conf clobbered by the mesh daemon; fix restores it, adds s
   assert.deepEqual(await dig(s, OTHER_NAME, 'A'), [OTHER_V4]);
 });
 
+test('dnsmasq that forks (no -k, its default): fix dns restarts it and finds the daemon by its pid file; undo exits 0 and restarts it again', { skip }, async (t) => {
+  const s = await world(t);
+  write(s.root, 'etc/dnsmasq.conf', `no-resolv\nserver=${UPSTREAM}\n`);
+  mkdirSync(join(s.root, 'etc/dnsmasq.d'), { recursive: true });
+  write(s.root, 'etc/resolv.conf', LOCAL_RESOLV);
+  stopByPidFile(s.lab, s.localPidFile);
+  // Started as an init script would: the command returns once dnsmasq has forked into the background.
+  const started = await s.lab.exec(s.ns, 'dnsmasq', [`--pid-file=${s.localPidFile}`, '--no-hosts', '--bind-interfaces', `--log-facility=${join(s.run, 'local.log')}`,
+    `--conf-file=${join(s.root, 'etc/dnsmasq.conf')}`, `--conf-dir=${join(s.root, 'etc/dnsmasq.d')},*.conf`, '--listen-address=127.0.0.53']);
+  assert.equal(started.code, 0, started.stderr);
+  const firstPid = await waitForPid(s.lab, s.localPidFile);
+  await s.lab.waitFor(async () => (await dig(s, OTHER_NAME, 'A')).length > 0, 15_000, 'the forked dnsmasq answering');
+  const before = tree(s.root);
+
+  const applied = await s.lab.netmend(s.ns, fixArgs(s, '--via', 'dnsmasq', '--apply'));
+  assert.equal(applied.code, 0, `${applied.stdout}\n${applied.stderr}`);
+  assert.doesNotMatch(applied.stdout, /warning: .*restart-resolver/, applied.stdout);
+  assert.match(applied.stdout, /verification:\n(.*\n)*\s+dns\.split-domain: pass/);
+  const restartedPid = Number(readFileSync(s.localPidFile, 'utf8').trim());
+  assert.notEqual(restartedPid, firstPid, 'a new daemon wrote the pid file');
+  assert.ok(existsSync(`/proc/${restartedPid}`), 'and it runs');
+  assert.deepEqual(await dig(s, MESH_NAME, 'A'), [MESH_V4]);
+
+  const undo = await s.lab.netmend(s.ns, ['fix', 'undo', '--root', s.root]);
+  assert.equal(undo.code, 0, `${undo.stdout}\n${undo.stderr}`);
+  assert.doesNotMatch(undo.stdout, /problem|warning/, undo.stdout);
+  assert.match(undo.stdout, /ran .* fix dns --restart-resolver /);
+  assert.deepEqual(tree(s.root), before);
+  assert.notEqual(Number(readFileSync(s.localPidFile, 'utf8').trim()), restartedPid, 'undo restarted it on the old configuration');
+  await s.lab.waitFor(async () => (await dig(s, MESH_NAME, 'A')).length === 0, 15_000, 'dnsmasq back on the old configuration');
+  assert.deepEqual(await dig(s, OTHER_NAME, 'A'), [OTHER_V4]);
+});
+
 test('dnsmasq: no split DNS (mesh names fail through the local resolver), then fixed', { skip }, async (t) => {
   const s = await world(t);
   await localDnsmasq(s, `no-resolv\nserver=${UPSTREAM}\n`);
