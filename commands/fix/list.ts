@@ -17,9 +17,9 @@ export default class FixList extends BaseCommand {
     const records = readJournal(flags.root);
     const damaged = records.flatMap((record) => (record.damaged ? [record.damaged] : []));
     if (flags.json) {
-      this.out(JSON.stringify(records.map(({ entry, damaged: broken }) => {
-        if (broken) return { id: broken.id, state: 'damaged', path: broken.path, damage: broken.reason };
-        const { id, fix, method, summary, createdAt, state, confirm, undoneAt, undoneBecause, files, live } = entry!;
+      this.out(JSON.stringify(records.map((record) => {
+        if (record.damaged) return { id: record.damaged.id, state: 'damaged', path: record.damaged.path, damage: record.damaged.reason };
+        const { id, fix, method, summary, createdAt, state, confirm, undoneAt, undoneBecause, files, live } = record.entry;
         return {
           id, fix, method, summary, createdAt, state, confirm, undoneAt, undoneBecause,
           files: files.map((file) => file.path), live: live.map((step) => step.command.join(' ')),
@@ -28,16 +28,17 @@ export default class FixList extends BaseCommand {
     } else if (records.length === 0) {
       this.out(`no fixes recorded in ${journalDir(flags.root)}`);
     } else {
-      for (const { entry, damaged: broken } of records) {
-        if (broken) {
-          this.out(`${broken.id}  damaged  ${broken.path}: ${broken.reason}`);
+      for (const record of records) {
+        if (record.damaged) {
+          this.out(`${record.damaged.id}  damaged  ${record.damaged.path}: ${record.damaged.reason}`);
           continue;
         }
-        const waiting = entry!.state === 'applied' && entry!.confirm && !entry!.confirm.confirmed ? ` (unconfirmed, rolls back at ${entry!.confirm.deadline})` : '';
-        const why = entry!.undoneBecause ? ` (${entry!.undoneBecause})` : '';
-        this.out(`${entry!.id}  ${entry!.state}${why}${waiting}  ${entry!.fix} [${entry!.method}]: ${entry!.summary}`);
-        for (const file of entry!.files) this.out(`    file ${file.path}${file.existed ? '' : ' (new)'}`);
-        for (const step of entry!.live) this.out(`    live ${step.command.join(' ')}`);
+        const { entry } = record;
+        const waiting = entry.state === 'applied' && entry.confirm && !entry.confirm.confirmed ? ` (unconfirmed, rolls back at ${entry.confirm.deadline})` : '';
+        const why = entry.undoneBecause ? ` (${entry.undoneBecause})` : '';
+        this.out(`${entry.id}  ${entry.state}${why}${waiting}  ${entry.fix} [${entry.method}]: ${entry.summary}`);
+        for (const file of entry.files) this.out(`    file ${file.path}${file.existed ? '' : ' (new)'}`);
+        for (const step of entry.live) this.out(`    live ${step.command.join(' ')}`);
       }
     }
     if (damaged.length === 1) throw new DamagedEntryError(damaged[0], 'check by hand what that fix changed; `netmend fix undo ID` still undoes the other fixes');

@@ -85,10 +85,17 @@ class Interruption {
   /** A read-only wait that a signal cuts short. */
   async race<T>(work: Promise<T>): Promise<T> {
     this.check();
+    let onAbort = () => {};
     const stopped = new Promise<never>((_, reject) => {
-      this.aborted.addEventListener('abort', () => reject(new FixInterruptedError(this.signal!, `interrupted by ${this.signal}`)), { once: true });
+      onAbort = () => reject(new FixInterruptedError(this.signal!, `interrupted by ${this.signal}`));
+      this.aborted.addEventListener('abort', onAbort, { once: true });
     });
-    return Promise.race([work, stopped]);
+    try {
+      return await Promise.race([work, stopped]);
+    } finally {
+      // Once the work is done, a later signal must not reject a promise nobody waits for.
+      this.aborted.removeEventListener('abort', onAbort);
+    }
   }
 
   dispose(): void {

@@ -56,11 +56,13 @@ async function checkTunnel(context: FixContext, iface: string, warnings: string[
   const link = snapshot.links.find((candidate) => candidate.name === iface);
   if (!link) {
     const names = snapshot.links.map((candidate) => candidate.name).join(', ') || 'none';
-    if (!context.live && isMeshLink({ name: iface, kind: '' } as Link, [])) {
+    const meshName = isMeshLink({ name: iface, kind: '' } as Link, []);
+    if (!context.live && meshName) {
       warnings.push(`${iface} does not exist now: only its persistent configuration is written, applied when the mesh daemon creates it`);
       return;
     }
-    throw new InputError(`--iface: no interface '${iface}' here (interfaces: ${names})`, 'check the name with `ip link`; nothing was changed');
+    throw new InputError(`--iface: no interface '${iface}' here (interfaces: ${names})`,
+      `check the name with \`ip link\`; nothing was changed${meshName ? `. If the mesh daemon creates ${iface} later, --no-live writes only its persistent configuration` : ''}`);
   }
   if (isMeshLink(link, [])) return;
   if (!context.force) {

@@ -24,10 +24,15 @@ function directories(dir: string, prefix = ''): string[] {
   return out;
 }
 
+/** Waits until dev has its fe80 address and duplicate address detection is done (no longer tentative). */
+async function settledLinkLocal(lab: Lab, ns: string, dev: string): Promise<void> {
+  await lab.waitFor(async () => /inet6 fe80::\S+ scope link \n/.test(await lab.ip(ns, '-6', 'addr', 'show', 'dev', dev)), 15_000, `a settled link-local address on ${dev}`);
+}
+
 test('fix link-local on the LAN is refused (exit 2, hint), with --force too when it carries the default route; a mistyped --iface is exit 2 listing the interfaces; nothing changes', { skip }, async (t) => {
   const s = await tailscaleScenario(t, { lanNetworkFile: false });
   await s.lab.ip(s.host, 'route', 'add', 'default', 'via', '10.10.0.3', 'dev', s.hostIf);
-  await s.lab.waitFor(async () => /inet6 fe80::\S+ scope link \n/.test(await s.lab.ip(s.host, '-6', 'addr', 'show', 'dev', s.hostIf)), 15_000, `a settled link-local address on ${s.hostIf}`);
+  await settledLinkLocal(s.lab, s.host, s.hostIf);
   const addressesBefore = await s.lab.ip(s.host, '-6', 'addr', 'show', 'dev', s.hostIf);
   const routesBefore = await s.lab.ip(s.host, '-6', 'route', 'show', 'table', 'main');
   const filesBefore = tree(s.root);
@@ -65,7 +70,7 @@ test('fix link-local --force on a tunnel with an unusual name: applied and undon
   const overlay = uniqueName('ovl');
   await lab.veth(host, overlay, peer, uniqueName('ovp'));
   await lab.ip(host, 'addr', 'add', '10.20.0.4/24', 'dev', overlay);
-  await lab.waitFor(async () => /inet6 fe80::\S+ scope link \n/.test(await lab.ip(host, '-6', 'addr', 'show', 'dev', overlay)), 15_000, `a settled link-local address on ${overlay}`);
+  await settledLinkLocal(lab, host, overlay);
   const root = lab.tmpdir();
   const netmend = (args: string[], env: NodeJS.ProcessEnv = {}) => lab.netmend(host, args, { env: { SSH_CONNECTION: '', ...env }, timeoutMs: 60_000 });
   const addressesBefore = await lab.ip(host, '-6', 'addr', 'show', 'dev', overlay);
