@@ -52,14 +52,15 @@ const check: Check = {
     const behaviour = mappingBehaviour(answers, alternate);
     const preserved = first.port === localPort;
     const portText = preserved ? `port ${localPort} preserved` : `port ${localPort} not preserved (public port ${first.port})`;
-    if (behaviour === 'endpoint-independent') return pass(check, `endpoint-independent mapping to ${formatTransport(first)}, ${portText}`);
+    const busyText = wantedPortBusy ? ` (the mesh port ${wantedPortBusy} is held by the mesh daemon)` : '';
+    if (behaviour === 'endpoint-independent') return pass(check, `endpoint-independent mapping to ${formatTransport(first)}, ${portText}${busyText}`);
     if (behaviour === 'unknown') {
       return skip(check, `cannot tell the mapping behaviour from one server without an alternate address (give --stun twice); public ${formatTransport(first)}, ${portText}`);
     }
     const kind = behaviour === 'varies-by-destination' ? 'a new public port per destination' : behaviour === 'address-dependent' ? 'a new mapping per destination address' : 'a new mapping per destination address and port';
     return finding(check, 'warn', `the NAT gives ${kind} (hard NAT), ${portText}: peers cannot reach the address STUN finds, so direct mesh paths fail`, evidence, {
       command: `on the router: stop randomising source ports, or forward UDP ${localPort} to this host`,
-      explanation: 'e.g. nftables `masquerade` instead of `masquerade random-fully`, iptables MASQUERADE without --random-fully, pfSense/OPNsense "static port"; or enable PCP/NAT-PMP',
+      explanation: 'e.g. nftables `masquerade` instead of `masquerade fully-random`, iptables MASQUERADE without --random-fully, pfSense/OPNsense "static port"; or enable PCP/NAT-PMP',
     });
   },
 };

@@ -32,7 +32,7 @@ export function relayCauses(netcheck: TailscaleOutput<TailscaleNetcheck> | undef
   if (report.MappingVariesByDestIP === true) {
     causes.push({
       evidence: 'the NAT maps per destination (MappingVariesByDestIP true, a "hard" NAT): the address a peer learns is not the one it must send to',
-      fix: { command: `on the router: forward UDP ${DEFAULT_MESH_PORT} to this host, or stop randomising source ports`, explanation: 'e.g. nftables `masquerade` without `random-fully`, pfSense/OPNsense "static port" for this host' },
+      fix: { command: `on the router: forward UDP ${DEFAULT_MESH_PORT} to this host, or stop randomising source ports`, explanation: 'e.g. nftables `masquerade` without `fully-random` (iptables --random-fully), pfSense/OPNsense "static port" for this host' },
     });
   }
   const mapping = [report.UPnP, report.PMP, report.PCP];
