@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { doctorJson } from './doctor-json.js';
 import { Lab, labUnavailable, uniqueName } from './harness.js';
 
 const skip = labUnavailable() ?? (existsSync('/usr/bin/turnserver') ? undefined : 'coturn (turnserver) is not installed');
@@ -68,14 +69,8 @@ async function forgetMappings(nat: NatLab): Promise<void> {
 }
 
 async function natCheck(nat: NatLab, stun: string[], extra: string[] = []) {
-  const result = await nat.lab.netmend(nat.client, ['doctor', 'mesh', '--json', '--check', 'mesh.nat-mapping', ...stun.flatMap((server) => ['--stun', server]), ...extra]);
-  let document;
-  try {
-    document = JSON.parse(result.stdout);
-  } catch {
-    throw new Error(`no JSON (exit ${result.code}): ${result.stderr}${result.stdout}`);
-  }
-  return { code: result.code, check: document.checks[0] as { status: string; summary: string; evidence: string[] } };
+  const run = await doctorJson(nat.lab, nat.client, ['doctor', 'mesh', '--check', 'mesh.nat-mapping', ...stun.flatMap((server) => ['--stun', server]), ...extra]);
+  return { code: run.code, check: run.byId['mesh.nat-mapping'] };
 }
 
 test('mesh.nat-mapping: masquerade, masquerade fully-random and blocked UDP against coturn', { skip, timeout: 180_000 }, async (t) => {

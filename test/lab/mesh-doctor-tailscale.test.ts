@@ -10,6 +10,7 @@ import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { Lab, labUnavailable, projectRoot, uniqueName } from './harness.js';
+import { doctorJson, type DoctorRun } from './doctor-json.js';
 import { startSshd } from './sshd.js';
 import { EXPECTED_TAILSCALE, LAN, scenarios, TAILSCALE_IDS, writeScenario } from '../mesh/tailscale-scenarios.js';
 
@@ -46,17 +47,9 @@ async function meshHost(t: TestContext): Promise<Host> {
   return { lab, ns, root };
 }
 
-async function doctor(host: Host, scenarioDir: string | undefined, args: string[], env: NodeJS.ProcessEnv = {}) {
+function doctor(host: Host, scenarioDir: string | undefined, args: string[], env: NodeJS.ProcessEnv = {}): Promise<DoctorRun> {
   const withStandIn = scenarioDir ? { PATH: `${STAND_INS}:${process.env.PATH}`, NETMEND_TAILSCALE_SCENARIO: scenarioDir } : {};
-  const result = await host.lab.netmend(host.ns, [...args, '--json', '--root', host.root], { env: { ...withStandIn, ...env } });
-  let document;
-  try {
-    document = JSON.parse(result.stdout);
-  } catch {
-    throw new Error(`no JSON (exit ${result.code}): ${result.stderr}${result.stdout}`);
-  }
-  const byId: Record<string, { status: string; summary: string; evidence: string[]; fix: { command: string } | null }> = Object.fromEntries(document.checks.map((check: { id: string }) => [check.id, check]));
-  return { code: result.code, document, byId };
+  return doctorJson(host.lab, host.ns, [...args, '--root', host.root], { ...withStandIn, ...env });
 }
 
 test('doctor mesh: every tailscale scenario through the CLI stand-in, with exit codes and netcheck only when relayed', { skip: labUnavailable(), timeout: 240_000 }, async (t) => {
@@ -117,9 +110,9 @@ test('netmend doctor: every topic green on a healthy Tailscale host', { skip: la
   const dir = join(host.lab.tmpdir(), 'healthy');
   writeScenario(dir, scenarios(Date.now()).healthy, host.root);
   const run = await doctor(host, dir, ['doctor']);
-  const topics = new Set(run.document.checks.map((check: { id: string }) => check.id.split('.')[0]));
+  const topics = new Set(run.document.checks.map((check) => check.id.split('.')[0]));
   assert.deepEqual([...topics].sort(), ['dns', 'mesh', 'routes']);
-  const bad = run.document.checks.filter((check: { status: string }) => check.status === 'fail' || check.status === 'error' || check.status === 'warn');
+  const bad = run.document.checks.filter((check) => check.status === 'fail' || check.status === 'error' || check.status === 'warn');
   assert.deepEqual(bad, [], JSON.stringify(bad, null, 1));
   assert.equal(run.code, 0);
   for (const id of TAILSCALE_IDS) assert.equal(run.byId[id].status, 'pass', id);

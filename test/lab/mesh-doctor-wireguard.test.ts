@@ -7,20 +7,15 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { generatePrivateKey, publicKeyOf } from '../../src/mesh/keys.js';
+import { doctorJson } from './doctor-json.js';
 import { Lab, labUnavailable, uniqueName } from './harness.js';
 import { b64, newNode, ping, pingUntilReply, startNode, twoHosts, waitFor, wgDump, wireguardGoMissing } from './mesh-interop-lab.js';
 
 const skip = labUnavailable() ?? wireguardGoMissing();
 
 async function handshakeCheck(lab: Lab, ns: string) {
-  const result = await lab.netmend(ns, ['doctor', 'mesh', '--json', '--check', 'mesh.wg-handshake'], { timeoutMs: 60_000 });
-  let document;
-  try {
-    document = JSON.parse(result.stdout);
-  } catch {
-    throw new Error(`no JSON (exit ${result.code}): ${result.stderr}${result.stdout}`);
-  }
-  return { code: result.code, check: document.checks[0] as { status: string; summary: string; evidence: string[]; fix: { command: string; explanation: string } | null } };
+  const run = await doctorJson(lab, ns, ['doctor', 'mesh', '--check', 'mesh.wg-handshake']);
+  return { code: run.code, check: run.byId['mesh.wg-handshake'] };
 }
 
 /** Sends one ping into the tunnel (it queues data, so the initiator keeps trying) and waits until the peer's tx counter shows handshake attempts. */

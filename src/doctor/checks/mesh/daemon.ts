@@ -3,7 +3,8 @@
  * are shown, since they are what `tailscale status` prints under "# Health check:".
  */
 import { MESH_TAILSCALE_GATHERER, type MeshTailscaleFacts } from '../../gather/mesh-tailscale.js';
-import { finding, pass, skip } from '../../result.js';
+import { finding, pass } from '../../result.js';
+import { gatheredFacts, isSkip } from './inputs.js';
 import type { Check, CheckResult } from '../../types.js';
 
 const STATES: Record<string, { summary: string; command: string; explanation: string }> = {
@@ -19,10 +20,8 @@ const check: Check = {
   title: 'tailscaled runs and is logged in; its health warnings',
   needs: [MESH_TAILSCALE_GATHERER],
   run(state): CheckResult {
-    const gatherError = state.gatherErrors[MESH_TAILSCALE_GATHERER];
-    if (gatherError) return skip(check, gatherError);
-    const facts = state.facts[MESH_TAILSCALE_GATHERER] as MeshTailscaleFacts | undefined;
-    if (!facts) return skip(check, 'Tailscale state was not read');
+    const facts = gatheredFacts<MeshTailscaleFacts>(check, state, MESH_TAILSCALE_GATHERER, 'Tailscale state');
+    if (isSkip(facts)) return facts;
     const { status } = facts;
     if (!status.value) {
       return finding(check, 'fail', `tailscaled does not answer: ${status.error}`, [`${status.command}: ${status.error}`], {

@@ -7,7 +7,7 @@ import { peerName, peersOf } from '../../../tailscale/json.js';
 import { MESH_TAILSCALE_GATHERER } from '../../gather/mesh-tailscale.js';
 import { finding, pass, skip } from '../../result.js';
 import type { Check, CheckResult } from '../../types.js';
-import { isSkip, tailscaleInput } from './tailscale-input.js';
+import { isSkip, tailscaleInput } from './inputs.js';
 
 const CLEAR = { command: 'tailscale set --exit-node=', explanation: 'stops using it (or pick another from `tailscale exit-node list`)' };
 

@@ -8,7 +8,7 @@ import type { TailscaleServeConfig } from '../../../tailscale/json.js';
 import { MESH_TAILSCALE_GATHERER } from '../../gather/mesh-tailscale.js';
 import { finding, listSome, pass, skip } from '../../result.js';
 import type { Check, CheckResult } from '../../types.js';
-import { isSkip, tailscaleInput } from './tailscale-input.js';
+import { isSkip, tailscaleInput } from './inputs.js';
 
 function splitHostPort(hostPort: string): { host: string; port: string } {
   const colon = hostPort.lastIndexOf(':');

@@ -8,7 +8,7 @@ import { goTime, peerName, peersOf, versionAtLeast } from '../../../tailscale/js
 import { MESH_TAILSCALE_GATHERER } from '../../gather/mesh-tailscale.js';
 import { finding, listSome, pass, skip } from '../../result.js';
 import type { Check, CheckResult } from '../../types.js';
-import { formatDate, isSkip, tailscaleInput } from './tailscale-input.js';
+import { formatDate, isSkip, tailscaleInput } from './inputs.js';
 
 export const EXPIRY_WARN_DAYS = 14;
 const DAY_MS = 86_400_000;

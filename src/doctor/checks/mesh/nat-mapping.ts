@@ -10,6 +10,7 @@ import { TAILSCALE_DEFAULT_PORT } from '../../../tailscale/json.js';
 import { STUN_GATHERER, type StunFacts } from '../../gather/stun.js';
 import { finding, pass, skip } from '../../result.js';
 import type { Check, CheckResult } from '../../types.js';
+import { gatheredFacts, isSkip } from './inputs.js';
 
 export type MappingBehaviour = 'endpoint-independent' | 'address-dependent' | 'address-and-port-dependent' | 'varies-by-destination' | 'unknown';
 
@@ -31,10 +32,9 @@ const check: Check = {
   title: "this host's NAT mapping behaviour and port preservation, measured with STUN (--stun)",
   needs: [STUN_GATHERER],
   run(state): CheckResult {
-    const gatherError = state.gatherErrors[STUN_GATHERER];
-    if (gatherError) return skip(check, gatherError);
-    const facts = state.facts[STUN_GATHERER] as StunFacts | undefined;
-    if (!facts || facts.servers.length === 0 || !facts.measurement) return skip(check, 'no STUN server given (--stun HOST[:PORT], twice for the mapping test)');
+    const facts = gatheredFacts<StunFacts>(check, state, STUN_GATHERER, 'the STUN measurement');
+    if (isSkip(facts)) return facts;
+    if (facts.servers.length === 0 || !facts.measurement) return skip(check, 'no STUN server given (--stun HOST[:PORT], twice for the mapping test)');
     const { localPort, wantedPortBusy, answers, alternate } = facts.measurement;
     const evidence = [`STUN Binding requests from local UDP port ${localPort}${wantedPortBusy ? ` (the mesh port ${wantedPortBusy} is held by the mesh daemon)` : ''}`];
     for (const answer of [...answers, ...alternate]) {

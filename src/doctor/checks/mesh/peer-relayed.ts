@@ -8,7 +8,7 @@ import { peerName, peersOf, TAILSCALE_DEFAULT_PORT as DEFAULT_MESH_PORT } from '
 import { MESH_TAILSCALE_GATHERER, type TailscaleOutput } from '../../gather/mesh-tailscale.js';
 import { finding, listSome, pass, skip } from '../../result.js';
 import type { Check, CheckResult, FixSuggestion } from '../../types.js';
-import { isSkip, tailscaleInput } from './tailscale-input.js';
+import { isSkip, tailscaleInput } from './inputs.js';
 
 interface Cause {
   evidence: string;

@@ -9,7 +9,7 @@ import { routingView } from '../../analysis.js';
 import { MESH_TAILSCALE_GATHERER } from '../../gather/mesh-tailscale.js';
 import { finding, listSome, pass, skip } from '../../result.js';
 import type { Check, CheckResult } from '../../types.js';
-import { isSkip, tailscaleInput } from './tailscale-input.js';
+import { isSkip, tailscaleInput } from './inputs.js';
 
 /**
  * The subnets a peer routes for the tailnet: PrimaryRoutes, or on clients without it AllowedIPs

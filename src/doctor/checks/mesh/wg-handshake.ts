@@ -11,6 +11,7 @@ import { HANDSHAKE_STALE_SECONDS, WIREGUARD_GATHERER, type WireguardFacts } from
 import { decide } from '../../simulate.js';
 import { finding, listSome, pass, skip } from '../../result.js';
 import type { Check, CheckResult, FixSuggestion, HostState } from '../../types.js';
+import { gatheredFacts, isSkip } from './inputs.js';
 
 /** Address space that is not reachable from the internet as is: behind it sits a NAT. */
 const PRIVATE = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', 'fc00::/7'].map((text) => parsePrefix(text)!);
@@ -96,10 +97,8 @@ const check: Check = {
   title: 'WireGuard peers: stale or missing handshakes while sending, no endpoint on either side, NAT without keepalive',
   needs: [WIREGUARD_GATHERER],
   run(state): CheckResult {
-    const gatherError = state.gatherErrors[WIREGUARD_GATHERER];
-    if (gatherError) return skip(check, gatherError);
-    const facts = state.facts[WIREGUARD_GATHERER] as WireguardFacts | undefined;
-    if (!facts) return skip(check, 'WireGuard state was not read');
+    const facts = gatheredFacts<WireguardFacts>(check, state, WIREGUARD_GATHERER, 'WireGuard state');
+    if (isSkip(facts)) return facts;
     const interfaces = facts.first.interfaces;
     if (interfaces.length === 0 && facts.unreadable.length === 0) return skip(check, 'no WireGuard interface on this host');
     const findings: PeerFinding[] = [];
