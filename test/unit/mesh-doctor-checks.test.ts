@@ -104,6 +104,13 @@ test('mesh tailscale checks: findings name the cause, the date and the command',
   const funnel = results(tailscaleState(all['funnel-stale']))['mesh.funnel-stale'];
   assert.ok(funnel.evidence.some((line) => line.includes('funnel=on for oldbox.tailnet-1234.ts.net:443, a name this node no longer has')), funnel.evidence.join('\n'));
   assert.equal(funnel.fix?.command, 'tailscale serve reset && rm /var/lib/tailscale/certs/oldbox.tailnet-1234.ts.net.crt /var/lib/tailscale/certs/oldbox.tailnet-1234.ts.net.key');
+  assert.equal(funnel.summary, '2 serve/Funnel entries and 2 certificate files for a name this node no longer has (oldbox.tailnet-1234.ts.net; now router.tailnet-1234.ts.net)');
+  // Funnel on for the current name with nothing served on the port: what `tailscale serve status` warns about.
+  const orphan = scenarios(NOW).healthy;
+  delete (orphan.serve as { TCP?: unknown }).TCP;
+  const orphaned = results(tailscaleState(orphan))['mesh.funnel-stale'];
+  assert.equal(orphaned.status, 'warn');
+  assert.equal(orphaned.summary, 'serve: funnel=on for router.tailnet-1234.ts.net:443, but no serve config on port 443');
 
   const notAccepted = results(tailscaleState(all['routes-not-accepted']))['mesh.routes-not-accepted'];
   assert.match(notAccepted.summary, /10\.20\.0\.0\/24 from office-gw/);

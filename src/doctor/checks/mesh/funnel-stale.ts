@@ -20,18 +20,28 @@ function allConfigs(config: TailscaleServeConfig): Array<{ label: string; config
   return [{ label: 'serve', config }, ...Object.entries(config.Foreground ?? {}).map(([session, inner]) => ({ label: `foreground serve (session ${session})`, config: inner }))];
 }
 
-export function staleServeEntries(config: TailscaleServeConfig | null, current: Set<string>): string[] {
+export interface StaleServeEntry {
+  /** Which config holds it (background, or a foreground session). */
+  label: string;
+  hostPort: string;
+  /** The name it is for, when that is no longer this node's. */
+  oldName?: string;
+  line: string;
+}
+
+export function staleServeEntries(config: TailscaleServeConfig | null, current: Set<string>): StaleServeEntry[] {
   if (!config) return [];
-  const found: string[] = [];
+  const found: StaleServeEntry[] = [];
   for (const { label, config: one } of allConfigs(config)) {
     for (const hostPort of Object.keys(one.Web ?? {})) {
-      if (!current.has(splitHostPort(hostPort).host.toLowerCase())) found.push(`${label}: web handler for ${hostPort}, a name this node no longer has`);
+      const { host } = splitHostPort(hostPort);
+      if (!current.has(host.toLowerCase())) found.push({ label, hostPort, oldName: host, line: `${label}: web handler for ${hostPort}, a name this node no longer has` });
     }
     for (const [hostPort, on] of Object.entries(one.AllowFunnel ?? {})) {
       if (!on) continue;
       const { host, port } = splitHostPort(hostPort);
-      if (!current.has(host.toLowerCase())) found.push(`${label}: funnel=on for ${hostPort}, a name this node no longer has`);
-      else if (!one.TCP?.[port]) found.push(`${label}: funnel=on for ${hostPort}, but no serve config on port ${port}`);
+      if (!current.has(host.toLowerCase())) found.push({ label, hostPort, oldName: host, line: `${label}: funnel=on for ${hostPort}, a name this node no longer has` });
+      else if (!one.TCP?.[port]) found.push({ label, hostPort, line: `${label}: funnel=on for ${hostPort}, but no serve config on port ${port}` });
     }
   }
   return found;
@@ -50,29 +60,34 @@ const check: Check = {
     if (!dnsName) return skip(check, `cannot tell: \`${facts.status.command}\` shows no DNS name for this node`);
     const current = new Set([dnsName, ...(status.CertDomains ?? []).map((name) => name.toLowerCase())]);
 
-    const evidence: string[] = [];
-    let serveKnown = true;
-    if (facts.serve.error !== undefined) {
-      serveKnown = false;
-    } else {
-      evidence.push(...staleServeEntries(facts.serve.value ?? null, current).map((line) => `${facts.serve.command}: ${line}`));
-    }
-    const staleCerts: string[] = [];
+    const serveKnown = facts.serve.error === undefined;
+    const entries = serveKnown ? staleServeEntries(facts.serve.value ?? null, current) : [];
+    const staleCerts: Array<{ path: string; name: string }> = [];
     for (const { dir, files } of facts.certDirs) {
       for (const file of files) {
         const match = /^(.+)\.(crt|key)$/.exec(file);
-        if (!match || current.has(match[1].toLowerCase())) continue;
-        staleCerts.push(`${dir}/${file}`);
+        if (match && !current.has(match[1].toLowerCase())) staleCerts.push({ path: `${dir}/${file}`, name: match[1] });
       }
     }
-    evidence.push(...staleCerts.map((path) => `certificate for an old name: ${path}`));
-    if (evidence.length === 0) {
+    if (entries.length === 0 && staleCerts.length === 0) {
       if (!serveKnown) return skip(check, `cannot tell: \`${facts.serve.command}\` failed (${facts.serve.error}); no stale certificates`);
       return pass(check, `serve, Funnel and certificates all belong to ${dnsName}`);
     }
-    const commands = [...(evidence.length > staleCerts.length ? ['tailscale serve reset'] : []), ...(staleCerts.length ? [`rm ${staleCerts.join(' ')}`] : [])];
+    const evidence = [
+      ...entries.map((entry) => `${facts.serve.command}: ${entry.line}`),
+      ...staleCerts.map((cert) => `certificate for an old name: ${cert.path}`),
+    ];
+    const oldNames = [...new Set([...entries.flatMap((entry) => (entry.oldName ? [entry.oldName] : [])), ...staleCerts.map((cert) => cert.name)])];
+    const parts = [
+      ...(entries.length > 0 ? [`${entries.length} serve/Funnel entr${entries.length === 1 ? 'y' : 'ies'}`] : []),
+      ...(staleCerts.length > 0 ? [`${staleCerts.length} certificate file${staleCerts.length === 1 ? '' : 's'}`] : []),
+    ];
+    const summary = oldNames.length > 0
+      ? `${parts.join(' and ')} for ${oldNames.length === 1 ? 'a name' : 'names'} this node no longer has (${listSome(oldNames)}; now ${dnsName})`
+      : entries[0].line;
+    const commands = [...(entries.length > 0 ? ['tailscale serve reset'] : []), ...(staleCerts.length > 0 ? [`rm ${staleCerts.map((cert) => cert.path).join(' ')}`] : [])];
     evidence.push(`this node's name: ${dnsName}`);
-    return finding(check, 'warn', `${listSome(evidence.slice(0, -1).map((line) => line.replace(/^.*?: /, '')), 1)}`, evidence, {
+    return finding(check, 'warn', summary, evidence, {
       command: commands.join(' && '),
       explanation: 'the CLI only edits entries of the current name: reset clears every serve and Funnel entry, then re-add the current ones (`tailscale serve --bg ...`, `tailscale funnel --bg ...`)',
     });
