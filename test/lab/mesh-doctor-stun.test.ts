@@ -91,7 +91,7 @@ test('mesh.nat-mapping: masquerade, masquerade fully-random and blocked UDP agai
   const random = await natCheck(nat, ['198.51.100.10', '198.51.100.11']);
   assert.equal(random.check.status, 'warn', JSON.stringify(random.check));
   assert.match(random.check.summary, /^the NAT gives a new public port per destination \(hard NAT\), port 41641 not preserved \(public port \d+\)/);
-  assert.match(random.check.evidence.join('\n'), /198\.51\.100\.10:3478 \(198\.51\.100\.10:3478\) sees 198\.51\.100\.1:\d+/);
+  assert.match(random.check.evidence.join('\n'), /^198\.51\.100\.10:3478 sees 198\.51\.100\.1:\d+$/m);
   assert.equal(random.code, 0);
   assert.equal((await natCheck(nat, ['198.51.100.10', '198.51.100.11'], ['--fail-on', 'warn'])).code, 1);
   await forgetMappings(nat);

@@ -38,7 +38,9 @@ const check: Check = {
     const { localPort, wantedPortBusy, answers, alternate } = facts.measurement;
     const evidence = [`STUN Binding requests from local UDP port ${localPort}${wantedPortBusy ? ` (the mesh port ${wantedPortBusy} is held by the mesh daemon)` : ''}`];
     for (const answer of [...answers, ...alternate]) {
-      evidence.push(answer.mapped ? `${answer.label} (${formatTransport(answer.to)}) sees ${formatTransport(answer.mapped)}` : `${answer.label}: ${answer.error}`);
+      const to = formatTransport(answer.to);
+      const asked = answer.label.startsWith(to) ? answer.label : `${answer.label} (${to})`;
+      evidence.push(answer.mapped ? `${asked} sees ${formatTransport(answer.mapped)}` : `${asked}: ${answer.error}`);
     }
     const first = answers.find((answer) => answer.mapped)?.mapped;
     if (!first) {
