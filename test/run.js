@@ -29,6 +29,8 @@ const needed = {
   make: 'make',
   'g++': 'g++',
   python3: 'python3',
+  nft: 'nftables',
+  turnserver: 'coturn',
 };
 
 function have(binary) {

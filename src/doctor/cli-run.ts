@@ -17,6 +17,7 @@ export interface DoctorFlagValues extends StateFlagValues {
   'fail-on': string;
   domain?: string[];
   name?: string[];
+  stun?: string[];
 }
 
 export interface DoctorOutput {
@@ -39,6 +40,10 @@ export async function runDoctorCommand(topics: readonly DoctorTopic[] | undefine
   if (flags['list-checks']) return { stdout: listChecks(selectedTopics, flags.json, checks), exitCode: 0 };
 
   const options: CheckOptions = { ifaces: flags.iface ?? [], domains: flags.domain?.length ? flags.domain : ['ts.net'], names: flags.name ?? [] };
+  if (flags.stun?.length) {
+    const { parseStunTarget } = await import('../net/stun.js');
+    options.stun = flags.stun.map(parseStunTarget);
+  }
   const spinner = !flags.json && process.stderr.isTTY ? (await import('ora')).default({ text: 'reading routing state', stream: process.stderr }).start() : undefined;
   try {
     const { readState } = await import('../snapshot/load.js');
@@ -53,7 +58,7 @@ export async function runDoctorCommand(topics: readonly DoctorTopic[] | undefine
     else if (!flags.snapshot) runner = localRunner;
     if (spinner) spinner.text = 'gathering host facts';
     const { gatherHostState } = await import('./gather/index.js');
-    const state = await gatherHostState(snapshot, { needs: neededGatherers(checks), root: flags.root ?? '/', runner, filesWithoutRunner: flags.root !== undefined });
+    const state = await gatherHostState(snapshot, { needs: neededGatherers(checks), root: flags.root ?? '/', runner, filesWithoutRunner: flags.root !== undefined, checkOptions: options });
     const document = runDoctor({
       topics: selectedTopics,
       checkIds: flags.check ?? [],

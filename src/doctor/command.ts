@@ -3,9 +3,10 @@
  * oclif-free fast path in fast.ts. The run itself is in cli-run.ts, which never loads oclif.
  */
 import { oclifFlags } from '../cli/oclif-flags.js';
-import { doctorFlagSpec, meshNameFlagSpec } from './flag-spec.js';
+import { doctorFlagSpec, meshFlagSpec, meshNameFlagSpec } from './flag-spec.js';
 
 export { runDoctorCommand, type DoctorFlagValues, type DoctorOutput } from './cli-run.js';
 
 export const doctorFlags = oclifFlags(doctorFlagSpec);
 export const meshNameFlags = oclifFlags(meshNameFlagSpec);
+export const meshFlags = oclifFlags(meshFlagSpec);

@@ -8,7 +8,7 @@
 import { parseArgs } from 'node:util';
 import { debugFlagSpec, parseArgsOptions, stateFlagSpec } from '../cli/flag-spec.js';
 import { debugRequested, reportError } from '../cli/report-error.js';
-import { doctorFlagSpec, meshNameFlagSpec } from './flag-spec.js';
+import { doctorFlagSpec, meshFlagSpec, meshNameFlagSpec } from './flag-spec.js';
 import type { DoctorTopic } from './types.js';
 
 const SOURCES: readonly string[] = stateFlagSpec.source.options;
@@ -19,7 +19,7 @@ async function runFastFor(topics: DoctorTopic[] | undefined, argv: string[]): Pr
   try {
     parsed = parseArgs({
       args: argv,
-      options: parseArgsOptions({ ...stateFlagSpec, ...doctorFlagSpec, ...debugFlagSpec, ...(topics === undefined ? meshNameFlagSpec : {}) }),
+      options: parseArgsOptions({ ...stateFlagSpec, ...doctorFlagSpec, ...debugFlagSpec, ...(topics === undefined ? { ...meshNameFlagSpec, ...meshFlagSpec } : {}) }),
       allowPositionals: false,
       strict: true,
     });
@@ -45,6 +45,7 @@ async function runFastFor(topics: DoctorTopic[] | undefined, argv: string[]): Pr
       'fail-on': failOn,
       domain: values.domain as string[] | undefined,
       name: values.name as string[] | undefined,
+      stun: values.stun as string[] | undefined,
     });
     process.stdout.write(stdout);
     return exitCode;

@@ -14,3 +14,7 @@ export const meshNameFlagSpec = {
   domain: { type: 'string', description: 'mesh DNS domain to check (repeatable)', multiple: true },
   name: { type: 'string', description: 'a mesh host name to resolve (repeatable)', multiple: true },
 } as const satisfies FlagSpecs;
+
+export const meshFlagSpec = {
+  stun: { type: 'string', description: 'STUN server HOST[:PORT] for the NAT mapping test (repeatable; give two)', multiple: true },
+} as const satisfies FlagSpecs;

@@ -3,12 +3,14 @@
  * import and one entry here.
  */
 import { dnsChecks } from './checks/dns/index.js';
+import { meshChecks } from './checks/mesh/index.js';
 import { routesChecks } from './checks/routes/index.js';
 import type { Check, DoctorTopic } from './types.js';
 
 export const registry: Partial<Record<DoctorTopic, readonly Check[]>> = {
   routes: routesChecks,
   dns: dnsChecks,
+  mesh: meshChecks,
 };
 
 export function topics(): DoctorTopic[] {

@@ -2,10 +2,11 @@
  * The doctor's contract. Gatherers do the I/O and fill a HostState; checks are pure functions
  * over it, one file per check, each with a stable id.
  */
+import type { StunTarget } from '../net/stun.js';
 import type { Snapshot } from '../snapshot/types.js';
 
 export type CheckStatus = 'pass' | 'warn' | 'fail' | 'skip' | 'error';
-export type DoctorTopic = 'routes' | 'dns';
+export type DoctorTopic = 'routes' | 'dns' | 'mesh';
 
 export interface FixSuggestion {
   /** The one command that removes the finding, e.g. `netmend fix link-local --iface tailscale0`. */
@@ -30,6 +31,8 @@ export interface CheckOptions {
   domains: string[];
   /** A mesh name to resolve (`--name`). */
   names: string[];
+  /** STUN servers for the NAT mapping test (`--stun`). */
+  stun?: StunTarget[];
 }
 
 /**

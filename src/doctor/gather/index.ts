@@ -5,11 +5,14 @@
  */
 import type { CommandRunner } from '../../system/exec.js';
 import type { Snapshot } from '../../snapshot/types.js';
-import type { HostState } from '../types.js';
+import type { CheckOptions, HostState } from '../types.js';
 import { localFiles, remoteFiles, type HostFiles } from './files.js';
 import { DNS_GATHERER, gatherDnsInto } from './dns.js';
 import { gatherNetworkd, NETWORKD_GATHERER } from './networkd.js';
 import { gatherTailscale, TAILSCALE_GATHERER } from './tailscale.js';
+import { gatherMeshTailscale, MESH_TAILSCALE_GATHERER } from './mesh-tailscale.js';
+import { gatherStun, STUN_GATHERER } from './stun.js';
+import { gatherWireguard, WIREGUARD_GATHERER } from './wireguard.js';
 
 export interface GatherOptions {
   /** Gatherer names the selected checks need. */
@@ -23,15 +26,20 @@ export interface GatherOptions {
   runner?: CommandRunner;
   /** Read files under `root` even without a runner (a saved snapshot plus an explicit --root). */
   filesWithoutRunner?: boolean;
+  /** The run's check options, for gatherers that measure what the user named (--stun). */
+  checkOptions?: CheckOptions;
 }
 
-export type Gatherer = (state: HostState, context: { files?: HostFiles; runner?: CommandRunner; root: string }) => Promise<void>;
+export type Gatherer = (state: HostState, context: { files?: HostFiles; runner?: CommandRunner; root: string; options?: CheckOptions }) => Promise<void>;
 
 /** Gatherers by name. Other topics register theirs here (one import and one entry). */
 export const gatherers: Record<string, Gatherer> = {
   [NETWORKD_GATHERER]: (state, { files, runner }) => gatherNetworkd(state, files, runner),
   [TAILSCALE_GATHERER]: (state, { runner }) => gatherTailscale(state, runner),
   [DNS_GATHERER]: (state, { runner, root }) => gatherDnsInto(state, { runner, root }),
+  [MESH_TAILSCALE_GATHERER]: (state, { runner, files }) => gatherMeshTailscale(state, runner, files),
+  [WIREGUARD_GATHERER]: (state, { runner }) => gatherWireguard(state, runner),
+  [STUN_GATHERER]: (state, { runner, options }) => gatherStun(state, runner, options?.stun ?? []),
 };
 
 export async function gatherHostState(snapshot: Snapshot, options: GatherOptions): Promise<HostState> {
@@ -48,7 +56,7 @@ export async function gatherHostState(snapshot: Snapshot, options: GatherOptions
       return;
     }
     try {
-      await gatherer(state, { files, runner, root });
+      await gatherer(state, { files, runner, root, options: options.checkOptions });
     } catch (error) {
       state.gatherErrors[name] = (error as Error).message.split('\n')[0];
     }

@@ -28,7 +28,7 @@ export interface TailscaleFacts {
 export const TAILSCALE_GATHERER = 'tailscale';
 
 /** Whether `tailscale` is on this host's PATH: saves starting a process (and loading execa) for nothing. */
-function localCliExists(name: string): boolean {
+export function localCliExists(name: string): boolean {
   for (const dir of (process.env.PATH ?? '').split(delimiter)) {
     if (!dir) continue;
     try {
