@@ -39,7 +39,8 @@ export default class DoctorDns extends BaseCommand {
     if (flags.json) {
       this.out(JSON.stringify(document, null, 2));
     } else {
-      const { renderDocument, useColour } = await import('../../src/doctor/render.js');
+      const { renderDocument } = await import('../../src/doctor/render.js');
+      const { useColour } = await import('../../src/cli/terminal.js');
       this.out(renderDocument(document, { colour: useColour(process.stdout) }));
     }
     process.exitCode = exitCode;

@@ -3,8 +3,8 @@
  * stack traces only with --debug. Commands stay argument plumbing over the core library.
  */
 import { Command, Flags } from '@oclif/core';
-import { exitCodeOf, formatErrorLine, NetmendError } from '../errors.js';
-import { reportError } from './report-error.js';
+import { exitCodeOf, NetmendError } from '../errors.js';
+import { reportError, reportUsageError } from './report-error.js';
 
 export abstract class BaseCommand extends Command {
   static override baseFlags = {
@@ -26,10 +26,8 @@ export abstract class BaseCommand extends Command {
       return undefined;
     }
     if (!(error instanceof NetmendError) && exitCodeOf(error) === 2) {
-      // oclif's own usage errors (unknown flag, missing argument): keep its message, one line.
-      if (this.debugEnabled && error.stack) process.stderr.write(`${error.stack}\n`);
-      process.stderr.write(`netmend: ${formatErrorLine(error)}\n`);
-      process.exitCode = 2;
+      // oclif's own usage errors (unknown flag, missing argument): its whole reason, one line.
+      process.exitCode = reportUsageError(error, this.id, this.debugEnabled);
       return undefined;
     }
     process.exitCode = reportError(error, this.debugEnabled);

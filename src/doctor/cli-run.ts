@@ -39,7 +39,8 @@ export async function runDoctorCommand(topics: readonly DoctorTopic[] | undefine
   if (flags['list-checks']) return { stdout: listChecks(selectedTopics, flags.json, checks), exitCode: 0 };
 
   const options: CheckOptions = { ifaces: flags.iface ?? [], domains: flags.domain?.length ? flags.domain : ['ts.net'], names: flags.name ?? [] };
-  const spinner = !flags.json && process.stderr.isTTY ? (await import('ora')).default({ text: 'reading routing state', stream: process.stderr }).start() : undefined;
+  const { startProgress, useColour } = await import('../cli/terminal.js');
+  const progress = flags.json ? undefined : await startProgress('reading routing state');
   try {
     const { readState } = await import('../snapshot/load.js');
     const { isMeshLink } = await import('./analysis.js');
@@ -51,7 +52,7 @@ export async function runDoctorCommand(topics: readonly DoctorTopic[] | undefine
     let runner: CommandRunner | undefined;
     if (flags.ssh) runner = new SshRunner(flags.ssh, sshOptionsFromEnv());
     else if (!flags.snapshot) runner = localRunner;
-    if (spinner) spinner.text = 'gathering host facts';
+    progress?.update('gathering host facts');
     const { gatherHostState } = await import('./gather/index.js');
     const state = await gatherHostState(snapshot, { needs: neededGatherers(checks), root: flags.root ?? '/', runner, filesWithoutRunner: flags.root !== undefined });
     const document = runDoctor({
@@ -59,14 +60,14 @@ export async function runDoctorCommand(topics: readonly DoctorTopic[] | undefine
       checkIds: flags.check ?? [],
       options,
       state,
-      onCheck: (check) => { if (spinner) spinner.text = `checking ${check.id}`; },
+      onCheck: (check) => progress?.update(`checking ${check.id}`),
     });
-    spinner?.stop();
+    progress?.stop();
     const exitCode = exitCodeOf(document, flags['fail-on'] as FailOn);
     if (flags.json) return { stdout: `${JSON.stringify(document, null, 2)}\n`, exitCode };
-    const { renderDocument, useColour } = await import('./render.js');
+    const { renderDocument } = await import('./render.js');
     return { stdout: renderDocument(document, { colour: useColour(process.stdout) }), exitCode };
   } finally {
-    spinner?.stop();
+    progress?.stop();
   }
 }

@@ -1,6 +1,6 @@
 /**
  * The human report: one line per check with its mark, evidence and the fix only for problems,
- * then a summary line. Colours only when asked for (a TTY without NO_COLOR).
+ * then a summary line. Colours only when asked for (src/cli/terminal.ts useColour decides).
  */
 import type { DoctorDocument } from './run.js';
 import type { CheckStatus } from './types.js';
@@ -10,10 +10,6 @@ const COLOURS: Record<CheckStatus, number> = { pass: 32, warn: 33, fail: 31, ski
 
 export interface RenderOptions {
   colour: boolean;
-}
-
-export function useColour(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv = process.env): boolean {
-  return Boolean(stream.isTTY) && env.NO_COLOR === undefined && env.TERM !== 'dumb';
 }
 
 function paint(text: string, code: number, options: RenderOptions): string {
