@@ -50,8 +50,8 @@ export async function runDoctorCommand(topics: readonly DoctorTopic[] | undefine
     const netlink = { plainGatewayRoutesApart: { keepLink: (link: import('../snapshot/types.js').Link) => isMeshLink(link, ifaces) } };
     const snapshot = await readState({ snapshotFile: flags.snapshot, ssh: flags.ssh, source: flags.source, netlink });
     let runner: CommandRunner | undefined;
-    if (flags.ssh) runner = new SshRunner(flags.ssh, sshOptionsFromEnv());
-    else if (!flags.snapshot) runner = localRunner;
+    if (flags.ssh !== undefined) runner = new SshRunner(flags.ssh, sshOptionsFromEnv());
+    else if (flags.snapshot === undefined) runner = localRunner;
     progress?.update('gathering host facts');
     const { gatherHostState } = await import('./gather/index.js');
     const state = await gatherHostState(snapshot, { needs: neededGatherers(checks), root: flags.root ?? '/', runner, filesWithoutRunner: flags.root !== undefined });

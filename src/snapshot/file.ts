@@ -1,6 +1,7 @@
 /** Saving and loading snapshots as JSON, with validation that names what is wrong. */
 import { readFileSync } from 'node:fs';
-import { InputError } from '../errors.js';
+import { dirname, resolve } from 'node:path';
+import { CheckCouldNotRunError, InputError, NetmendError } from '../errors.js';
 import { writeFileAtomic } from '../system/atomic-write.js';
 import { untouchedRawRoutes } from './raw-routes.js';
 import { SNAPSHOT_VERSION, type Snapshot } from './types.js';
@@ -8,6 +9,7 @@ import { SNAPSHOT_VERSION, type Snapshot } from './types.js';
 const ARRAYS = ['links', 'addresses', 'routes', 'rules'] as const;
 
 export function readSnapshotFile(path: string): Snapshot {
+  if (path === '') throw new InputError('--snapshot: the file name is empty', 'give the path of a file written by `netmend snapshot --out FILE`');
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -89,10 +91,32 @@ export function* snapshotJsonChunks(snapshot: Snapshot, options: { reuseBuffers?
   yield '}\n';
 }
 
+/** Why `--out PATH` could not be written, as the user can act on it; undefined for a bug. */
+function outputProblem(out: string, error: unknown): NetmendError | undefined {
+  const code = (error as NodeJS.ErrnoException).code;
+  const dir = dirname(resolve(out));
+  switch (code) {
+    case 'ENOENT': return new InputError(`--out: cannot write ${out}: the directory ${dir} does not exist`, `create it first (mkdir -p ${dir}) or pick another path`);
+    case 'ENOTDIR': return new InputError(`--out: cannot write ${out}: part of ${dir} is not a directory`);
+    case 'EISDIR': return new InputError(`--out: ${out} is a directory`, 'give a file name, e.g. --out host.json');
+    case 'EACCES':
+    case 'EPERM': return new InputError(`--out: cannot write ${out}: permission denied`);
+    case 'EROFS': return new InputError(`--out: cannot write ${out}: read-only file system`);
+    case 'ENOSPC':
+    case 'EDQUOT': return new CheckCouldNotRunError(`--out: cannot write ${out}: no space left on the device`);
+    default: return undefined;
+  }
+}
+
 export async function writeSnapshot(snapshot: Snapshot, out?: string): Promise<void> {
-  if (out) {
-    // writeFileAtomic writes each chunk before asking for the next: buffers can be reused.
-    writeFileAtomic(out, snapshotJsonChunks(snapshot, { reuseBuffers: true }), { refuseSymlink: false });
+  if (out !== undefined) {
+    if (out === '') throw new InputError('--out: the file name is empty');
+    try {
+      // writeFileAtomic writes each chunk before asking for the next: buffers can be reused.
+      writeFileAtomic(out, snapshotJsonChunks(snapshot, { reuseBuffers: true }), { refuseSymlink: false });
+    } catch (error) {
+      throw outputProblem(out, error) ?? error;
+    }
     return;
   }
   // A reader that stops early (`netmend snapshot | head`) closes the pipe: stop quietly, as
