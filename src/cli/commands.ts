@@ -4,7 +4,7 @@
  */
 import type { Interfaces } from '@oclif/core';
 import { InputError } from '../errors.js';
-import { nearest } from './suggest.js';
+import { nearest } from '../suggest.js';
 
 export function commandNames(config: Interfaces.Config): string[] {
   const names = new Set<string>();

@@ -49,6 +49,8 @@ export async function runDoctorCommand(topics: readonly DoctorTopic[] | undefine
     // live read leaves them undecoded: the bulk of a big table never becomes objects.
     const netlink = { plainGatewayRoutesApart: { keepLink: (link: import('../snapshot/types.js').Link) => isMeshLink(link, ifaces) } };
     const snapshot = await readState({ snapshotFile: flags.snapshot, ssh: flags.ssh, source: flags.source, netlink });
+    const { requireInterfaces } = await import('../cli/validate.js');
+    requireInterfaces(ifaces, snapshot.links.map((link) => link.name), '--iface', snapshot.host);
     let runner: CommandRunner | undefined;
     if (flags.ssh !== undefined) runner = new SshRunner(flags.ssh, sshOptionsFromEnv());
     else if (flags.snapshot === undefined) runner = localRunner;

@@ -16,6 +16,9 @@ async function runFastFor(topics: DoctorTopic[] | undefined, argv: string[]): Pr
   if (!parsed) return undefined;
   const values = parsed.values as unknown as DoctorFlagValues & { debug: boolean };
   try {
+    // oclif's path checks --root in BaseCommand.parse.
+    const { requireRootDirectory } = await import('../cli/validate.js');
+    requireRootDirectory(values.root);
     const { runDoctorCommand } = await import('./cli-run.js');
     const { stdout, exitCode } = await runDoctorCommand(topics, values);
     process.stdout.write(stdout);
