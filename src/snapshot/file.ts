@@ -4,9 +4,8 @@ import { dirname, resolve } from 'node:path';
 import { CheckCouldNotRunError, InputError, NetmendError } from '../errors.js';
 import { writeFileAtomic } from '../system/atomic-write.js';
 import { untouchedRawRoutes } from './raw-routes.js';
-import { SNAPSHOT_VERSION, type Snapshot } from './types.js';
-
-const ARRAYS = ['links', 'addresses', 'routes', 'rules'] as const;
+import type { Snapshot } from './types.js';
+import { validateSnapshot } from './validate.js';
 
 export function readSnapshotFile(path: string): Snapshot {
   if (path === '') throw new InputError('--snapshot: the file name is empty', 'give the path of a file written by `netmend snapshot --out FILE`');
@@ -23,35 +22,6 @@ export function readSnapshotFile(path: string): Snapshot {
     throw new InputError(`--snapshot: ${path} is not JSON: ${(error as Error).message}`, 'write one with `netmend snapshot --out FILE`');
   }
   return validateSnapshot(data, path);
-}
-
-export function validateSnapshot(data: unknown, where: string): Snapshot {
-  if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new InputError(`--snapshot: ${where} is not a netmend snapshot (expected an object)`);
-  const object = data as Record<string, unknown>;
-  if (object.version !== SNAPSHOT_VERSION) throw new InputError(`--snapshot: ${where} has version ${JSON.stringify(object.version)}, expected ${SNAPSHOT_VERSION}`);
-  for (const key of ARRAYS) {
-    if (!Array.isArray(object[key])) throw new InputError(`--snapshot: ${where} has no "${key}" array`);
-  }
-  for (const [i, route] of (object.routes as unknown[]).entries()) {
-    const r = route as Record<string, unknown>;
-    if (typeof r !== 'object' || r === null || (r.family !== 4 && r.family !== 6) || typeof r.dst !== 'string' || typeof r.table !== 'number' || typeof r.type !== 'string') {
-      throw new InputError(`--snapshot: ${where}: routes[${i}] is malformed (needs family, dst, table, type)`);
-    }
-  }
-  for (const [i, rule] of (object.rules as unknown[]).entries()) {
-    const r = rule as Record<string, unknown>;
-    if (typeof r !== 'object' || r === null || (r.family !== 4 && r.family !== 6) || typeof r.priority !== 'number' || typeof r.action !== 'string') {
-      throw new InputError(`--snapshot: ${where}: rules[${i}] is malformed (needs family, priority, action)`);
-    }
-  }
-  for (const [i, link] of (object.links as unknown[]).entries()) {
-    const l = link as Record<string, unknown>;
-    if (typeof l !== 'object' || l === null || typeof l.name !== 'string' || typeof l.index !== 'number') {
-      throw new InputError(`--snapshot: ${where}: links[${i}] is malformed (needs index, name)`);
-    }
-  }
-  if (typeof object.sysctls !== 'object' || object.sysctls === null) object.sysctls = { interfaces: {} };
-  return { ...(object as unknown as Snapshot), source: 'file' };
 }
 
 /**
