@@ -3,14 +3,15 @@
  * are reported by BaseCommand.catch; this reports the ones raised before a command runs (an
  * unknown command, `help` for one) the same way: one line, the project's exit codes.
  */
-import { flush, run } from '@oclif/core';
+import { run } from '@oclif/core';
 import { exitCodeOf, NetmendError } from '../errors.js';
 import { debugRequested, reportError, reportUsageError } from './report-error.js';
 
 export async function runOclif(argv: string[], dir: string): Promise<number | undefined> {
   try {
+    // No oclif flush(): it waits for a 'drain' that never comes once a reader (`| head`) has gone,
+    // and stdout to a pipe or file is written synchronously on Linux anyway.
     await run(argv, dir);
-    await flush();
     return undefined;
   } catch (error) {
     const debug = debugRequested(argv.includes('--debug'));

@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { netmend } from '../lab/harness.js';
+import { netmend, netmendBin } from '../lab/harness.js';
 
 test('--version prints name, version, platform and node', async () => {
   const result = await netmend(['--version']);
@@ -201,4 +201,11 @@ test('node down after a crash removes the stale pid file and says so; a reused p
   assert.equal(existsSync(pidFile), false);
   assert.equal(bystander.exitCode, null);
   assert.equal(bystander.signalCode, null, 'node down signalled an unrelated process');
+});
+
+test('help into a reader that stops early (`netmend --help | head -1`) still exits 0', async () => {
+  const child = spawn(process.execPath, [netmendBin, '--help'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout.once('data', () => child.stdout.destroy());
+  const [code] = await once(child, 'exit');
+  assert.equal(code, 0);
 });
