@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { netmend, netmendBin } from '../lab/harness.js';
+import { netmend, netmendBin, projectRoot, run } from '../lab/harness.js';
 
 test('--version prints name, version, platform and node', async () => {
   const result = await netmend(['--version']);
@@ -208,4 +208,35 @@ test('help into a reader that stops early (`netmend --help | head -1`) still exi
   child.stdout.once('data', () => child.stdout.destroy());
   const [code] = await once(child, 'exit');
   assert.equal(code, 0);
+});
+
+test('the oclif-free fast paths and the oclif commands answer alike: output, errors, exit codes', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'netmend-cli-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = await liveSnapshotFile(dir);
+  const damaged = join(dir, 'damaged.json');
+  const snapshot = JSON.parse(readFileSync(file, 'utf8'));
+  snapshot.routes[0].type = 'teleport';
+  writeFileSync(damaged, JSON.stringify(snapshot));
+  const cases = [
+    ['doctor', 'routes', '--snapshot', file, '--json'],
+    ['doctor', '--snapshot', file, '--fail-on', 'never'],
+    ['doctor', 'routes', '--snapshot', file, '--snapshot', damaged],
+    ['doctor', '--snapshot', file, '--iface', 'does-not-exist'],
+    ['doctor', 'routes', '--snapshot', file, '--root', join(dir, 'nonexistent')],
+    ['doctor', 'routes', '--snapshot', damaged],
+    ['snapshot', '--snapshot', file],
+    ['snapshot', '--ssh', ''],
+    ['snapshot', '--snapshot', file, '--out', join(dir, 'nonexistent', 'x.json')],
+    ['route', 'explain', '127.0.0.1', '--snapshot', file],
+    ['route', 'explain', '127.0.0.1', '--snapshot', damaged],
+  ];
+  for (const args of cases) {
+    const fast = await netmend(args);
+    // Straight into oclif, as bin/run.js does when no fast path takes the command.
+    const script = `const { runOclif } = await import(${JSON.stringify(join(projectRoot, 'dist', 'src', 'cli', 'oclif-main.js'))});
+      const code = await runOclif(${JSON.stringify(args)}, ${JSON.stringify(netmendBin)}); if (code !== undefined) process.exitCode = code;`;
+    const viaOclif = await run(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, NO_COLOR: '1' } });
+    assert.deepEqual(viaOclif, fast, args.join(' '));
+  }
 });
