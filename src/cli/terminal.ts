@@ -1,8 +1,9 @@
 /**
- * What netmend may do to the terminal: colour, and a progress spinner on stderr. Both only on a
- * real, sized terminal that has not opted out (NO_COLOR, TERM=dumb, CI). ora's redraw divides by
- * the terminal width, so a pty that reports 0 columns (serial consoles do) made it loop forever
- * inside one synchronous redraw, deaf to signals: a spinner never runs without a known width.
+ * What netmend may do to the terminal: colour on a terminal without NO_COLOR or TERM=dumb, and a
+ * progress spinner on stderr only when both streams are terminals of known width and neither
+ * NO_COLOR, TERM=dumb nor CI is set. ora's redraw divides by the terminal width, so a pty that
+ * reports 0 columns (serial consoles do) made it loop forever inside one synchronous redraw, deaf
+ * to signals: a spinner never runs without a known width.
  * Must not import @oclif/core (the fast paths use it).
  */
 import { onSignal } from './signals.js';

@@ -5,6 +5,8 @@
 import type { DoctorDocument } from './run.js';
 import type { CheckStatus } from './types.js';
 
+export { useColour } from '../cli/terminal.js';
+
 export const MARKS: Record<CheckStatus, string> = { pass: '✓', warn: '!', fail: '✗', skip: '–', error: '☠' };
 const COLOURS: Record<CheckStatus, number> = { pass: 32, warn: 33, fail: 31, skip: 90, error: 35 };
 
