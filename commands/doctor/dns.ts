@@ -41,8 +41,7 @@ export default class DoctorDns extends BaseCommand {
     if (flags.json) {
       this.out(JSON.stringify(document, null, 2));
     } else {
-      const { renderDocument } = await import('../../src/doctor/render.js');
-      const { useColour } = await import('../../src/cli/terminal.js');
+      const { renderDocument, useColour } = await import('../../src/doctor/render.js');
       this.out(renderDocument(document, { colour: useColour(process.stdout) }));
     }
     process.exitCode = exitCode;
