@@ -4,6 +4,7 @@
 // returns undefined for anything it does not handle itself (--help, unusual flags), and oclif
 // then runs the command as usual.
 import { readFileSync } from 'node:fs';
+import { exitOnSignals } from '../dist/src/cli/signals.js';
 
 const argv = process.argv.slice(2);
 
@@ -12,6 +13,9 @@ if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v' || argv[0]
   process.stdout.write(`netmend/${version} ${process.platform}-${process.arch} node-${process.version}\n`);
   process.exit(0);
 }
+
+// SIGINT, SIGTERM and SIGHUP end every command promptly (130, 143, 129) after its cleanups.
+exitOnSignals();
 
 const fastRunners = {
   'route explain': '../dist/src/route/explain-fast.js',
@@ -33,8 +37,9 @@ async function main() {
       return;
     }
   }
-  const { execute } = await import('@oclif/core');
-  await execute({ dir: import.meta.url });
+  const { runOclif } = await import('../dist/src/cli/oclif-main.js');
+  const code = await runOclif(argv, import.meta.url);
+  if (code !== undefined) process.exitCode = code;
 }
 
 await main();

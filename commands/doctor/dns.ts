@@ -27,6 +27,8 @@ export default class DoctorDns extends BaseCommand {
       else this.out(checks.map((check) => `${check.id.padEnd(22)}  ${check.title}`).join('\n'));
       return;
     }
+    const { liveInterfaceNames, requireInterfaces } = await import('../../src/cli/validate.js');
+    requireInterfaces(flags.iface, liveInterfaceNames(), '--iface', 'this host');
     const { document } = await runDnsDoctor({
       root: flags.root ?? '',
       domains: flags.domain?.length ? flags.domain : ['ts.net'],

@@ -12,7 +12,8 @@ export default class NodeDown extends BaseCommand {
   async run(): Promise<void> {
     const { args, flags } = await this.parse(NodeDown);
     const { stopNode } = await import('../../src/mesh/control.js');
-    await stopNode(args.iface, flags.timeout * 1000);
+    const notes = await stopNode(args.iface, flags.timeout * 1000);
+    for (const note of notes) this.out(note);
     this.out(`${args.iface} is down`);
   }
 }

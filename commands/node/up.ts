@@ -24,8 +24,9 @@ export default class NodeUp extends BaseCommand {
       node.device.log.info(`${signal}: shutting down`);
       void node.shutdown();
     };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
+    // A service stops itself cleanly (exit 0) instead of the usual exit on a signal.
+    const { takeOverSignals } = await import('../../src/cli/signals.js');
+    takeOverSignals((signal) => stop(signal));
     const why = await node.stopped;
     node.device.log.info(`down (${why})`);
   }

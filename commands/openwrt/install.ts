@@ -32,7 +32,8 @@ export default class OpenwrtInstall extends BaseCommand {
     const { readRouterFacts, refusalReason, runInstaller } = await import('../../src/openwrt/remote.js');
     const runner = new SshRunner(flags.ssh, sshOptionsFromEnv());
     const script = installerScript();
-    const progress = await this.progress();
+    const { startProgress } = await import('../../src/cli/terminal.js');
+    const progress = await startProgress();
 
     const args: string[] = [];
     if (flags.uninstall) {
@@ -59,17 +60,5 @@ export default class OpenwrtInstall extends BaseCommand {
     progress.done();
     for (const line of result.stdout.split('\n')) if (line) this.out(`${flags.ssh}: ${line}`);
     if (result.stderr.trim()) process.stderr.write(result.stderr);
-  }
-
-  /** An ora spinner on stderr when it is a terminal; silent otherwise. */
-  private async progress(): Promise<{ step(text: string): void; done(): void; fail(): void }> {
-    if (!process.stderr.isTTY) return { step() {}, done() {}, fail() {} };
-    const { default: ora } = await import('ora');
-    const spinner = ora({ stream: process.stderr });
-    return {
-      step(text) { if (spinner.isSpinning) spinner.succeed(); spinner.start(text); },
-      done() { if (spinner.isSpinning) spinner.succeed(); },
-      fail() { if (spinner.isSpinning) spinner.fail(); },
-    };
   }
 }

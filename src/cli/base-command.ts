@@ -3,8 +3,16 @@
  * stack traces only with --debug. Commands stay argument plumbing over the core library.
  */
 import { Command, Flags } from '@oclif/core';
-import { exitCodeOf, formatErrorLine, NetmendError } from '../errors.js';
-import { reportError } from './report-error.js';
+import type { Input, ParserOutput } from '@oclif/core/interfaces';
+import { exitCodeOf, NetmendError } from '../errors.js';
+import { reportError, reportUsageError } from './report-error.js';
+import { requireRootDirectory } from './validate.js';
+
+// oclif's parser output bounds (not exported by @oclif/core/interfaces).
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type FlagOutput = { [name: string]: any };
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type ArgOutput = { [name: string]: any };
 
 export abstract class BaseCommand extends Command {
   static override baseFlags = {
@@ -13,6 +21,14 @@ export abstract class BaseCommand extends Command {
 
   protected get debugEnabled(): boolean {
     return process.argv.includes('--debug') || process.env.NETMEND_DEBUG === '1';
+  }
+
+  /** oclif's parse, then what every command's flags must satisfy: a --root that exists. */
+  protected override async parse<F extends FlagOutput, B extends FlagOutput, A extends ArgOutput>(options?: Input<F, B, A>, argv?: string[]): Promise<ParserOutput<F, B, A>> {
+    const parsed = await super.parse(options, argv);
+    const root: unknown = parsed.flags.root;
+    if (typeof root === 'string') requireRootDirectory(root);
+    return parsed;
   }
 
   /** Write text to stdout without oclif's formatting (keeps JSON byte-exact). */
@@ -26,10 +42,8 @@ export abstract class BaseCommand extends Command {
       return undefined;
     }
     if (!(error instanceof NetmendError) && exitCodeOf(error) === 2) {
-      // oclif's own usage errors (unknown flag, missing argument): keep its message, one line.
-      if (this.debugEnabled && error.stack) process.stderr.write(`${error.stack}\n`);
-      process.stderr.write(`netmend: ${formatErrorLine(error)}\n`);
-      process.exitCode = 2;
+      // oclif's own usage errors (unknown flag, missing argument): its whole reason, one line.
+      process.exitCode = reportUsageError(error, this.id, this.debugEnabled);
       return undefined;
     }
     process.exitCode = reportError(error, this.debugEnabled);

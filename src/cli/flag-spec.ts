@@ -3,6 +3,8 @@
  * oclif-free fast paths started from bin/run.js (node:util parseArgs), which must not import
  * @oclif/core.
  */
+import { parseArgs } from 'node:util';
+
 export interface FlagSpec {
   type: 'string' | 'boolean';
   description: string;
@@ -36,4 +38,41 @@ export function parseArgsOptions(specs: FlagSpecs): Record<string, { type: 'stri
     options[name] = { type: spec.type, ...(spec.char ? { short: spec.char } : {}), ...(spec.multiple ? { multiple: true } : {}) };
   }
   return options;
+}
+
+export interface FastParse {
+  values: Record<string, string | boolean | string[] | undefined>;
+  positionals: string[];
+}
+
+/**
+ * Parses argv for an oclif-free fast path with the same specs oclif gets, or returns undefined
+ * for anything oclif would judge differently (an unknown or repeated flag, a value outside a
+ * flag's options, exclusive flags together, positionals where none are allowed): oclif then
+ * runs the command and reports the problem, so both paths behave the same. Defaults are filled in.
+ */
+export function parseFast(argv: string[], specs: FlagSpecs, allowPositionals: boolean): FastParse | undefined {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: parseArgsOptions(specs), allowPositionals, strict: true, tokens: true });
+  } catch {
+    return undefined;
+  }
+  const seen = new Set<string>();
+  for (const token of parsed.tokens) {
+    if (token.kind !== 'option') continue;
+    if (seen.has(token.name) && !specs[token.name].multiple) return undefined;
+    seen.add(token.name);
+  }
+  const values = parsed.values as FastParse['values'];
+  for (const [name, spec] of Object.entries(specs)) {
+    const value = values[name];
+    if (value === undefined) {
+      if (spec.default !== undefined) values[name] = spec.default;
+      continue;
+    }
+    if (spec.options && !spec.options.includes(value as string)) return undefined;
+    if (spec.exclusive?.some((other) => values[other] !== undefined && specs[other]?.default === undefined)) return undefined;
+  }
+  return { values, positionals: parsed.positionals };
 }

@@ -44,7 +44,8 @@ export async function runDoctorCommand(topics: readonly DoctorTopic[] | undefine
     const { parseStunTarget } = await import('../net/stun.js');
     options.stun = flags.stun.map(parseStunTarget);
   }
-  const spinner = !flags.json && process.stderr.isTTY ? (await import('ora')).default({ text: 'reading routing state', stream: process.stderr }).start() : undefined;
+  const { startProgress, useColour } = await import('../cli/terminal.js');
+  const progress = flags.json ? undefined : await startProgress('reading routing state');
   try {
     const { readState } = await import('../snapshot/load.js');
     const { isMeshLink } = await import('./analysis.js');
@@ -53,10 +54,12 @@ export async function runDoctorCommand(topics: readonly DoctorTopic[] | undefine
     // live read leaves them undecoded: the bulk of a big table never becomes objects.
     const netlink = { plainGatewayRoutesApart: { keepLink: (link: import('../snapshot/types.js').Link) => isMeshLink(link, ifaces) } };
     const snapshot = await readState({ snapshotFile: flags.snapshot, ssh: flags.ssh, source: flags.source, netlink });
+    const { requireInterfaces } = await import('../cli/validate.js');
+    requireInterfaces(ifaces, snapshot.links.map((link) => link.name), '--iface', snapshot.host);
     let runner: CommandRunner | undefined;
-    if (flags.ssh) runner = new SshRunner(flags.ssh, sshOptionsFromEnv());
-    else if (!flags.snapshot) runner = localRunner;
-    if (spinner) spinner.text = 'gathering host facts';
+    if (flags.ssh !== undefined) runner = new SshRunner(flags.ssh, sshOptionsFromEnv());
+    else if (flags.snapshot === undefined) runner = localRunner;
+    progress?.update('gathering host facts');
     const { gatherHostState } = await import('./gather/index.js');
     const state = await gatherHostState(snapshot, { needs: neededGatherers(checks), root: flags.root ?? '/', runner, filesWithoutRunner: flags.root !== undefined, checkOptions: options });
     const document = runDoctor({
@@ -64,14 +67,14 @@ export async function runDoctorCommand(topics: readonly DoctorTopic[] | undefine
       checkIds: flags.check ?? [],
       options,
       state,
-      onCheck: (check) => { if (spinner) spinner.text = `checking ${check.id}`; },
+      onCheck: (check) => progress?.update(`checking ${check.id}`),
     });
-    spinner?.stop();
+    progress?.stop();
     const exitCode = exitCodeOf(document, flags['fail-on'] as FailOn);
     if (flags.json) return { stdout: `${JSON.stringify(document, null, 2)}\n`, exitCode };
-    const { renderDocument, useColour } = await import('./render.js');
+    const { renderDocument } = await import('./render.js');
     return { stdout: renderDocument(document, { colour: useColour(process.stdout) }), exitCode };
   } finally {
-    spinner?.stop();
+    progress?.stop();
   }
 }

@@ -5,48 +5,22 @@
  * unknown flag, a positional such as another topic, a bad option value) returns undefined and
  * oclif runs the command with its usual usage errors.
  */
-import { parseArgs } from 'node:util';
-import { debugFlagSpec, parseArgsOptions, stateFlagSpec } from '../cli/flag-spec.js';
+import { debugFlagSpec, parseFast, stateFlagSpec } from '../cli/flag-spec.js';
 import { debugRequested, reportError } from '../cli/report-error.js';
+import type { DoctorFlagValues } from './cli-run.js';
 import { doctorFlagSpec, meshFlagSpec, meshNameFlagSpec } from './flag-spec.js';
 import type { DoctorTopic } from './types.js';
 
-const SOURCES: readonly string[] = stateFlagSpec.source.options;
-const FAIL_ON: readonly string[] = doctorFlagSpec['fail-on'].options;
-
 async function runFastFor(topics: DoctorTopic[] | undefined, argv: string[]): Promise<number | undefined> {
-  let parsed;
+  const parsed = parseFast(argv, { ...stateFlagSpec, ...doctorFlagSpec, ...debugFlagSpec, ...(topics === undefined ? { ...meshNameFlagSpec, ...meshFlagSpec } : {}) }, false);
+  if (!parsed) return undefined;
+  const values = parsed.values as unknown as DoctorFlagValues & { debug: boolean };
   try {
-    parsed = parseArgs({
-      args: argv,
-      options: parseArgsOptions({ ...stateFlagSpec, ...doctorFlagSpec, ...debugFlagSpec, ...(topics === undefined ? { ...meshNameFlagSpec, ...meshFlagSpec } : {}) }),
-      allowPositionals: false,
-      strict: true,
-    });
-  } catch {
-    return undefined;
-  }
-  const values = parsed.values as Record<string, string | boolean | string[] | undefined>;
-  const source = (values.source as string | undefined) ?? 'auto';
-  const failOn = (values['fail-on'] as string | undefined) ?? 'fail';
-  if (!SOURCES.includes(source) || !FAIL_ON.includes(failOn)) return undefined;
-  if (values.snapshot !== undefined && values.ssh !== undefined) return undefined;
-  try {
+    // oclif's path checks --root in BaseCommand.parse.
+    const { requireRootDirectory } = await import('../cli/validate.js');
+    requireRootDirectory(values.root);
     const { runDoctorCommand } = await import('./cli-run.js');
-    const { stdout, exitCode } = await runDoctorCommand(topics, {
-      snapshot: values.snapshot as string | undefined,
-      ssh: values.ssh as string | undefined,
-      source,
-      json: values.json === true,
-      check: values.check as string[] | undefined,
-      'list-checks': values['list-checks'] === true,
-      iface: values.iface as string[] | undefined,
-      root: values.root as string | undefined,
-      'fail-on': failOn,
-      domain: values.domain as string[] | undefined,
-      name: values.name as string[] | undefined,
-      stun: values.stun as string[] | undefined,
-    });
+    const { stdout, exitCode } = await runDoctorCommand(topics, values);
     process.stdout.write(stdout);
     return exitCode;
   } catch (error) {

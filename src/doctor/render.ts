@@ -1,19 +1,17 @@
 /**
  * The human report: one line per check with its mark, evidence and the fix only for problems,
- * then a summary line. Colours only when asked for (a TTY without NO_COLOR).
+ * then a summary line. Colours only when asked for (src/cli/terminal.ts useColour decides).
  */
 import type { DoctorDocument } from './run.js';
 import type { CheckStatus } from './types.js';
+
+export { useColour } from '../cli/terminal.js';
 
 export const MARKS: Record<CheckStatus, string> = { pass: '✓', warn: '!', fail: '✗', skip: '–', error: '☠' };
 const COLOURS: Record<CheckStatus, number> = { pass: 32, warn: 33, fail: 31, skip: 90, error: 35 };
 
 export interface RenderOptions {
   colour: boolean;
-}
-
-export function useColour(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv = process.env): boolean {
-  return Boolean(stream.isTTY) && env.NO_COLOR === undefined && env.TERM !== 'dumb';
 }
 
 function paint(text: string, code: number, options: RenderOptions): string {

@@ -9,6 +9,7 @@ import { constants } from 'node:os';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ExitCode, InputError, isRoot, NeedsRootError, NetmendError, type ExitCodeValue } from '../errors.js';
+import { exitOnSignals, takeOverSignals } from '../cli/signals.js';
 import { readState } from '../snapshot/load.js';
 import type { Snapshot } from '../snapshot/types.js';
 import { writeFileAtomic } from '../system/atomic-write.js';
@@ -68,9 +69,12 @@ class Interruption {
     this.controller.abort();
   };
 
+  private readonly release: () => void;
+
   constructor() {
-    process.on('SIGINT', this.handler);
-    process.on('SIGTERM', this.handler);
+    // The general exit-on-signal handler would end the process half way through the rollback.
+    exitOnSignals();
+    this.release = takeOverSignals(this.handler);
   }
 
   get aborted(): AbortSignal {
@@ -99,8 +103,7 @@ class Interruption {
   }
 
   dispose(): void {
-    process.off('SIGINT', this.handler);
-    process.off('SIGTERM', this.handler);
+    this.release();
   }
 }
 

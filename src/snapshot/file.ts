@@ -1,13 +1,14 @@
 /** Saving and loading snapshots as JSON, with validation that names what is wrong. */
 import { readFileSync } from 'node:fs';
-import { InputError } from '../errors.js';
+import { dirname, resolve } from 'node:path';
+import { CheckCouldNotRunError, InputError, NetmendError } from '../errors.js';
 import { writeFileAtomic } from '../system/atomic-write.js';
 import { untouchedRawRoutes } from './raw-routes.js';
-import { SNAPSHOT_VERSION, type Snapshot } from './types.js';
-
-const ARRAYS = ['links', 'addresses', 'routes', 'rules'] as const;
+import type { Snapshot } from './types.js';
+import { validateSnapshot } from './validate.js';
 
 export function readSnapshotFile(path: string): Snapshot {
+  if (path === '') throw new InputError('--snapshot: the file name is empty', 'give the path of a file written by `netmend snapshot --out FILE`');
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -21,35 +22,6 @@ export function readSnapshotFile(path: string): Snapshot {
     throw new InputError(`--snapshot: ${path} is not JSON: ${(error as Error).message}`, 'write one with `netmend snapshot --out FILE`');
   }
   return validateSnapshot(data, path);
-}
-
-export function validateSnapshot(data: unknown, where: string): Snapshot {
-  if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new InputError(`--snapshot: ${where} is not a netmend snapshot (expected an object)`);
-  const object = data as Record<string, unknown>;
-  if (object.version !== SNAPSHOT_VERSION) throw new InputError(`--snapshot: ${where} has version ${JSON.stringify(object.version)}, expected ${SNAPSHOT_VERSION}`);
-  for (const key of ARRAYS) {
-    if (!Array.isArray(object[key])) throw new InputError(`--snapshot: ${where} has no "${key}" array`);
-  }
-  for (const [i, route] of (object.routes as unknown[]).entries()) {
-    const r = route as Record<string, unknown>;
-    if (typeof r !== 'object' || r === null || (r.family !== 4 && r.family !== 6) || typeof r.dst !== 'string' || typeof r.table !== 'number' || typeof r.type !== 'string') {
-      throw new InputError(`--snapshot: ${where}: routes[${i}] is malformed (needs family, dst, table, type)`);
-    }
-  }
-  for (const [i, rule] of (object.rules as unknown[]).entries()) {
-    const r = rule as Record<string, unknown>;
-    if (typeof r !== 'object' || r === null || (r.family !== 4 && r.family !== 6) || typeof r.priority !== 'number' || typeof r.action !== 'string') {
-      throw new InputError(`--snapshot: ${where}: rules[${i}] is malformed (needs family, priority, action)`);
-    }
-  }
-  for (const [i, link] of (object.links as unknown[]).entries()) {
-    const l = link as Record<string, unknown>;
-    if (typeof l !== 'object' || l === null || typeof l.name !== 'string' || typeof l.index !== 'number') {
-      throw new InputError(`--snapshot: ${where}: links[${i}] is malformed (needs index, name)`);
-    }
-  }
-  if (typeof object.sysctls !== 'object' || object.sysctls === null) object.sysctls = { interfaces: {} };
-  return { ...(object as unknown as Snapshot), source: 'file' };
 }
 
 /**
@@ -89,10 +61,32 @@ export function* snapshotJsonChunks(snapshot: Snapshot, options: { reuseBuffers?
   yield '}\n';
 }
 
+/** Why `--out PATH` could not be written, as the user can act on it; undefined for a bug. */
+function outputProblem(out: string, error: unknown): NetmendError | undefined {
+  const code = (error as NodeJS.ErrnoException).code;
+  const dir = dirname(resolve(out));
+  switch (code) {
+    case 'ENOENT': return new InputError(`--out: cannot write ${out}: the directory ${dir} does not exist`, `create it first (mkdir -p ${dir}) or pick another path`);
+    case 'ENOTDIR': return new InputError(`--out: cannot write ${out}: part of ${dir} is not a directory`);
+    case 'EISDIR': return new InputError(`--out: ${out} is a directory`, 'give a file name, e.g. --out host.json');
+    case 'EACCES':
+    case 'EPERM': return new InputError(`--out: cannot write ${out}: permission denied`);
+    case 'EROFS': return new InputError(`--out: cannot write ${out}: read-only file system`);
+    case 'ENOSPC':
+    case 'EDQUOT': return new CheckCouldNotRunError(`--out: cannot write ${out}: no space left on the device`);
+    default: return undefined;
+  }
+}
+
 export async function writeSnapshot(snapshot: Snapshot, out?: string): Promise<void> {
-  if (out) {
-    // writeFileAtomic writes each chunk before asking for the next: buffers can be reused.
-    writeFileAtomic(out, snapshotJsonChunks(snapshot, { reuseBuffers: true }), { refuseSymlink: false });
+  if (out !== undefined) {
+    if (out === '') throw new InputError('--out: the file name is empty');
+    try {
+      // writeFileAtomic writes each chunk before asking for the next: buffers can be reused.
+      writeFileAtomic(out, snapshotJsonChunks(snapshot, { reuseBuffers: true }), { refuseSymlink: false });
+    } catch (error) {
+      throw outputProblem(out, error) ?? error;
+    }
     return;
   }
   // A reader that stops early (`netmend snapshot | head`) closes the pipe: stop quietly, as

@@ -21,11 +21,12 @@ export interface StateOptions {
 export async function readState(options: StateOptions = {}): Promise<Snapshot> {
   const source = (options.source ?? 'auto') as SourceChoice;
   if (!['auto', 'netlink', 'ip-json', 'ip-text'].includes(source)) throw new InputError(`--source: unknown source '${source}'`);
-  if (options.snapshotFile) {
+  // An empty --snapshot or --ssh ('' from an unset shell variable) is a mistake, never "read this host".
+  if (options.snapshotFile !== undefined) {
     const { readSnapshotFile } = await import('./file.js');
     return readSnapshotFile(options.snapshotFile);
   }
-  if (options.ssh) {
+  if (options.ssh !== undefined) {
     const runner = new SshRunner(options.ssh, sshOptionsFromEnv());
     if (source === 'ip-json') {
       const { readIpJsonSnapshot } = await import('./from-ip-json.js');

@@ -87,7 +87,7 @@ export class LocalRunner implements CommandRunner {
   }
 }
 
-const SSH_TARGET = /^(?:[A-Za-z0-9._-]+@)?(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])$/;
+const SSH_TARGET = /^(?!-)(?:[A-Za-z0-9._-]+@)?(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])$/;
 
 /**
  * Runs commands on another machine over ssh, non-interactively (BatchMode), so a router without
