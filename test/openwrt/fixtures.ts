@@ -195,16 +195,22 @@ export async function fakeRouter(lab: Lab, shell: ShellName, options: FakeRouter
   return router;
 }
 
-/** The small shell scripts standing in for the tailscale binaries inside a fixture tarball. */
-function fixtureBinaries(version: string, arch: string): Record<string, string> {
+/**
+ * The small shell scripts standing in for the tailscale binaries inside a fixture tarball. `build`
+ * numbers the mirror's builds: two builds of one version differ in content, so in digest, even
+ * when tar packs both within the same second (identical timestamps).
+ */
+function fixtureBinaries(version: string, arch: string, build: number): Record<string, string> {
   return {
     tailscaled: `#!/bin/sh
+# fixture build ${build}
 echo "tailscaled $$ fw=\${TS_DEBUG_FIREWALL_MODE:-unset} $*" >> "\${NETMEND_FIXTURE_RUNLOG:-/dev/null}"
 echo "tailscaled fixture ${version} ${arch}: $*"
 case " $* " in *" --cleanup "*|*" --version "*) exit 0 ;; esac
 exec sleep 600
 `,
     tailscale: `#!/bin/sh
+# fixture build ${build}
 echo "tailscale $$ $*" >> "\${NETMEND_FIXTURE_RUNLOG:-/dev/null}"
 echo "tailscale fixture ${version} ${arch}: $*"
 `,
@@ -215,6 +221,7 @@ echo "tailscale fixture ${version} ${arch}: $*"
 export class Mirror {
   readonly files = new Map<string, Buffer>();
   readonly requests: string[] = [];
+  private builds = 0;
   private server: Server | undefined;
   port = 0;
 
@@ -234,9 +241,10 @@ export class Mirror {
   /** Builds tailscale_<version>_<arch>.tgz and its .sha256 (wrongDigest: a .sha256 that does not match). */
   async addBuild(version: string, arch: string, options: { wrongDigest?: boolean } = {}): Promise<string> {
     const name = `tailscale_${version}_${arch}`;
-    const buildDir = join(this.dir, `${name}-${this.files.size}`);
+    const build = ++this.builds;
+    const buildDir = join(this.dir, `${name}-${build}`);
     mkdirSync(join(buildDir, name, 'systemd'), { recursive: true });
-    for (const [binary, text] of Object.entries(fixtureBinaries(version, arch))) {
+    for (const [binary, text] of Object.entries(fixtureBinaries(version, arch, build))) {
       writeFileSync(join(buildDir, name, binary), text);
       chmodSync(join(buildDir, name, binary), 0o755);
     }
