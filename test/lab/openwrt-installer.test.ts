@@ -221,6 +221,33 @@ for (const shell of shells) {
       assert.doesNotMatch(router.readLog('standInLog'), /^(uci .* (set|add_list|commit)|rc\.common) /m);
     });
 
+    test('malformed flags are refused (exit 2) before anything is fetched or written', async (t) => {
+      const { mirror, router } = await setup(t, shell);
+      const pristine = treeOf(router.root);
+      const cases: Array<[string[], RegExp]> = [
+        [['--version', VERSION, '--purge'], /--purge only goes with --uninstall/],
+        [['--version', 'v1.90'], /--version 'v1\.90' is not a version number/],
+        [['--version', VERSION, '--sha256', 'abc'], /--sha256 must be 64 hex digits/],
+        [['--version', VERSION, '--lan-rule', 'banana'], /--lan-rule 'banana' is not an address prefix/],
+        [['--version', VERSION, '--lan-rule', '192.168.1.0/33'], /is not an address prefix/],
+        [['--version', VERSION, '--lan-rule', '192.168.300.0/24'], /is not an address prefix/],
+        [['--version', VERSION, '--lan-rule', '192.168.1.0'], /is not an address prefix/],
+        [['--version', VERSION, '--base-url', 'ftp://mirror/stable'], /is not an http\(s\) URL/],
+      ];
+      for (const [args, message] of cases) {
+        const result = await router.install(args.includes('--base-url') ? args : [...args, '--base-url', mirror.baseUrl]);
+        assert.equal(result.code, 2, `${args.join(' ')}: ${result.stdout}${result.stderr}`);
+        assert.match(result.stderr, message);
+        assert.deepEqual(treeOf(router.root), pristine, `${args.join(' ')} changed the router`);
+      }
+      assert.deepEqual(mirror.requests, [], 'nothing was fetched');
+      assert.doesNotMatch(router.readLog('standInLog'), /^(wget|uci|rc\.common) /m);
+      // The same prefixes in their right form are taken.
+      const v6 = await router.install(['--version', VERSION, '--base-url', mirror.baseUrl, '--no-start', '--lan-rule', 'fd00:1::/64']);
+      assert.equal(v6.code, 0, v6.stderr);
+      assert.ok(router.read('etc/config/network').includes("\nconfig rule6 'tailscale_lan_rule'\n\toption dest 'fd00:1::/64'\n"));
+    });
+
     test('--lan-rule adds a policy rule ahead of the mesh rules', async (t) => {
       const { mirror, router } = await setup(t, shell);
       const result = await router.install(['--version', VERSION, '--base-url', mirror.baseUrl, '--no-start', '--lan-rule', '192.168.1.0/24']);
