@@ -404,16 +404,19 @@ commit_and_reload() {
   return 0
 }
 
-fetch_text() {
-  temp="${TMPDIR:-/tmp}/netmend-install.$$"
-  rm -f "$temp"
-  if wget -q -T 20 -O "$temp" "$1" 2>/dev/null && [ -s "$temp" ]; then
-    cat "$temp"
-    rm -f "$temp"
-    return 0
-  fi
-  rm -f "$temp"
-  return 1
+# @@FETCH_FUNCTIONS@@
+
+# Downloads URL into FILE (read-only: nothing on the router has changed yet). Returns 4 when the
+# mirror has no such file (HTTP 404), for the caller to say what that means; any other failure
+# stops the installer saying whether the mirror answered with an error or could not be reached.
+mirror_get() {
+  why=$(fetch "$1" "$2" 20)
+  case $?:$why in
+    0:*) return 0 ;;
+    '2:HTTP 404') return 4 ;;
+    2:*) EXIT_CODE=3 die "the mirror answered $why for $1" "try again later, or check --base-url" ;;
+    *) EXIT_CODE=3 die "cannot reach the mirror for $1: $why" "check the router's WAN, DNS and clock (TLS needs the time); nothing was changed" ;;
+  esac
 }
 
 # ---------------------------------------------------------------- install
@@ -435,8 +438,11 @@ install() {
     version=$old_version
     [ -n "$version" ] || die "no version given" "pass --version V (a stable release such as 1.90.8) or --version latest"
   fi
+  download="${TMPDIR:-/tmp}/netmend-install.$$"
   if [ "$version" = latest ]; then
-    index=$(fetch_text "$base_url/?mode=json") || EXIT_CODE=3 die "cannot read the version index $base_url/?mode=json"
+    mirror_get "$base_url/?mode=json" "$download" || EXIT_CODE=3 die "there is no version index at $base_url/?mode=json (HTTP 404)" "check --base-url, or pass --version V"
+    index=$(cat "$download")
+    rm -f "$download"
     version=$(printf '%s\n' "$index" | tr ',{}' '\n' | sed -n "s/^[[:space:]]*\"$arch\"[[:space:]]*:[[:space:]]*\"tailscale_\\([0-9][^\"_]*\\)_$arch\\.tgz\"[[:space:]]*\$/\\1/p" | head -n 1)
     [ -n "$version" ] || EXIT_CODE=3 die "the version index at $base_url lists no build for $arch"
     say "latest stable build for $arch: $version (pinned; it will not change unless you run this again)"
@@ -448,9 +454,10 @@ install() {
     pinned_sha256=$(installed_setting TS_PINNED_SHA256)
   fi
   # The build must exist for this arch now, not fail at every boot later.
-  published=$(fetch_text "$base_url/$build.tgz.sha256") || EXIT_CODE=3 die "tailscale $version has no build for $arch at $base_url ($build.tgz.sha256 not found)" \
+  mirror_get "$base_url/$build.tgz.sha256" "$download" || EXIT_CODE=3 die "tailscale $version has no build for $arch at $base_url ($build.tgz.sha256: HTTP 404)" \
     "check --version and --base-url; old releases stay downloadable"
-  published=$(printf '%s\n' "$published" | awk 'NR == 1 { print tolower($1) }')
+  published=$(awk 'NR == 1 { print tolower($1) }' "$download")
+  rm -f "$download"
   if [ -n "$pinned_sha256" ] && [ "$published" != "$pinned_sha256" ]; then
     EXIT_CODE=3 die "the mirror's checksum for $build ($published) is not the pinned $pinned_sha256"
   fi
@@ -559,8 +566,28 @@ TS_PINNED_SHA256=$(quote "$pinned_sha256")"
 }
 
 # ---------------------------------------------------------------- uninstall
+# --purge after an earlier --uninstall (the one that said "kept /etc/tailscale"): only the state
+# is left, and it goes unless a tailscale package installed since is using it.
+purge_kept_state() {
+  for binary in /usr/sbin/tailscaled /usr/bin/tailscaled; do
+    if [ -e "$ROOT$binary" ]; then
+      die "/etc/tailscale belongs to the tailscale installed at $binary; not removing it" "remove that package first (opkg remove tailscale / apk del tailscale)"
+    fi
+  done
+  if [ "$dry_run" = 1 ]; then
+    say "would remove /etc/tailscale (state)"
+    say "dry run: nothing was changed"
+  else
+    rm -rf "$state_dir" && say "removed /etc/tailscale (state)"
+  fi
+}
+
 uninstall() {
   if [ ! -f "$manifest" ]; then
+    if [ "$purge" = 1 ] && [ -d "$state_dir" ]; then
+      purge_kept_state
+      return 0
+    fi
     say "netmend's tailscale install is not present; nothing to remove"
     return 0
   fi

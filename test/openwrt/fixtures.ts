@@ -36,6 +36,11 @@ export interface FakeRouterOptions {
   memAvailableKb?: number;
   /** Run the router's commands inside this lab namespace (to reach a mirror listening there). */
   namespace?: string;
+  /**
+   * 'busybox': the router's wget is Debian's real busybox wget, built without
+   * FEATURE_WGET_TIMEOUT (it crashes on -T). Default: the uclient-fetch stand-in.
+   */
+  wget?: 'stand-in' | 'busybox';
 }
 
 /** Lays out the fake root; returns its path. */
@@ -149,6 +154,8 @@ export async function fakeRouter(lab: Lab, shell: ShellName, options: FakeRouter
   const shellDir = join(dir, 'shell');
   mkdirSync(shellDir);
   symlinkSync(shell === 'busybox' ? '/usr/bin/busybox' : '/usr/bin/dash', join(shellDir, 'sh'));
+  // First in PATH, so it shadows the stand-in.
+  if (options.wget === 'busybox') symlinkSync('/usr/bin/busybox', join(shellDir, 'wget'));
   const applets = await busyboxApplets();
   const script = join(dir, 'install.sh');
   writeFileSync(script, installerScript(), { mode: 0o755 });
@@ -221,6 +228,8 @@ echo "tailscale fixture ${version} ${arch}: $*"
 export class Mirror {
   readonly files = new Map<string, Buffer>();
   readonly requests: string[] = [];
+  /** Files the mirror accepts requests for and never answers (until it goes down). */
+  readonly stalled = new Set<string>();
   private builds = 0;
   private server: Server | undefined;
   port = 0;
@@ -287,6 +296,7 @@ export class Mirror {
       const url = request.url ?? '/';
       this.requests.push(url);
       const key = url.startsWith('/stable/') ? url.slice('/stable/'.length) : undefined;
+      if (key !== undefined && this.stalled.has(key)) return;
       const body = key === undefined ? undefined : this.files.get(key);
       if (!body) {
         response.writeHead(404).end('not found\n');
