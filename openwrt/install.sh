@@ -62,6 +62,60 @@ done
 ROOT=${ROOT%/}
 if [ -n "$ROOT" ] && [ ! -d "$ROOT" ]; then die "--root $ROOT is not a directory"; fi
 
+check_version() {
+  case $1 in
+    [0-9]*) ;;
+    *) die "--version '$1' is not a version number" "pass a stable release such as 1.90.8, or latest" ;;
+  esac
+  case $1 in *[!0-9A-Za-z.+~-]*) die "--version '$1' is not a version number" "pass a stable release such as 1.90.8, or latest" ;; esac
+}
+
+check_base_url() {
+  case $1 in
+    http://?*|https://?*) ;;
+    *) die "--base-url '$1' is not an http(s) URL" ;;
+  esac
+  case $1 in *[\'\"\ ]*) die "--base-url must not contain quotes or spaces" ;; esac
+}
+
+# ADDRESS/LENGTH, IPv4 dotted quad or IPv6; what netifd takes as a rule's dest.
+is_prefix() {
+  case $1 in */*) ;; *) return 1 ;; esac
+  prefix_address=${1%/*}
+  prefix_length=${1#*/}
+  case $prefix_length in ''|*[!0-9]*) return 1 ;; esac
+  case $prefix_address in
+    *:*)
+      case $prefix_address in *[!0-9a-fA-F:.]*) return 1 ;; esac
+      [ "$prefix_length" -le 128 ]
+      return
+      ;;
+  esac
+  case $prefix_address in ''|*[!0-9.]*|.*|*.|*..*) return 1 ;; esac
+  [ "$prefix_length" -le 32 ] || return 1
+  old_ifs=$IFS
+  IFS=.
+  # shellcheck disable=SC2086 # split on the dots
+  set -- $prefix_address
+  IFS=$old_ifs
+  [ $# -eq 4 ] || return 1
+  for octet in "$@"; do
+    [ "${#octet}" -le 3 ] && [ "$octet" -le 255 ] || return 1
+  done
+  return 0
+}
+
+# Every flag is checked before anything is fetched or written.
+if [ "$purge" = 1 ] && [ "$mode" != uninstall ]; then die "--purge only goes with --uninstall" "to remove the node and its state: --uninstall --purge"; fi
+if [ -n "$version" ] && [ "$version" != latest ]; then check_version "$version"; fi
+[ -z "$base_url" ] || check_base_url "$base_url"
+if [ -n "$pinned_sha256" ]; then
+  pinned_sha256=$(printf '%s' "$pinned_sha256" | tr 'A-F' 'a-f')
+  case $pinned_sha256 in *[!0-9a-f]*) die "--sha256 must be 64 hex digits" ;; esac
+  [ "${#pinned_sha256}" -eq 64 ] || die "--sha256 must be 64 hex digits"
+fi
+if [ -n "$lan_rule" ] && ! is_prefix "$lan_rule"; then die "--lan-rule '$lan_rule' is not an address prefix" "give the LAN as ADDRESS/LENGTH, e.g. 192.168.1.0/24"; fi
+
 state_dir="$ROOT/etc/tailscale"
 manifest="$state_dir/netmend-install.manifest"
 launcher_marker='# netmend launcher for /usr/bin/tailscale'
@@ -350,16 +404,19 @@ commit_and_reload() {
   return 0
 }
 
-fetch_text() {
-  temp="${TMPDIR:-/tmp}/netmend-install.$$"
-  rm -f "$temp"
-  if wget -q -T 20 -O "$temp" "$1" 2>/dev/null && [ -s "$temp" ]; then
-    cat "$temp"
-    rm -f "$temp"
-    return 0
-  fi
-  rm -f "$temp"
-  return 1
+# @@FETCH_FUNCTIONS@@
+
+# Downloads URL into FILE (read-only: nothing on the router has changed yet). Returns 4 when the
+# mirror has no such file (HTTP 404), for the caller to say what that means; any other failure
+# stops the installer saying whether the mirror answered with an error or could not be reached.
+mirror_get() {
+  why=$(fetch "$1" "$2" 20)
+  case $?:$why in
+    0:*) return 0 ;;
+    '2:HTTP 404') return 4 ;;
+    2:*) EXIT_CODE=3 die "the mirror answered $why for $1" "try again later, or check --base-url" ;;
+    *) EXIT_CODE=3 die "cannot reach the mirror for $1: $why" "check the router's WAN, DNS and clock (TLS needs the time); nothing was changed" ;;
+  esac
 }
 
 # ---------------------------------------------------------------- install
@@ -375,40 +432,32 @@ install() {
   [ -n "$base_url" ] || base_url=$(installed_setting TS_BASE_URL)
   [ -n "$base_url" ] || base_url='https://pkgs.tailscale.com/stable'
   base_url=${base_url%/}
-  case $base_url in
-    http://*|https://*) ;;
-    *) die "--base-url '$base_url' is not an http(s) URL" ;;
-  esac
-  case $base_url in *[\'\"\ ]*) die "--base-url must not contain quotes or spaces" ;; esac
+  check_base_url "$base_url"
 
   if [ -z "$version" ]; then
     version=$old_version
     [ -n "$version" ] || die "no version given" "pass --version V (a stable release such as 1.90.8) or --version latest"
   fi
+  download="${TMPDIR:-/tmp}/netmend-install.$$"
   if [ "$version" = latest ]; then
-    index=$(fetch_text "$base_url/?mode=json") || EXIT_CODE=3 die "cannot read the version index $base_url/?mode=json"
+    mirror_get "$base_url/?mode=json" "$download" || EXIT_CODE=3 die "there is no version index at $base_url/?mode=json (HTTP 404)" "check --base-url, or pass --version V"
+    index=$(cat "$download")
+    rm -f "$download"
     version=$(printf '%s\n' "$index" | tr ',{}' '\n' | sed -n "s/^[[:space:]]*\"$arch\"[[:space:]]*:[[:space:]]*\"tailscale_\\([0-9][^\"_]*\\)_$arch\\.tgz\"[[:space:]]*\$/\\1/p" | head -n 1)
     [ -n "$version" ] || EXIT_CODE=3 die "the version index at $base_url lists no build for $arch"
     say "latest stable build for $arch: $version (pinned; it will not change unless you run this again)"
   fi
-  case $version in
-    [0-9]*) ;;
-    *) die "--version '$version' is not a version number" ;;
-  esac
-  case $version in *[!0-9A-Za-z.+~-]*) die "--version '$version' is not a version number" ;; esac
+  check_version "$version"
 
   build="tailscale_${version}_${arch}"
-  if [ -n "$pinned_sha256" ]; then
-    pinned_sha256=$(printf '%s' "$pinned_sha256" | tr 'A-F' 'a-f')
-    case $pinned_sha256 in *[!0-9a-f]*) die "--sha256 must be 64 hex digits" ;; esac
-    [ "${#pinned_sha256}" -eq 64 ] || die "--sha256 must be 64 hex digits"
-  elif [ "$version" = "$old_version" ]; then
+  if [ -z "$pinned_sha256" ] && [ "$version" = "$old_version" ]; then
     pinned_sha256=$(installed_setting TS_PINNED_SHA256)
   fi
   # The build must exist for this arch now, not fail at every boot later.
-  published=$(fetch_text "$base_url/$build.tgz.sha256") || EXIT_CODE=3 die "tailscale $version has no build for $arch at $base_url ($build.tgz.sha256 not found)" \
+  mirror_get "$base_url/$build.tgz.sha256" "$download" || EXIT_CODE=3 die "tailscale $version has no build for $arch at $base_url ($build.tgz.sha256: HTTP 404)" \
     "check --version and --base-url; old releases stay downloadable"
-  published=$(printf '%s\n' "$published" | awk 'NR == 1 { print tolower($1) }')
+  published=$(awk 'NR == 1 { print tolower($1) }' "$download")
+  rm -f "$download"
   if [ -n "$pinned_sha256" ] && [ "$published" != "$pinned_sha256" ]; then
     EXIT_CODE=3 die "the mirror's checksum for $build ($published) is not the pinned $pinned_sha256"
   fi
@@ -463,7 +512,6 @@ TS_PINNED_SHA256=$(quote "$pinned_sha256")"
   ensure_option network.tailscale.device tailscale0
   if [ -n "$lan_rule" ]; then
     case $lan_rule in *:*) rule_type=rule6 ;; *) rule_type=rule ;; esac
-    case $lan_rule in *[!0-9a-fA-F.:/]*) die "--lan-rule '$lan_rule' is not an address prefix" ;; esac
     # Ahead of tailscaled's rules (5210-5270): LAN traffic stays on the LAN even when a subnet
     # router advertises the same prefix into table 52.
     ensure_section network tailscale_lan_rule "$rule_type"
@@ -518,8 +566,28 @@ TS_PINNED_SHA256=$(quote "$pinned_sha256")"
 }
 
 # ---------------------------------------------------------------- uninstall
+# --purge after an earlier --uninstall (the one that said "kept /etc/tailscale"): only the state
+# is left, and it goes unless a tailscale package installed since is using it.
+purge_kept_state() {
+  for binary in /usr/sbin/tailscaled /usr/bin/tailscaled; do
+    if [ -e "$ROOT$binary" ]; then
+      die "/etc/tailscale belongs to the tailscale installed at $binary; not removing it" "remove that package first (opkg remove tailscale / apk del tailscale)"
+    fi
+  done
+  if [ "$dry_run" = 1 ]; then
+    say "would remove /etc/tailscale (state)"
+    say "dry run: nothing was changed"
+  else
+    rm -rf "$state_dir" && say "removed /etc/tailscale (state)"
+  fi
+}
+
 uninstall() {
   if [ ! -f "$manifest" ]; then
+    if [ "$purge" = 1 ] && [ -d "$state_dir" ]; then
+      purge_kept_state
+      return 0
+    fi
     say "netmend's tailscale install is not present; nothing to remove"
     return 0
   fi

@@ -94,28 +94,32 @@ preflight() {
   return 0
 }
 
-fetch() {
-  # $1 url, $2 file. Only the portable subset of uclient-fetch / busybox wget options.
-  rm -f "$2"
-  wget -q -T "$TS_FETCH_TIMEOUT" -O "$2" "$1" 2>/dev/null && [ -s "$2" ]
-}
+# @@FETCH_FUNCTIONS@@
 
-# Retries while the mirror is unreachable (a WAN that comes up late), with a growing delay.
+# Retries while the mirror is unreachable or answers with a passing error (a WAN that comes up
+# late, a 503), with a growing delay. A 404 is not retried: that build is not there.
 fetch_retrying() {
   waited=0
   delay=$TS_RETRY_DELAY
-  until fetch "$1" "$2"; do
+  while :; do
+    why=$(fetch "$1" "$2" "$TS_FETCH_TIMEOUT")
+    case $?:$why in
+      0:*) return 0 ;;
+      '2:HTTP 404')
+        say err "the mirror has no tailscale $TS_VERSION build for $TS_ARCH: $1 (HTTP 404)"
+        return 1
+        ;;
+    esac
     if [ "$waited" -ge "$TS_FETCH_WAIT" ]; then
-      say err "cannot download $1 (gave up after ${waited}s; procd will start this again)"
+      say err "cannot download $1: $why (gave up after ${waited}s; procd will start this again)"
       return 1
     fi
-    say warning "cannot download $1 yet; retrying in ${delay}s"
+    say warning "cannot download $1 yet; retrying in ${delay}s ($why)"
     sleep "$delay"
     waited=$((waited + delay))
     delay=$((delay * 2))
     [ "$delay" -gt 60 ] && delay=60
   done
-  return 0
 }
 
 download() {

@@ -22,11 +22,14 @@ export default class OpenwrtInstall extends BaseCommand {
     'exit-node': Flags.boolean({ description: 'also forward tailscale -> wan (for an exit node)', default: false }),
     'dry-run': Flags.boolean({ description: 'print every change the installer would make; change nothing', default: false }),
     uninstall: Flags.boolean({ description: 'remove what the installer added (keeps /etc/tailscale state)', default: false }),
-    purge: Flags.boolean({ description: 'with --uninstall: remove /etc/tailscale state too', default: false, dependsOn: ['uninstall'] }),
+    purge: Flags.boolean({ description: 'with --uninstall: remove /etc/tailscale state too (also after an earlier --uninstall)', default: false }),
   };
 
   async run(): Promise<void> {
     const { flags } = await this.parse(OpenwrtInstall);
+    const { installerArguments } = await import('../../src/openwrt/arguments.js');
+    // Every flag is checked here, before the router is contacted.
+    const args = installerArguments(flags);
     const { SshRunner, sshOptionsFromEnv } = await import('../../src/system/exec.js');
     const { installerScript } = await import('../../src/openwrt/script.js');
     const { readRouterFacts, refusalReason, runInstaller } = await import('../../src/openwrt/remote.js');
@@ -35,11 +38,7 @@ export default class OpenwrtInstall extends BaseCommand {
     const { startProgress } = await import('../../src/cli/terminal.js');
     const progress = await startProgress();
 
-    const args: string[] = [];
-    if (flags.uninstall) {
-      args.push('--uninstall');
-      if (flags.purge) args.push('--purge');
-    } else {
+    if (!flags.uninstall) {
       progress.step(`checking ${flags.ssh}`);
       const facts = await readRouterFacts(runner, script).catch((error) => { progress.fail(); throw error; });
       const reason = refusalReason(facts);
@@ -48,13 +47,7 @@ export default class OpenwrtInstall extends BaseCommand {
         throw new CheckCouldNotRunError(`${flags.ssh} cannot run the tailscale build: ${reason}`, 'a router with at least 128 MB RAM is needed; the official package may fit larger flash');
       }
       process.stderr.write(`${flags.ssh}: ${facts.arch} (${facts.packageArch || 'arch from uname'}), ${facts.memAvailableKb} KB MemAvailable, ${facts.tmpFreeKb} KB free in /tmp, ${facts.flashFreeKb} KB free flash, ${facts.firewall}\n`);
-      if (flags.version) args.push('--version', flags.version);
-      if (flags['base-url']) args.push('--base-url', flags['base-url']);
-      if (flags.sha256) args.push('--sha256', flags.sha256);
-      if (flags['lan-rule']) args.push('--lan-rule', flags['lan-rule']);
-      if (flags['exit-node']) args.push('--exit-node');
     }
-    if (flags['dry-run']) args.push('--dry-run');
     progress.step(`${flags.uninstall ? 'uninstalling from' : 'installing on'} ${flags.ssh}`);
     const result = await runInstaller(runner, script, args).catch((error) => { progress.fail(); throw error; });
     progress.done();

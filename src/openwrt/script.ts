@@ -1,6 +1,7 @@
 /**
  * The OpenWrt installer as one self-contained POSIX sh script: openwrt/install.sh with the
  * launcher (openwrt/launcher.sh) and the procd init script (openwrt/tailscale.init) embedded,
+ * and the download functions (openwrt/fetch.sh) in both the installer and the launcher,
  * so it can be piped to a router over ssh. The parts stay separate files so shellcheck sees
  * every line of them.
  */
@@ -32,15 +33,27 @@ export function bodyAfterSettings(text: string, name: string): string {
 function embed(installer: string, marker: string, body: string, delimiter: string): string {
   if (body.split('\n').includes(delimiter)) throw new CheckCouldNotRunError(`an embedded file contains the here-document delimiter ${delimiter}`);
   const line = `${marker}\n`;
-  if (!installer.includes(line)) throw new CheckCouldNotRunError(`openwrt/install.sh has no ${marker} line`);
+  if (!installer.includes(line)) throw new CheckCouldNotRunError(`an installer part in ${openwrtDir} has no ${marker} line`);
   // A function replacement: a string one would turn the body's `$$` into `$`.
   return installer.replace(line, () => `${body}\n`);
 }
 
+/** Where openwrt/fetch.sh goes in the installer and in the launcher: one copy of the download code. */
+const FETCH_MARKER = '# @@FETCH_FUNCTIONS@@';
+
+function withFetchFunctions(text: string): string {
+  return embed(text, FETCH_MARKER, readPart('fetch.sh').replace(/^# shellcheck shell=sh\n/, '').replace(/\n+$/, ''), 'NETMEND_LAUNCHER_EOF');
+}
+
+/** The launcher as it lands on the router after its settings block. */
+export function launcherBody(): string {
+  return withFetchFunctions(bodyAfterSettings(readPart('launcher.sh'), 'launcher.sh'));
+}
+
 /** The complete installer script. */
 export function installerScript(): string {
-  let script = readPart('install.sh');
-  script = embed(script, '@@LAUNCHER_BODY@@', bodyAfterSettings(readPart('launcher.sh'), 'launcher.sh'), 'NETMEND_LAUNCHER_EOF');
+  let script = withFetchFunctions(readPart('install.sh'));
+  script = embed(script, '@@LAUNCHER_BODY@@', launcherBody(), 'NETMEND_LAUNCHER_EOF');
   script = embed(script, '@@INIT_BODY@@', bodyAfterSettings(readPart('tailscale.init'), 'tailscale.init'), 'NETMEND_INIT_EOF');
   return script;
 }

@@ -434,7 +434,20 @@ export function parseRuleText(text: string, family: Family, command = `ip -${fam
 
 // --- the whole snapshot ----------------------------------------------------------------------
 
-export function snapshotFromIpText(output: string, where = 'local', ip = 'ip'): Snapshot {
+/**
+ * What the collection script printed on stderr about a failed command: the first line naming the
+ * program ("sh: ip: not found", "RTNETLINK answers: ..." lines follow the command that failed),
+ * else the first line at all.
+ */
+function stderrReason(stderr: string, ip: string): string | undefined {
+  const lines = stderr.split('\n').map((line) => line.trim()).filter(Boolean);
+  const program = ip.trim().split(/\s+/).pop()?.split('/').pop() ?? 'ip';
+  const named = new RegExp(`(^|[^\\w-])${program.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}([^\\w-]|$)`);
+  return lines.find((line) => named.test(line)) ?? lines[0];
+}
+
+/** `stderr`, when given, is what the collection script printed there: a failure is reported with it. */
+export function snapshotFromIpText(output: string, where = 'local', ip = 'ip', stderr = ''): Snapshot {
   const sections = splitSections(output);
   const section = (name: string, command: string, required: boolean): string => {
     const found = sections.get(name);
@@ -443,7 +456,8 @@ export function snapshotFromIpText(output: string, where = 'local', ip = 'ip'): 
       throw new InputError(`\`${command}\` on ${where}: no output section (the collection script stopped early)`);
     }
     if (found.status !== undefined && found.status !== 0 && required) {
-      throw new CheckCouldNotRunError(`\`${command}\` failed on ${where} with exit code ${found.status}`);
+      const reason = stderrReason(stderr, ip);
+      throw new CheckCouldNotRunError(`\`${command}\` failed on ${where} with exit code ${found.status}${reason ? `: ${reason}` : ''}`);
     }
     return found.status ? '' : found.text;
   };
@@ -485,5 +499,5 @@ export function snapshotFromIpText(output: string, where = 'local', ip = 'ip'): 
 export async function readIpTextSnapshot(runner: CommandRunner, options: { ip?: string } = {}): Promise<Snapshot> {
   const ip = options.ip ?? process.env.NETMEND_IP ?? 'ip';
   const result = await runner.run('sh', ['-c', ipTextScript(ip)]);
-  return snapshotFromIpText(result.stdout, runner.where, ip);
+  return snapshotFromIpText(result.stdout, runner.where, ip, result.stderr);
 }

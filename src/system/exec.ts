@@ -89,26 +89,96 @@ export class LocalRunner implements CommandRunner {
 
 const SSH_TARGET = /^(?!-)(?:[A-Za-z0-9._-]+@)?(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])$/;
 
+/** How long an ssh master outlives its last session if netmend dies without closing it. */
+const MASTER_IDLE_SECONDS = 30;
+
+/**
+ * One ssh connection to a destination for the whole netmend run (OpenSSH multiplexing): the
+ * first command opens the master, whose control socket sits in a private directory, and every
+ * later command is a session on it, so the host is logged in to once however many files and
+ * commands a run gathers. Closed at exit (`ssh -O exit`, directory removed); should netmend be
+ * killed, the master still ends after MASTER_IDLE_SECONDS without sessions.
+ */
+class SshConnection {
+  /** Settles when the first command (which opens the master) is done. */
+  private opened: Promise<unknown> | undefined;
+  /** Why logging in failed: later commands fail the same way instead of trying again. */
+  private failure: InputError | undefined;
+  private controlDir: string | undefined;
+
+  constructor(private readonly target: string, private readonly sshOptions: readonly string[]) {}
+
+  async run(remote: string, display: string, options: RunOptions): Promise<RunResult> {
+    if (this.opened) {
+      await this.opened.catch(() => {});
+    } else {
+      const first = this.start(remote, display, options);
+      this.opened = first;
+      return first;
+    }
+    if (this.failure) throw this.failure;
+    return this.start(remote, display, options);
+  }
+
+  private async start(remote: string, display: string, options: RunOptions): Promise<RunResult> {
+    const sshArgs = ['-o', 'BatchMode=yes', '-o', 'ConnectTimeout=10', ...(await this.controlOptions()), ...this.sshOptions, this.target, '--', remote];
+    const result = await runProcess('ssh', sshArgs, display, { ...options, allowFailure: true });
+    if (result.exitCode === 255) {
+      const reason = result.stderr.trim().split('\n').pop() || 'connection failed';
+      this.failure ??= new InputError(`cannot reach ${this.target} over ssh: ${reason}`, 'check the host name, the key and that sshd runs there');
+      throw this.failure;
+    }
+    return result;
+  }
+
+  private async controlOptions(): Promise<string[]> {
+    if (!this.controlDir) {
+      const [{ mkdtempSync, rmSync }, { tmpdir }, { join }, { spawnSync }] = await Promise.all([
+        import('node:fs'), import('node:os'), import('node:path'), import('node:child_process'),
+      ]);
+      // A socket path has room for about 100 bytes.
+      const base = tmpdir().length <= 60 ? tmpdir() : '/tmp';
+      const dir = mkdtempSync(join(base, 'netmend-ssh-'));
+      this.controlDir = dir;
+      process.once('exit', () => {
+        spawnSync('ssh', [...this.controlArgs(dir), ...this.sshOptions, '-O', 'exit', this.target], { stdio: 'ignore', timeout: 5000 });
+        rmSync(dir, { recursive: true, force: true });
+      });
+    }
+    return this.controlArgs(this.controlDir);
+  }
+
+  private controlArgs(dir: string): string[] {
+    return ['-o', `ControlPath=${dir}/master`, '-o', 'ControlMaster=auto', '-o', `ControlPersist=${MASTER_IDLE_SECONDS}`];
+  }
+}
+
+const sshConnections = new Map<string, SshConnection>();
+
 /**
  * Runs commands on another machine over ssh, non-interactively (BatchMode), so a router without
  * Node can be diagnosed from here. Exit code 255 is ssh's own failure: reported as bad input
- * (exit 2), since it is almost always a wrong or unreachable host.
+ * (exit 2), since it is almost always a wrong or unreachable host. Runners for the same
+ * destination share one connection.
  */
 export class SshRunner implements CommandRunner {
   readonly where: string;
+  private readonly connection: SshConnection;
   constructor(readonly target: string, readonly sshOptions: readonly string[] = []) {
     if (!SSH_TARGET.test(target)) throw new InputError(`--ssh: '${target}' is not a user@host ssh destination`);
     this.where = `ssh ${target}`;
+    const key = JSON.stringify([target, sshOptions]);
+    let connection = sshConnections.get(key);
+    if (!connection) {
+      connection = new SshConnection(target, sshOptions);
+      sshConnections.set(key, connection);
+    }
+    this.connection = connection;
   }
 
   async run(file: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
     const remote = formatCommand(file, args);
-    const sshArgs = ['-o', 'BatchMode=yes', '-o', 'ConnectTimeout=10', ...this.sshOptions, this.target, '--', remote];
-    const result = await runProcess('ssh', sshArgs, `${this.where}: ${remote}`, { ...options, allowFailure: true });
-    if (result.exitCode === 255) {
-      const reason = result.stderr.trim().split('\n').pop() || 'connection failed';
-      throw new InputError(`cannot reach ${this.target} over ssh: ${reason}`, 'check the host name, the key and that sshd runs there');
-    }
+    const result = await this.connection.run(remote, `${this.where}: ${remote}`, options);
     if (result.exitCode !== 0 && !options.allowFailure) throw new CommandFailedError(result);
     return result;
   }

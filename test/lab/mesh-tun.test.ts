@@ -1,13 +1,16 @@
 /**
  * The TUN layer against the real kernel. Node cannot enter a network namespace, so the TUN side
  * runs in a child process (this same file, started with MESH_TUN_CHILD=1 through
- * `ip netns exec`) that takes commands on stdin and answers in JSON lines. It plays the far end
- * of the tunnel: it answers ICMP and ICMPv6 echo requests it reads, which is what makes `ping`
- * through the device succeed.
+ * `ip netns exec`) that takes commands on stdin and answers in JSON lines on fd 3, a pipe of its
+ * own: nothing else the child or its native code prints (stdout, stderr) can mix into the
+ * answers, and a line that is not JSON fails the waiting step instead of the whole test file.
+ * The child plays the far end of the tunnel: it answers ICMP and ICMPv6 echo requests it reads,
+ * which is what makes `ping` through the device succeed.
  */
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { cpSync, mkdirSync } from 'node:fs';
+import type { Readable } from 'node:stream';
+import { cpSync, mkdirSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { test } from 'node:test';
@@ -19,6 +22,8 @@ const REMOTE4 = '10.201.0.2';
 const LOCAL6 = 'fd01:201::1/64';
 const REMOTE6 = 'fd01:201::2';
 const TIMER_MS = 10;
+/** The child's answer channel (the fourth stdio entry). */
+const ANSWERS_FD = 3;
 
 // ---------------------------------------------------------------- child (inside the namespace)
 
@@ -82,7 +87,8 @@ async function child(): Promise<void> {
   const name = process.env.MESH_TUN_NAME!;
   const { openTun } = await import('../../src/mesh/tun.js');
   const { addAddress, setLinkUp } = await import('../../src/netlink/configure.js');
-  const say = (message: object) => process.stdout.write(`${JSON.stringify(message)}\n`);
+  // One synchronous write(2) per message on the answer channel: a message is never split.
+  const say = (message: object) => { writeSync(ANSWERS_FD, `${JSON.stringify(message)}\n`); };
   const describe = (error: unknown) => ({ kind: (error as Error).constructor.name, message: (error as Error).message, hint: (error as { hint?: string }).hint, exitCode: (error as { exitCode?: number }).exitCode });
 
   const device = openTun(name);
@@ -155,13 +161,26 @@ interface TunChild {
 }
 
 async function startChild(lab: Lab, ns: string, name: string): Promise<TunChild> {
-  const process_ = lab.spawn(ns, process.execPath, [fileURLToPath(import.meta.url)], { env: { ...process.env, MESH_TUN_CHILD: '1', MESH_TUN_NAME: name } });
-  const waiting: Array<{ event: string; resolve: (message: Record<string, any>) => void }> = [];
+  const process_ = lab.spawn(ns, process.execPath, [fileURLToPath(import.meta.url)], {
+    env: { ...process.env, MESH_TUN_CHILD: '1', MESH_TUN_NAME: name },
+    stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
+  });
+  const waiting: Array<{ event: string; resolve: (message: Record<string, any>) => void; reject: (error: Error) => void }> = [];
   const early: Array<Record<string, any>> = [];
-  let stderr = '';
-  process_.stderr?.on('data', (chunk) => { stderr += String(chunk); });
-  createInterface({ input: process_.stdout! }).on('line', (line) => {
-    const message = JSON.parse(line) as Record<string, any>;
+  let output = '';
+  const keep = (chunk: Buffer) => { output = (output + chunk.toString('latin1')).slice(-4000); };
+  process_.stdout?.on('data', keep);
+  process_.stderr?.on('data', keep);
+  const answers = process_.stdio[ANSWERS_FD] as Readable;
+  createInterface({ input: answers }).on('line', (line) => {
+    let message: Record<string, any>;
+    try {
+      message = JSON.parse(line) as Record<string, any>;
+    } catch {
+      const error = new Error(`the TUN child answered a line that is not JSON: ${JSON.stringify(line.slice(0, 200))}`);
+      for (const waiter of waiting.splice(0)) waiter.reject(error);
+      return;
+    }
     const index = waiting.findIndex((w) => w.event === message.event || message.event === 'error');
     if (index >= 0) waiting.splice(index, 1)[0].resolve(message);
     else early.push(message);
@@ -169,9 +188,13 @@ async function startChild(lab: Lab, ns: string, name: string): Promise<TunChild>
   const next = (event: string) => new Promise<Record<string, any>>((resolve, reject) => {
     const queued = early.findIndex((m) => m.event === event || m.event === 'error');
     if (queued >= 0) return resolve(early.splice(queued, 1)[0]);
-    const timeout = setTimeout(() => reject(new Error(`no '${event}' from the TUN child; stderr: ${stderr}`)), 15_000);
-    waiting.push({ event, resolve: (message) => { clearTimeout(timeout); resolve(message); } });
-    process_.once('exit', (code) => reject(new Error(`TUN child exited (${code}) waiting for '${event}': ${stderr}`)));
+    const timeout = setTimeout(() => reject(new Error(`no '${event}' from the TUN child; its output: ${output}`)), 15_000);
+    waiting.push({
+      event,
+      resolve: (message) => { clearTimeout(timeout); resolve(message); },
+      reject: (error) => { clearTimeout(timeout); reject(error); },
+    });
+    process_.once('exit', (code) => reject(new Error(`TUN child exited (${code}) waiting for '${event}': ${output}`)));
   });
   const ready = await next('ready');
   assert.equal(ready.event, 'ready', JSON.stringify(ready));

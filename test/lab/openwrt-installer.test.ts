@@ -4,7 +4,7 @@
  * procd's rc.common, opkg, logger, uclient-fetch) are stand-ins that record what they were asked.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { Lab, run } from './harness.js';
@@ -221,6 +221,33 @@ for (const shell of shells) {
       assert.doesNotMatch(router.readLog('standInLog'), /^(uci .* (set|add_list|commit)|rc\.common) /m);
     });
 
+    test('malformed flags are refused (exit 2) before anything is fetched or written', async (t) => {
+      const { mirror, router } = await setup(t, shell);
+      const pristine = treeOf(router.root);
+      const cases: Array<[string[], RegExp]> = [
+        [['--version', VERSION, '--purge'], /--purge only goes with --uninstall/],
+        [['--version', 'v1.90'], /--version 'v1\.90' is not a version number/],
+        [['--version', VERSION, '--sha256', 'abc'], /--sha256 must be 64 hex digits/],
+        [['--version', VERSION, '--lan-rule', 'banana'], /--lan-rule 'banana' is not an address prefix/],
+        [['--version', VERSION, '--lan-rule', '192.168.1.0/33'], /is not an address prefix/],
+        [['--version', VERSION, '--lan-rule', '192.168.300.0/24'], /is not an address prefix/],
+        [['--version', VERSION, '--lan-rule', '192.168.1.0'], /is not an address prefix/],
+        [['--version', VERSION, '--base-url', 'ftp://mirror/stable'], /is not an http\(s\) URL/],
+      ];
+      for (const [args, message] of cases) {
+        const result = await router.install(args.includes('--base-url') ? args : [...args, '--base-url', mirror.baseUrl]);
+        assert.equal(result.code, 2, `${args.join(' ')}: ${result.stdout}${result.stderr}`);
+        assert.match(result.stderr, message);
+        assert.deepEqual(treeOf(router.root), pristine, `${args.join(' ')} changed the router`);
+      }
+      assert.deepEqual(mirror.requests, [], 'nothing was fetched');
+      assert.doesNotMatch(router.readLog('standInLog'), /^(wget|uci|rc\.common) /m);
+      // The same prefixes in their right form are taken.
+      const v6 = await router.install(['--version', VERSION, '--base-url', mirror.baseUrl, '--no-start', '--lan-rule', 'fd00:1::/64']);
+      assert.equal(v6.code, 0, v6.stderr);
+      assert.ok(router.read('etc/config/network').includes("\nconfig rule6 'tailscale_lan_rule'\n\toption dest 'fd00:1::/64'\n"));
+    });
+
     test('--lan-rule adds a policy rule ahead of the mesh rules', async (t) => {
       const { mirror, router } = await setup(t, shell);
       const result = await router.install(['--version', VERSION, '--base-url', mirror.baseUrl, '--no-start', '--lan-rule', '192.168.1.0/24']);
@@ -250,6 +277,100 @@ for (const shell of shells) {
       assert.equal(purge.code, 0, purge.stderr);
       assert.deepEqual(treeOf(router.root), pristine);
       assert.doesNotMatch(router.readLog('standInLog'), /^rc\.common network restart$/m);
+    });
+
+    test('--uninstall, then --uninstall --purge (as the first one suggests) removes the kept state', async (t) => {
+      const { mirror, router } = await setup(t, shell);
+      const pristine = treeOf(router.root);
+      assert.equal((await router.install(['--version', VERSION, '--base-url', mirror.baseUrl, '--no-start'])).code, 0);
+      writeFileSync(join(router.root, 'etc/tailscale/tailscaled.state'), '{"node":"state"}\n');
+      const keep = await router.install(['--uninstall']);
+      assert.equal(keep.code, 0, keep.stderr);
+      assert.match(keep.stdout, /kept \/etc\/tailscale \(node state; --purge removes it\)/);
+
+      const dryRun = await router.install(['--uninstall', '--purge', '--dry-run']);
+      assert.equal(dryRun.code, 0, dryRun.stderr);
+      assert.match(dryRun.stdout, /would remove \/etc\/tailscale \(state\)/);
+      assert.ok(existsSync(join(router.root, 'etc/tailscale/tailscaled.state')));
+
+      const purge = await router.install(['--uninstall', '--purge']);
+      assert.equal(purge.code, 0, purge.stderr);
+      assert.match(purge.stdout, /removed \/etc\/tailscale \(state\)/);
+      assert.deepEqual(treeOf(router.root), pristine);
+    });
+
+    test('--uninstall --purge leaves the state of a tailscale package installed since alone', async (t) => {
+      const { mirror, router } = await setup(t, shell);
+      assert.equal((await router.install(['--version', VERSION, '--base-url', mirror.baseUrl, '--no-start'])).code, 0);
+      assert.equal((await router.install(['--uninstall'])).code, 0);
+      mkdirSync(join(router.root, 'usr/sbin'), { recursive: true });
+      writeFileSync(join(router.root, 'usr/sbin/tailscaled'), '#!/bin/sh\n', { mode: 0o755 });
+      mkdirSync(join(router.root, 'etc/tailscale'), { recursive: true });
+      writeFileSync(join(router.root, 'etc/tailscale/tailscaled.state'), '{"package":"state"}\n');
+      const refused = await router.install(['--uninstall', '--purge']);
+      assert.equal(refused.code, 2, refused.stdout + refused.stderr);
+      assert.match(refused.stderr, /\/etc\/tailscale belongs to the tailscale installed at \/usr\/sbin\/tailscaled/);
+      assert.equal(router.read('etc/tailscale/tailscaled.state'), '{"package":"state"}\n');
+    });
+
+    test('a build the mirror does not have (404) is told apart from a mirror that cannot be reached', async (t) => {
+      const { mirror, router } = await setup(t, shell);
+      const pristine = treeOf(router.root);
+      const missing = await router.install(['--version', '1.2.3', '--base-url', mirror.baseUrl]);
+      assert.equal(missing.code, 3, missing.stderr);
+      assert.match(missing.stderr, /tailscale 1\.2\.3 has no build for arm64 at .*\(tailscale_1\.2\.3_arm64\.tgz\.sha256: HTTP 404\)/);
+
+      await mirror.down();
+      const unreachable = await router.install(['--version', VERSION, '--base-url', mirror.baseUrl]);
+      assert.equal(unreachable.code, 3, unreachable.stderr);
+      assert.match(unreachable.stderr, /cannot reach the mirror for http:\/\/127\.0\.0\.1:\d+\/stable\/tailscale_1\.90\.8_arm64\.tgz\.sha256: Connection error: Connection failed/);
+      assert.doesNotMatch(unreachable.stderr, /no build/);
+      const latest = await router.install(['--version', 'latest', '--base-url', mirror.baseUrl]);
+      assert.equal(latest.code, 3, latest.stderr);
+      assert.match(latest.stderr, /cannot reach the mirror for .*\?mode=json: Connection error/);
+      assert.deepEqual(treeOf(router.root), pristine);
+    });
+
+    test('the launcher gives up at once on a build the mirror does not have (404), without retrying', async (t) => {
+      const { mirror, router } = await setup(t, shell);
+      assert.equal((await router.install(['--version', VERSION, '--base-url', mirror.baseUrl, '--no-start'])).code, 0);
+      mirror.files.delete(`tailscale_${VERSION}_arm64.tgz`);
+      // A wait budget far beyond the test's own timeout: only not retrying lets this return.
+      const start = await router.sh(join(router.root, 'usr/bin/tailscale'), ['version'], { TS_FETCH_WAIT: '100000', TS_RETRY_DELAY: '1' });
+      assert.equal(start.code, 1, start.stderr);
+      assert.match(router.readLog('syslog'), /^daemon\.err netmend-tailscale: the mirror has no tailscale 1\.90\.8 build for arm64: http:\S+tailscale_1\.90\.8_arm64\.tgz \(HTTP 404\)$/m);
+      assert.doesNotMatch(router.readLog('syslog'), /retrying/);
+      assert.equal(mirror.requestsFor(`tailscale_${VERSION}_arm64.tgz`), 1);
+      assert.deepEqual(tmpLeftovers(router), []);
+    });
+
+    test('a busybox wget without -T (no FEATURE_WGET_TIMEOUT): installer and launcher bound downloads with timeout instead', async (t) => {
+      const { mirror, router } = await setup(t, shell, { wget: 'busybox' });
+      const install = await router.install(['--version', VERSION, '--base-url', mirror.baseUrl, '--no-start']);
+      assert.equal(install.code, 0, install.stderr);
+      assert.equal(mirror.requestsFor(`tailscale_${VERSION}_arm64.tgz.sha256`), 1);
+
+      // A mirror that accepts and never answers: busybox wget alone would wait forever.
+      mirror.stalled.add(`tailscale_${VERSION}_arm64.tgz`);
+      const stalled = await router.sh(join(router.root, 'usr/bin/tailscale'), ['version'], { TS_FETCH_TIMEOUT: '2', TS_FETCH_WAIT: '0' });
+      assert.equal(stalled.code, 1, stalled.stderr);
+      assert.match(router.readLog('syslog'), /cannot download http:\S+tailscale_1\.90\.8_arm64\.tgz: no answer within 2 s \(gave up/);
+      assert.deepEqual(tmpLeftovers(router), []);
+
+      mirror.stalled.clear();
+      const started = await router.sh(join(router.root, 'usr/bin/tailscale'), ['version']);
+      assert.equal(started.code, 0, started.stderr);
+      assert.match(started.stdout, /^tailscale fixture 1\.90\.8 arm64: version$/m);
+      assert.doesNotMatch(router.readLog('standInLog'), /^wget /m, 'busybox wget did the downloads, not the stand-in');
+
+      // Its error messages are told apart too.
+      const missing = await router.install(['--version', '1.2.3', '--base-url', mirror.baseUrl]);
+      assert.equal(missing.code, 3, missing.stderr);
+      assert.match(missing.stderr, /has no build for arm64 at .*: HTTP 404\)/);
+      await mirror.down();
+      const unreachable = await router.install(['--version', '1.2.4', '--base-url', mirror.baseUrl]);
+      assert.equal(unreachable.code, 3, unreachable.stderr);
+      assert.match(unreachable.stderr, /cannot reach the mirror for .*: wget: can't connect to remote host \(127\.0\.0\.1\): Connection refused/);
     });
 
     test('concurrent first starts download once and all run', async (t) => {

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Lab, labUnavailable } from './harness.js';
-import { startSshd } from './sshd.js';
+import { acceptedLogins, startSshd } from './sshd.js';
 import { fakeRouter, FakeRouterOptions, Mirror, Router, treeOf } from '../openwrt/fixtures.js';
 
 const VERSION = '1.90.8';
@@ -39,6 +39,7 @@ test('netmend openwrt install over ssh gives the same router as running the inst
   assert.equal(dryRun.code, 0, dryRun.stderr + sshd.log());
   assert.match(dryRun.stdout, new RegExp(`^${sshd.target.replace(/[.]/g, '\\.')}: would write /usr/bin/tailscaled$`, 'm'));
   assert.deepEqual(treeOf(remote.root), pristine, 'a dry run changes nothing on the router');
+  assert.equal(await acceptedLogins(lab, ns, sshd), 1, 'checking the router and running the installer share one login');
 
   const installed = await netmend(['--version', VERSION, '--base-url', baseUrl]);
   assert.equal(installed.code, 0, installed.stderr);

@@ -126,3 +126,22 @@ export async function startSshd(lab: Lab, ns: string, options: SshdOptions = {})
 export function sshInNamespace(lab: Lab, ns: string, sshd: Sshd, remoteCommand: string, options: { input?: string } = {}) {
   return lab.exec(ns, 'ssh', ['-o', 'BatchMode=yes', ...sshd.sshOptions, sshd.target, '--', remoteCommand], options);
 }
+
+const probePorts = new WeakMap<Sshd, Set<string>>();
+
+/**
+ * How many ssh logins sshd accepted so far, its own counting logins left out: it logs in once
+ * more and waits for that login's log line (found by the client port), so every earlier line has
+ * been read too (sshd's children write to one pipe, in order), however loaded the machine is.
+ */
+export async function acceptedLogins(lab: Lab, ns: string, sshd: Sshd): Promise<number> {
+  const probe = await sshInNamespace(lab, ns, sshd, 'echo "$SSH_CLIENT"');
+  const port = probe.stdout.trim().split(/\s+/)[1];
+  if (probe.code !== 0 || !port) throw new Error(`the counting login failed: ${probe.stderr}${sshd.log()}`);
+  const ports = probePorts.get(sshd) ?? new Set<string>();
+  probePorts.set(sshd, ports);
+  ports.add(port);
+  const logins = () => [...sshd.log().matchAll(/Accepted publickey for \S+ from \S+ port (\d+) /g)].map((login) => login[1]);
+  await lab.waitFor(async () => logins().includes(port), 30_000, 'sshd to log the counting login');
+  return logins().filter((login) => !ports.has(login)).length;
+}

@@ -36,6 +36,11 @@ export interface FakeRouterOptions {
   memAvailableKb?: number;
   /** Run the router's commands inside this lab namespace (to reach a mirror listening there). */
   namespace?: string;
+  /**
+   * 'busybox': the router's wget is Debian's real busybox wget, built without
+   * FEATURE_WGET_TIMEOUT (it crashes on -T). Default: the uclient-fetch stand-in.
+   */
+  wget?: 'stand-in' | 'busybox';
 }
 
 /** Lays out the fake root; returns its path. */
@@ -149,6 +154,8 @@ export async function fakeRouter(lab: Lab, shell: ShellName, options: FakeRouter
   const shellDir = join(dir, 'shell');
   mkdirSync(shellDir);
   symlinkSync(shell === 'busybox' ? '/usr/bin/busybox' : '/usr/bin/dash', join(shellDir, 'sh'));
+  // First in PATH, so it shadows the stand-in.
+  if (options.wget === 'busybox') symlinkSync('/usr/bin/busybox', join(shellDir, 'wget'));
   const applets = await busyboxApplets();
   const script = join(dir, 'install.sh');
   writeFileSync(script, installerScript(), { mode: 0o755 });
@@ -195,16 +202,22 @@ export async function fakeRouter(lab: Lab, shell: ShellName, options: FakeRouter
   return router;
 }
 
-/** The small shell scripts standing in for the tailscale binaries inside a fixture tarball. */
-function fixtureBinaries(version: string, arch: string): Record<string, string> {
+/**
+ * The small shell scripts standing in for the tailscale binaries inside a fixture tarball. `build`
+ * numbers the mirror's builds: two builds of one version differ in content, so in digest, even
+ * when tar packs both within the same second (identical timestamps).
+ */
+function fixtureBinaries(version: string, arch: string, build: number): Record<string, string> {
   return {
     tailscaled: `#!/bin/sh
+# fixture build ${build}
 echo "tailscaled $$ fw=\${TS_DEBUG_FIREWALL_MODE:-unset} $*" >> "\${NETMEND_FIXTURE_RUNLOG:-/dev/null}"
 echo "tailscaled fixture ${version} ${arch}: $*"
 case " $* " in *" --cleanup "*|*" --version "*) exit 0 ;; esac
 exec sleep 600
 `,
     tailscale: `#!/bin/sh
+# fixture build ${build}
 echo "tailscale $$ $*" >> "\${NETMEND_FIXTURE_RUNLOG:-/dev/null}"
 echo "tailscale fixture ${version} ${arch}: $*"
 `,
@@ -215,6 +228,9 @@ echo "tailscale fixture ${version} ${arch}: $*"
 export class Mirror {
   readonly files = new Map<string, Buffer>();
   readonly requests: string[] = [];
+  /** Files the mirror accepts requests for and never answers (until it goes down). */
+  readonly stalled = new Set<string>();
+  private builds = 0;
   private server: Server | undefined;
   port = 0;
 
@@ -234,9 +250,10 @@ export class Mirror {
   /** Builds tailscale_<version>_<arch>.tgz and its .sha256 (wrongDigest: a .sha256 that does not match). */
   async addBuild(version: string, arch: string, options: { wrongDigest?: boolean } = {}): Promise<string> {
     const name = `tailscale_${version}_${arch}`;
-    const buildDir = join(this.dir, `${name}-${this.files.size}`);
+    const build = ++this.builds;
+    const buildDir = join(this.dir, `${name}-${build}`);
     mkdirSync(join(buildDir, name, 'systemd'), { recursive: true });
-    for (const [binary, text] of Object.entries(fixtureBinaries(version, arch))) {
+    for (const [binary, text] of Object.entries(fixtureBinaries(version, arch, build))) {
       writeFileSync(join(buildDir, name, binary), text);
       chmodSync(join(buildDir, name, binary), 0o755);
     }
@@ -279,6 +296,7 @@ export class Mirror {
       const url = request.url ?? '/';
       this.requests.push(url);
       const key = url.startsWith('/stable/') ? url.slice('/stable/'.length) : undefined;
+      if (key !== undefined && this.stalled.has(key)) return;
       const body = key === undefined ? undefined : this.files.get(key);
       if (!body) {
         response.writeHead(404).end('not found\n');

@@ -3,17 +3,21 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { netmend } from '../lab/harness.js';
-import { bodyAfterSettings, installerScript, openwrtDir } from '../../src/openwrt/script.js';
+import { bodyAfterSettings, installerScript, launcherBody, openwrtDir } from '../../src/openwrt/script.js';
 import { parseFacts, refusalReason } from '../../src/openwrt/remote.js';
 
 test('the installer embeds the launcher and init script byte for byte (shell specials such as $$ intact)', () => {
   const script = installerScript();
-  for (const part of ['launcher.sh', 'tailscale.init']) {
-    const body = bodyAfterSettings(readFileSync(join(openwrtDir, part), 'utf8'), part);
-    assert.ok(script.includes(`\n${body}\n`), `${part} is not embedded verbatim`);
-  }
+  const launcher = bodyAfterSettings(readFileSync(join(openwrtDir, 'launcher.sh'), 'utf8'), 'launcher.sh');
+  const init = bodyAfterSettings(readFileSync(join(openwrtDir, 'tailscale.init'), 'utf8'), 'tailscale.init');
+  assert.ok(script.includes(`\n${init}\n`), 'tailscale.init is not embedded verbatim');
+  assert.ok(script.includes(`\n${launcherBody()}\n`), 'launcher.sh is not embedded');
+  // The launcher is verbatim apart from the download functions, which both scripts get once.
+  const fetchFunctions = readFileSync(join(openwrtDir, 'fetch.sh'), 'utf8').replace(/^# shellcheck shell=sh\n/, '').trim();
+  assert.equal(launcherBody(), launcher.replace('# @@FETCH_FUNCTIONS@@', fetchFunctions));
+  assert.equal(script.split('\nfetch() {\n').length - 1, 2, 'fetch() in the installer and in the launcher');
   assert.ok(script.includes('echo "$$" > "$lock_dir/pid"'));
-  assert.doesNotMatch(script, /@@(LAUNCHER|INIT)_BODY@@/);
+  assert.doesNotMatch(script, /@@(LAUNCHER_BODY|INIT_BODY|FETCH_FUNCTIONS)@@/);
 });
 
 test('`netmend openwrt script` prints the assembled installer', async () => {

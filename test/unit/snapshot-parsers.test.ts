@@ -196,6 +196,8 @@ test('the collection script output: sections, busybox detection, a failed requir
   assert.deepEqual(snap.sysctls, { ipForward: 1, ipv6Forwarding: 0, interfaces: { all: { rpFilter: 2, forwarding6: 0 } } });
   const failed = output.replace('@@netmend:rule4\n0:\tfrom all lookup local \n@@netmend:status 0', '@@netmend:rule4\n@@netmend:status 255');
   assert.throws(() => snapshotFromIpText(failed, 'ssh root@router'), (error: unknown) => (error as { exitCode?: number }).exitCode === 3 && /ip -4 rule show` failed on ssh root@router/.test(String(error)));
+  // What the script printed on stderr is the reason given.
+  assert.throws(() => snapshotFromIpText(failed, 'ssh root@router', 'ip', 'ip: RTNETLINK answers: Operation not supported\n'), /ip -4 rule show` failed on ssh root@router with exit code 255: ip: RTNETLINK answers: Operation not supported$/);
 });
 
 test('sysctl lines: per interface, all and default; junk ignored', () => {
