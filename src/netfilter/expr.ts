@@ -55,10 +55,9 @@ const num = (value: number, type: FieldType = T.int): Field => ({ typed: { value
 
 function metaField(key: string, p: PacketState): Field {
   switch (key) {
-    case 'iifname': case 'iif':
-      return p.iif !== undefined ? { typed: { value: p.iif, type: T.ifname } } : { missing: 'the packet has no input interface here' };
-    case 'oifname': case 'oif':
-      return p.oif !== undefined ? { typed: { value: p.oif, type: T.ifname } } : { missing: 'the output interface is not known yet at this hook' };
+    // Without a device the kernel stores an empty name / index 0 (nft_meta_store_ifname): no break.
+    case 'iifname': case 'iif': return { typed: { value: p.iif ?? '', type: T.ifname } };
+    case 'oifname': case 'oif': return { typed: { value: p.oif ?? '', type: T.ifname } };
     case 'mark': return num(p.mark);
     case 'l4proto': return num(p.l4proto, T.proto);
     case 'nfproto': return num(p.family === 4 ? NFPROTO.ipv4 : NFPROTO.ipv6, { kind: 'int', symbols: NFPROTO });
@@ -266,6 +265,9 @@ export function evaluateMatch(body: { op: string; left: Json; right: Json }, p: 
     const other = field(right, p, context);
     if (!('typed' in other)) return 'unknown' in other ? other : { matched: false, why: `${shown}: ${other.missing}` };
     hit = typed.value === other.typed.value;
+  } else if (typeof right === 'boolean') {
+    // `fib … oif exists|missing`: whether the lookup found an interface.
+    hit = (typed.value !== '' && typed.value !== 0) === right;
   } else {
     const constant = Array.isArray(typed.value) ? undefined : parseScalar(type, right);
     if (constant === undefined) return { unknown: `${shown} (cannot read ${JSON.stringify(right)} as ${type.kind})` };
