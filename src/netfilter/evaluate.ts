@@ -236,6 +236,12 @@ function runStatement(run: RuleRun, s: Json): Flow {
       return flags.includes('bypass') ? { verdict: 'accept', detail: 'queue bypass' } : { verdict: 'queue' };
     }
     case 'reject': {
+      // nft hides the dependency it adds for a typed reject (`meta l4proto tcp` for tcp reset,
+      // `meta nfproto` for icmp/icmpv6 in inet), but the kernel checks it: other packets do not match.
+      const type = isObject(body) ? body.type : undefined;
+      if (type === 'tcp reset' && packet.l4proto !== 6) return { stop: true, why: 'reject with tcp reset only matches TCP (hidden `meta l4proto tcp`)' };
+      if (type === 'icmp' && packet.family !== 4) return { stop: true, why: 'reject with icmp only matches IPv4 (hidden `meta nfproto ipv4`)' };
+      if (type === 'icmpv6' && packet.family !== 6) return { stop: true, why: 'reject with icmpv6 only matches IPv6 (hidden `meta nfproto ipv6`)' };
       const detail = renderStatement(s).replace(/^reject( with )?/, '') || (run.rule.family === 'inet' ? 'icmpx port-unreachable' : packet.family === 4 ? 'icmp port-unreachable' : 'icmpv6 port-unreachable');
       return { verdict: 'reject', detail };
     }

@@ -49,15 +49,28 @@ export function parseTraceLine(line: string): TraceEvent | undefined {
 
 /** Events grouped by trace id, in the order their first line arrived. */
 export function groupTrace(text: string): TraceEvent[][] {
-  const groups = new Map<string, TraceEvent[]>();
+  // Trace ids are reused by later packets (netfilter.md §7): a packet line of a chain the group
+  // has already seen, or with another IP id, starts a new packet.
+  const groups: TraceEvent[][] = [];
+  const open = new Map<string, { events: TraceEvent[]; chains: Set<string>; ipId?: number }>();
   for (const line of text.split('\n')) {
     const event = parseTraceLine(line);
     if (!event) continue;
-    let group = groups.get(event.id);
-    if (!group) groups.set(event.id, (group = []));
-    group.push(event);
+    const chainKey = `${event.family} ${event.table} ${event.chain}`;
+    let group = open.get(event.id);
+    if (group && event.kind === 'packet' && (group.chains.has(chainKey) || (group.ipId !== undefined && event.ipId !== undefined && group.ipId !== event.ipId))) group = undefined;
+    if (!group) {
+      group = { events: [], chains: new Set() };
+      open.set(event.id, group);
+      groups.push(group.events);
+    }
+    if (event.kind === 'packet') {
+      group.chains.add(chainKey);
+      group.ipId ??= event.ipId;
+    }
+    group.events.push(event);
   }
-  return [...groups.values()];
+  return groups;
 }
 
 export interface Outcome {
