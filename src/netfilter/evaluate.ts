@@ -134,7 +134,9 @@ function rewrite(run: RuleRun, what: 'dnat' | 'snat' | 'masquerade' | 'redirect'
     else packet.sport = target.port;
   }
   const after = `${formatAddress(isDst ? packet.daddr : packet.saddr)}${(isDst ? packet.dport : packet.sport) !== undefined ? `:${isDst ? packet.dport : packet.sport}` : ''}`;
-  packet.ct.status |= isDst ? 32 : 16;
+  // The binding is made either way (IPS_*_NAT_DONE); the status bit only when the tuple changed (nf_nat_setup_info).
+  packet.ct.natBound[isDst ? 'dst' : 'src'] = true;
+  if (before !== after) packet.ct.status |= isDst ? 32 : 16;
   run.effects.push(`${what} ${isDst ? 'destination' : 'source'} ${before} → ${after}`);
   run.steps.push({ kind: 'rewrite', what, field: isDst ? 'destination' : 'source', from: before, to: after, rule: ruleRef(run.rule) });
 }
@@ -453,8 +455,7 @@ export function runHook(ruleset: Ruleset, hook: Hook, input: PacketState, host: 
     const before = { mark: packet.mark, saddr: formatAddress(packet.saddr), daddr: formatAddress(packet.daddr) };
     const outcome = runBaseChain(table, chain, packet, context, steps, uncertain);
     if (base.type === 'nat' && slot) {
-      const bound = slot.manip === 'dst' ? (packet.ct.status & 32) !== 0 : (packet.ct.status & 16) !== 0;
-      if (bound) natDecided = true;
+      if (packet.ct.natBound[slot.manip]) natDecided = true;
       if (slot.manip === 'dst' && formatAddress(packet.daddr) !== before.daddr && hook === 'output') reroute = true;
     }
     if (base.type === 'route' && hook === 'output' && (packet.mark !== before.mark || formatAddress(packet.saddr) !== before.saddr || formatAddress(packet.daddr) !== before.daddr)) {

@@ -11,16 +11,10 @@
  * NETMEND_PATH_SEED=N replays one run; NETMEND_PATH_TOPOLOGIES and NETMEND_PATH_PACKETS size it.
  */
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { test } from 'node:test';
-import { rulesetOf } from '../../src/netfilter/ruleset.js';
-import { chainHooks, compareOutcomes, explanationOutcome, groupTrace, kernelOutcome, type Outcome } from '../../src/path/kernel-trace.js';
-import { explainPath, type PathQuery } from '../../src/path/simulate.js';
-import { validateSnapshot } from '../../src/snapshot/file.js';
-import type { Snapshot } from '../../src/snapshot/types.js';
-import { Lab, labUnavailable, projectRoot } from './harness.js';
+import type { PathQuery } from '../../src/path/simulate.js';
+import { Lab, labUnavailable } from './harness.js';
+import { TRACE_TABLE, TraceBench } from './path-lab.js';
 
 function prng(seed: number): () => number {
   let state = seed >>> 0;
@@ -105,15 +99,7 @@ function rules(random: Random, kind: ChainKind, later: string[], table: 'inet' |
 
 /** A random ruleset: the trace table, then one or two tables of random chains. */
 function buildRuleset(random: Random): string {
-  const lines: string[] = [
-    'table inet trace {',
-    '  chain pre {', '    type filter hook prerouting priority -450; policy accept;', '    iifname "lan0" meta nftrace set 1', '    ip dscp cs2 drop', '  }',
-    '  chain out {', '    type filter hook output priority -450; policy accept;', '    meta nftrace set 1', '    ip dscp cs2 drop', '  }',
-    '  chain obs_in {', '    type filter hook input priority 1000; policy accept;', '  }',
-    '  chain obs_fwd {', '    type filter hook forward priority 1000; policy accept;', '  }',
-    '  chain obs_post {', '    type filter hook postrouting priority 1000; policy accept;', '  }',
-    '}',
-  ];
+  const lines: string[] = [TRACE_TABLE];
   const usedPriorities = new Map<string, Set<number>>();
   const priority = (hook: string, base: number, spread: number) => {
     const used = usedPriorities.get(hook) ?? new Set<number>();
@@ -161,7 +147,6 @@ function buildRuleset(random: Random): string {
 interface Probe {
   origin: 'client' | 'router';
   query: PathQuery;
-  proto: 'tcp' | 'udp' | 'icmp';
   ipId: number;
 }
 
@@ -171,35 +156,12 @@ function randomProbe(random: Random, ipId: number): Probe {
   if (chance(random, 0.7)) {
     const from = pick(random, ['10.1.0.2', '10.1.0.3', '10.1.0.4', '10.1.0.2', '10.7.0.1']);
     const destination = pick(random, ['10.1.0.1', '10.2.0.1', '10.3.0.1', '10.2.0.2', '10.2.0.9', '10.3.0.5', '10.9.1.1', '8.8.8.8']);
-    return { origin: 'client', proto, ipId, query: { destination, from, iif: 'lan0', protocol: proto, ...ports } };
+    return { origin: 'client', ipId, query: { destination, from, iif: 'lan0', protocol: proto, ...ports } };
   }
   const from = pick(random, ['10.2.0.1', '10.3.0.1', '10.1.0.1']);
   const destination = pick(random, ['10.2.0.2', '10.3.0.5', '10.9.1.1', '8.8.8.8', '10.1.0.2']);
   const mark = pick(random, [0, 0, 1, 2]);
-  return { origin: 'router', proto, ipId, query: { destination, from, protocol: proto, ...ports, ...(mark ? { mark } : {}) } };
-}
-
-class Sender {
-  private buffer = '';
-  private waiters: Array<(line: string) => void> = [];
-  constructor(readonly child: ChildProcess) {
-    child.stdout!.on('data', (chunk) => {
-      this.buffer += String(chunk);
-      let newline: number;
-      while ((newline = this.buffer.indexOf('\n')) >= 0) {
-        const line = this.buffer.slice(0, newline);
-        this.buffer = this.buffer.slice(newline + 1);
-        this.waiters.shift()?.(line);
-      }
-    });
-  }
-  send(fields: Array<string | number>): Promise<string> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('raw sender did not answer within 10 s')), 10_000);
-      this.waiters.push((line) => { clearTimeout(timer); resolve(line); });
-      this.child.stdin!.write(`${fields.join(' ')}\n`);
-    });
-  }
+  return { origin: 'router', ipId, query: { destination, from, protocol: proto, ...ports, ...(mark ? { mark } : {}) } };
 }
 
 async function topologyRun(lab: Lab, seed: number, packets: number, failures: string[]): Promise<{ compared: number; byVerdict: Record<string, number> }> {
@@ -228,70 +190,27 @@ async function topologyRun(lab: Lab, seed: number, packets: number, failures: st
     if (attempt > 20) throw new Error(`seed ${seed}: no loadable ruleset in 20 tries; last error: ${loaded.stderr}`);
     await lab.exec(router, 'nft', ['flush', 'ruleset']);
   }
-  const snapshotRun = await lab.netmend(router, ['snapshot']);
-  assert.equal(snapshotRun.code, 0, snapshotRun.stderr);
-  const snapshot: Snapshot = validateSnapshot(JSON.parse(snapshotRun.stdout), 'router snapshot');
-  const ruleset = rulesetOf(snapshot.firewall!);
-  const hooks = chainHooks(ruleset);
-  const ruleText = new Map<string, string>();
-  for (const table of ruleset.tables) for (const chain of table.chains.values()) for (const rule of chain.rules) ruleText.set(`${rule.family} ${rule.table} ${rule.chain} ${rule.handle}`, rule.text);
-  const sentinelHandle = (chain: string) => [...ruleset.tables.find((t) => t.name === 'trace')!.chains.get(chain)!.rules].find((r) => r.text.includes('dscp'))!.handle;
-  const sentinel = { client: `inet trace pre ${sentinelHandle('pre')}`, router: `inet trace out ${sentinelHandle('out')}` };
-
-  const monitor = lab.spawn(router, 'nft', ['-a', 'monitor', 'trace']);
-  let trace = '';
-  monitor.stdout!.on('data', (chunk) => { trace += String(chunk); });
-  const sender = {
-    client: new Sender(lab.spawn(client, 'taskset', ['-c', '0', 'python3', join(projectRoot, 'test', 'lab', 'raw-sender.py')])),
-    router: new Sender(lab.spawn(router, 'taskset', ['-c', '0', 'python3', join(projectRoot, 'test', 'lab', 'raw-sender.py')])),
-  };
-  const sentinelFields = { client: ['10.1.0.2', '10.1.0.1', 'icmp', 0, 0, 0, 1, 16], router: ['10.2.0.1', '10.2.0.2', 'icmp', 0, 0, 0, 1, 16] };
-  /** Sends a sentinel (dscp cs2, dropped by the trace chain) and waits until its trace arrives: everything sent before is traced by then. */
-  const flush = async (origin: 'client' | 'router', from: number): Promise<number> => {
-    const deadline = Date.now() + 20_000;
-    for (;;) {
-      await sender[origin].send(sentinelFields[origin]);
-      const waitUntil = Date.now() + 2000;
-      while (Date.now() < waitUntil) {
-        const groups = groupTrace(trace.slice(from));
-        if (groups.some((group) => group.some((e) => e.kind === 'rule' && `${e.family} ${e.table} ${e.chain} ${e.handle}` === sentinel[origin]))) return trace.length;
-        await new Promise((r) => setTimeout(r, 5));
-      }
-      if (Date.now() > deadline) throw new Error(`seed ${seed}: the ${origin} sentinel never showed in the trace`);
-    }
-  };
-  // The monitor is ready once a sentinel shows.
-  let offset = await flush('client', 0);
-  offset = await flush('router', offset);
+  const bench = new TraceBench(lab, router);
+  await bench.startSenders({
+    client: { ns: client, sentinel: ['10.1.0.2', '10.1.0.1'], chain: 'pre' },
+    router: { ns: router, sentinel: ['10.2.0.1', '10.2.0.2'], chain: 'out' },
+  });
+  await bench.start();
   const byVerdict: Record<string, number> = {};
   let compared = 0;
   for (let n = 0; n < packets; n++) {
     const probe = randomProbe(random, 40000 + n);
-    const q = probe.query;
-    const start = trace.length;
-    const answer = await sender[probe.origin].send([q.from!, q.destination, probe.proto, q.sport ?? 0, q.dport ?? 0, q.mark ?? 0, probe.ipId, 0]);
-    offset = await flush(probe.origin, start);
-    const group = groupTrace(trace.slice(start, offset)).find((events) => events.find((e) => e.kind === 'packet')?.ipId === probe.ipId);
-    let kernel: Outcome;
-    if (group) kernel = kernelOutcome(group, hooks, ruleText);
-    else if (probe.origin === 'router' && answer.startsWith('error')) kernel = { verdict: 'no-route', rule: null, dev: null, matched: [] };
-    else {
-      failures.push(`seed ${seed} packet ${n} (${JSON.stringify(q)}): no trace for ip id ${probe.ipId} (sender: ${answer})`);
+    const result = await bench.probe(probe);
+    const where = `seed ${seed} packet ${n} ${probe.origin} ${JSON.stringify(probe.query)} rp_filter ${rpFilter}`;
+    if ('missing' in result) {
+      failures.push(`${where}: ${result.missing}`);
       continue;
     }
-    const explanation = explainPath(snapshot, q);
-    const ours = explanationOutcome(explanation);
-    const problems = compareOutcomes(ours, kernel);
-    if (explanation.result.uncertain.length) problems.push(`netmend was uncertain: ${explanation.result.uncertain.join('; ')}`);
     compared++;
-    byVerdict[kernel.verdict] = (byVerdict[kernel.verdict] ?? 0) + 1;
-    if (problems.length) {
-      failures.push(`seed ${seed} packet ${n} ${probe.origin} ${JSON.stringify(q)} rp_filter ${rpFilter}:\n    ${problems.join('\n    ')}`);
-      if (failures.length === 1) {
-        const dir = lab.tmpdir();
-        writeFileSync(join(dir, 'ruleset.nft'), text);
-        process.stderr.write(`first disagreement, seed ${seed}:\n${text}\n${trace.slice(start, offset)}\n`);
-      }
+    byVerdict[result.kernel.verdict] = (byVerdict[result.kernel.verdict] ?? 0) + 1;
+    if (result.problems.length) {
+      if (!failures.length) process.stderr.write(`first disagreement, seed ${seed}, ruleset:\n${text}\nkernel trace:\n${result.trace}\n`);
+      failures.push(`${where}:\n    ${result.problems.join('\n    ')}`);
     }
   }
   return { compared, byVerdict };

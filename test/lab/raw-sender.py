@@ -1,8 +1,12 @@
 #!/usr/bin/env python3
-"""Sends hand-built IPv4 packets for the path differential test, one per stdin line:
+"""Sends hand-built IPv4 packets for the path lab tests, one per stdin line:
    SRC DST PROTO SPORT DPORT MARK IPID DSCP   (PROTO: tcp udp icmp; ports 0 for icmp)
 TCP is a SYN, UDP a 4-byte datagram, ICMP an echo request; checksums are correct so conntrack
-tracks them. SO_MARK gives the packet the mark. Prints "sent" or "error ERRNO" per line."""
+tracks them. SO_MARK gives the packet the mark. Prints "sent" or "error ERRNO" per line.
+With arguments `tun NAME` it creates TUN device NAME (prints "ready") and writes the packets into
+it instead, so they arrive on NAME as a tunnel daemon's packets do."""
+import fcntl
+import os
 import socket
 import struct
 import sys
@@ -43,7 +47,15 @@ def packet(src, dst, proto, sport, dport, ipid, dscp):
     return ip + l4
 
 
+def open_tun(name):
+    fd = os.open('/dev/net/tun', os.O_RDWR)
+    fcntl.ioctl(fd, 0x400454ca, struct.pack('16sH', name.encode(), 0x0001 | 0x1000))  # TUNSETIFF, IFF_TUN|IFF_NO_PI
+    print('ready', flush=True)
+    return fd
+
+
 def main():
+    tun = open_tun(sys.argv[2]) if len(sys.argv) == 3 and sys.argv[1] == 'tun' else None
     sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
     for line in sys.stdin:
         parts = line.split()
@@ -51,8 +63,12 @@ def main():
             continue
         src, dst, proto, sport, dport, mark, ipid, dscp = parts
         try:
-            sock.setsockopt(socket.SOL_SOCKET, SO_MARK, int(mark, 0))
-            sock.sendto(packet(src, dst, proto, int(sport), int(dport), int(ipid), int(dscp)), (dst, 0))
+            data = packet(src, dst, proto, int(sport), int(dport), int(ipid), int(dscp))
+            if tun is not None:
+                os.write(tun, data)
+            else:
+                sock.setsockopt(socket.SOL_SOCKET, SO_MARK, int(mark, 0))
+                sock.sendto(data, (dst, 0))
             print('sent', flush=True)
         except OSError as error:
             print('error %d' % error.errno, flush=True)
