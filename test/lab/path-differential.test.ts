@@ -37,7 +37,7 @@ const TCP_MATCH = ['tcp dport 22', 'tcp dport { 22, 80, 443 }', 'tcp dport @port
 const ANY_MATCH = [
   'ip saddr 10.1.0.3', 'ip saddr 10.1.0.0/30', 'ip saddr @blk', 'ip daddr @blk', 'ip daddr { 10.2.0.2, 10.3.0.5 }', 'ip daddr 10.2.0.0/24',
   'ip daddr != 10.3.0.0/24', 'meta l4proto { tcp, udp }', 'ip protocol icmp', 'udp dport 53', 'udp dport { 53, 5353 }', 'icmp type echo-request',
-  'ct state new', 'ct state established,related', 'meta mark 0x00000001', 'meta mark & 0x00000002 == 0x00000002', 'meta nfproto ipv4',
+  'ct state new', 'ct state established,related', 'meta mark 0x00000001', 'meta mark & 0x00000002 == 0x00000002',
 ];
 const IIF_MATCH = ['iifname "lan0"', 'iifname "wan0"', 'iifname != "lan0"', 'iifname "lan*"'];
 const OIF_MATCH = ['oifname "wan0"', 'oifname "wan1"', 'oifname != "wan0"', 'oifname "lan0"'];
@@ -49,7 +49,7 @@ function matches(random: Random, kind: ChainKind, table: 'inet' | 'ip'): string[
   if (kind === 'forward' || kind === 'input' || kind === 'srcnat') pool.push('ct status dnat');
   if (kind === 'forward' || kind === 'input' || kind === 'mangle-pre') pool.push('fib saddr . iif oif missing', 'fib saddr . iif oif exists');
   if (kind !== 'srcnat' && kind !== 'regular') pool.push('fib daddr type local', 'fib daddr type != local');
-  if (table === 'ip') pool.push('meta nfproto ipv4');
+  if (table === 'inet') pool.push('meta nfproto ipv4');
   const out: string[] = [];
   const count = int(random, 3);
   for (let i = 0; i < count; i++) out.push(chance(random, 0.3) ? pick(random, TCP_MATCH) : pick(random, pool));
