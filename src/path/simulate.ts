@@ -162,6 +162,7 @@ class Walk {
   hook(hook: Hook, packet: PacketState): { packet: PacketState; end?: PathResult; reroute: boolean } {
     this.steps.push({ kind: 'hook', hook, text: HOOK_TEXT[hook] ?? hook });
     const result = runHook(this.ruleset, hook, packet, hostView(this.snapshot, this.context));
+    if (!result.steps.some((step) => step.kind === 'chain' || step.kind === 'skip')) this.steps.push({ kind: 'note', text: 'no base chain at this hook' });
     this.steps.push(...result.steps);
     this.uncertain.push(...result.uncertain);
     if (result.verdict === 'accept') return { packet: result.packet, reroute: result.reroute };
@@ -170,7 +171,7 @@ class Walk {
     const by = rule ? `${rule.family} ${rule.table} ${rule.chain} ${rule.handle === null ? rule.text : `rule ${rule.handle}: ${rule.text}`}` : 'netfilter';
     const summary = result.verdict === 'queue'
       ? `queued to userspace by ${by} (dropped unless a program reads the queue) at ${hook}`
-      : `${verdict} at ${hook} by ${by}${result.reject ? ` (reject with ${result.reject})` : ''}`;
+      : `${verdict} at ${hook} by ${by}${result.reject && !by.includes(`reject with ${result.reject}`) ? ` (reject with ${result.reject})` : ''}`;
     return { packet: result.packet, reroute: false, end: this.result(result.packet, verdict, null, summary, rule, result.reject ?? null) };
   }
 
