@@ -15,21 +15,7 @@ import { test } from 'node:test';
 import type { PathQuery } from '../../src/path/simulate.js';
 import { Lab, labUnavailable } from './harness.js';
 import { TRACE_TABLE, TraceBench } from './path-lab.js';
-
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-type Random = () => number;
-const int = (random: Random, n: number) => Math.floor(random() * n);
-const pick = <T>(random: Random, list: readonly T[]): T => list[int(random, list.length)];
-const chance = (random: Random, p: number) => random() < p;
+import { chance, int, pick, prng, type Random } from './random.js';
 
 type ChainKind = 'mangle-pre' | 'dstnat' | 'input' | 'forward' | 'route-out' | 'output' | 'srcnat' | 'regular';
 
