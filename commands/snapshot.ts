@@ -18,7 +18,7 @@ export default class Snapshot extends BaseCommand {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(Snapshot);
-    const snapshot = await readState({ snapshotFile: flags.snapshot, ssh: flags.ssh, source: flags.source });
+    const snapshot = await readState({ snapshotFile: flags.snapshot, ssh: flags.ssh, source: flags.source, firewall: true });
     const { attachFirewall } = await import('../src/netfilter/read.js');
     await attachFirewall(snapshot, { snapshotFile: flags.snapshot, ssh: flags.ssh });
     const { writeSnapshot } = await import('../src/snapshot/file.js');

@@ -9,12 +9,29 @@ import { localRunner, SshRunner, sshOptionsFromEnv, type CommandRunner } from '.
 import type { FirewallBackend, FirewallState } from '../snapshot/firewall.js';
 import type { Snapshot } from '../snapshot/types.js';
 
-/** POSIX sh: the legacy table names of this network namespace, and which save tools exist. */
-const PROBE_SCRIPT = [
+const MARK = '@@netmend:';
+
+/**
+ * POSIX sh (busybox ash too) printing the firewall in sections, so reading it costs one command
+ * (and, with the ip-text reader, rides on the same ssh login): `nft -j list ruleset`, the legacy
+ * xtables table names of this network namespace and their iptables-legacy-save, and
+ * iptables-nft-save when iptables-nft tables exist (their xt rules need it).
+ */
+export const FIREWALL_SCRIPT = [
+  `echo '${MARK}nft'`,
+  'if command -v nft >/dev/null 2>&1; then nft -j list ruleset 2>/dev/null; s=$?; else s=127; fi',
+  `echo "${MARK}status $s"`,
+  `if [ "$s" != 0 ] && [ "$s" != 127 ]; then echo '${MARK}nft-error'; nft list tables 2>&1 >/dev/null | head -n 1; fi`,
+  `echo '${MARK}legacy-names'`,
   'for f in ip_tables_names ip6_tables_names; do printf "%s:" $f; tr "\\n" " " < /proc/net/$f 2>/dev/null; echo; done',
-  'for t in iptables-legacy-save ip6tables-legacy-save iptables-nft-save ip6tables-nft-save iptables-save ip6tables-save; do command -v $t >/dev/null 2>&1 && echo "tool:$t"; done',
-  'true',
-].join('; ');
+  'save() { if command -v "$1" >/dev/null 2>&1; then "$1" 2>/dev/null; elif command -v "$2" >/dev/null 2>&1; then "$2" 2>/dev/null; fi; }',
+  `if grep -q . /proc/net/ip_tables_names 2>/dev/null; then echo '${MARK}legacy4'; save iptables-legacy-save iptables-save; fi`,
+  `if grep -q . /proc/net/ip6_tables_names 2>/dev/null; then echo '${MARK}legacy6'; save ip6tables-legacy-save ip6tables-save; fi`,
+  'if nft list tables 2>/dev/null | grep -qE "^table ip6? (filter|nat|mangle|raw|security)$"; then',
+  `  echo '${MARK}xt4'; save iptables-nft-save iptables-save; echo '${MARK}xt6'; save ip6tables-nft-save ip6tables-save`,
+  'fi',
+  `echo '${MARK}firewall-end'`,
+].join('\n');
 
 const IPTABLES_NFT_TABLES = new Set(['filter', 'nat', 'mangle', 'raw', 'security']);
 
@@ -37,54 +54,43 @@ function nftBackends(json: unknown): FirewallBackend[] {
   return out;
 }
 
-async function save(runner: CommandRunner, tools: Set<string>, candidates: string[]): Promise<string | undefined> {
-  for (const tool of candidates) {
-    if (!tools.has(tool)) continue;
-    const result = await runner.run(tool, [], { allowFailure: true });
-    if (result.exitCode === 0) return result.stdout;
-  }
-  return undefined;
-}
-
-export async function readFirewall(runner: CommandRunner): Promise<FirewallState> {
+/** The firewall from FIREWALL_SCRIPT's sections (`splitSections` of the ip-text reader). */
+export function firewallFromSections(sections: ReadonlyMap<string, { text: string; status?: number }>, where: string): FirewallState {
   const notes: string[] = [];
   let nftables: unknown = null;
-  const [listed, probe] = await Promise.all([
-    runner.run('nft', ['-j', 'list', 'ruleset'], { allowFailure: true, timeoutMs: 120_000 }).catch((error: unknown) => {
-      if (error instanceof CheckCouldNotRunError && !(error instanceof InputError)) return { exitCode: 127, stdout: '', stderr: error.message, command: 'nft' };
-      throw error;
-    }),
-    runner.run('sh', ['-c', PROBE_SCRIPT], { allowFailure: true }),
-  ]);
-  if (listed.exitCode === 0) {
+  const nft = sections.get('nft');
+  if (!nft) throw new CheckCouldNotRunError(`reading the firewall on ${where}: the collection script stopped early`);
+  if (nft.status === 0) {
     try {
-      nftables = listed.stdout.trim() ? JSON.parse(listed.stdout) : { nftables: [] };
+      nftables = nft.text.trim() ? JSON.parse(nft.text) : { nftables: [] };
     } catch (error) {
-      throw new InputError(`\`nft -j list ruleset\` on ${runner.where} printed something that is not JSON: ${(error as Error).message}`);
+      throw new InputError(`\`nft -j list ruleset\` on ${where} printed something that is not JSON: ${(error as Error).message}`);
     }
-  } else if (/Operation not permitted|Permission denied/i.test(listed.stderr)) {
-    throw new NeedsRootError('reading the firewall (`nft list ruleset`)');
   } else {
-    notes.push(listed.exitCode === 127 ? 'nft is not installed: nftables rules unknown' : `nft -j list ruleset failed: ${listed.stderr.trim().split('\n')[0]}`);
+    const why = sections.get('nft-error')?.text.trim() ?? '';
+    if (/Operation not permitted|Permission denied/i.test(why)) throw new NeedsRootError('reading the firewall (`nft list ruleset`)');
+    notes.push(nft.status === 127 ? 'nft is not installed: nftables rules unknown' : `nft -j list ruleset failed: ${why || `exit code ${nft.status}`}`);
   }
-  const lines = probe.stdout.split('\n');
-  const names = (prefix: string) => (lines.find((line) => line.startsWith(`${prefix}:`)) ?? '').slice(prefix.length + 1).trim().split(/\s+/).filter(Boolean);
-  const tools = new Set(lines.filter((line) => line.startsWith('tool:')).map((line) => line.slice(5)));
+  const names = (prefix: string) => ((sections.get('legacy-names')?.text ?? '').split('\n').find((line) => line.startsWith(`${prefix}:`)) ?? '')
+    .slice(prefix.length + 1).trim().split(/\s+/).filter(Boolean);
   const legacy4 = names('ip_tables_names');
   const legacy6 = names('ip6_tables_names');
   const backends = nftables ? nftBackends(nftables) : [];
   const state: FirewallState = { nftables, backends, notes };
+  const text = (name: string) => {
+    const found = sections.get(name)?.text;
+    return found && found.trim() ? `${found}\n` : undefined;
+  };
   if (legacy4.length || legacy6.length) {
-    const ipv4 = legacy4.length ? await save(runner, tools, ['iptables-legacy-save', 'iptables-save']) : undefined;
-    const ipv6 = legacy6.length ? await save(runner, tools, ['ip6tables-legacy-save', 'ip6tables-save']) : undefined;
+    const ipv4 = legacy4.length ? text('legacy4') : undefined;
+    const ipv6 = legacy6.length ? text('legacy6') : undefined;
     state.iptablesLegacy = { ...(ipv4 !== undefined ? { ipv4 } : {}), ...(ipv6 !== undefined ? { ipv6 } : {}) };
     if (ipv4 === undefined && legacy4.length) notes.push(`legacy iptables tables exist (${legacy4.join(', ')}) but iptables-legacy-save is missing: those rules are unknown`);
-    const hasRules = (text?: string) => !!text && /^-A /m.test(text);
-    if (hasRules(ipv4) || hasRules(ipv6)) backends.push('iptables-legacy');
+    if ([ipv4, ipv6].some((save) => !!save && /^-A /m.test(save))) backends.push('iptables-legacy');
   }
   if (nftables && hasXt(nftables)) {
-    const ipv4 = await save(runner, tools, ['iptables-nft-save', 'iptables-save']);
-    const ipv6 = await save(runner, tools, ['ip6tables-nft-save', 'ip6tables-save']);
+    const ipv4 = text('xt4');
+    const ipv6 = text('xt6');
     state.iptablesNft = { ...(ipv4 !== undefined ? { ipv4 } : {}), ...(ipv6 !== undefined ? { ipv6 } : {}) };
     if (ipv4 === undefined && ipv6 === undefined) notes.push('rules carry iptables-nft xt expressions but iptables-nft-save is missing: those rules are unknown');
   }
@@ -95,12 +101,20 @@ export async function readFirewall(runner: CommandRunner): Promise<FirewallState
   return state;
 }
 
+/** Reads the firewall of the host the runner reaches, in one command. */
+export async function readFirewall(runner: CommandRunner): Promise<FirewallState> {
+  const result = await runner.run('sh', ['-c', FIREWALL_SCRIPT], { allowFailure: true, timeoutMs: 120_000 });
+  const { splitSections } = await import('../snapshot/from-ip-text.js');
+  return firewallFromSections(splitSections(result.stdout), runner.where);
+}
+
 /**
  * Adds the firewall to a snapshot read from a live host (local, or over ssh as `ssh` says); a
  * snapshot read from a file keeps what the file holds.
  */
 export async function attachFirewall(snapshot: Snapshot, options: { snapshotFile?: string; ssh?: string }): Promise<void> {
-  if (options.snapshotFile) return;
+  // A file keeps what it holds; the ip-text reader over ssh already read it on the same login.
+  if (options.snapshotFile || snapshot.firewall) return;
   const runner = options.ssh ? new SshRunner(options.ssh, sshOptionsFromEnv()) : localRunner;
   snapshot.firewall = await readFirewall(runner);
 }

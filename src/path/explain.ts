@@ -51,7 +51,7 @@ export async function runPathExplain(input: PathExplainInput): Promise<{ output:
   const query = pathQuery(input);
   const { parseAddress } = await import('../net/address.js');
   if (!parseAddress(input.destination)) throw new InputError(`destination '${input.destination}' is not an IPv4 or IPv6 address`, 'give an address such as 10.0.0.1 or 2001:db8::1');
-  const [snapshot] = await Promise.all([readState({ snapshotFile: input.snapshot, ssh: input.ssh, source: input.source, netlink: { sysctlsOnDemand: false } })]);
+  const [snapshot] = await Promise.all([readState({ snapshotFile: input.snapshot, ssh: input.ssh, source: input.source, firewall: true })]);
   await attachFirewall(snapshot, { snapshotFile: input.snapshot, ssh: input.ssh });
   const explanation = explainPath(snapshot, query);
   return { output: input.json ? `${JSON.stringify(explanation, null, 2)}\n` : formatPath(explanation), exitCode: 0 };

@@ -28,7 +28,7 @@ export async function runFast(argv: string[]): Promise<number | undefined> {
   if (values.snapshot !== undefined && values.ssh !== undefined) return undefined;
   try {
     const { readState } = await import('./load.js');
-    const snapshot = await readState({ snapshotFile: values.snapshot, ssh: values.ssh, source: values.source });
+    const snapshot = await readState({ snapshotFile: values.snapshot, ssh: values.ssh, source: values.source, firewall: true });
     const { attachFirewall } = await import('../netfilter/read.js');
     await attachFirewall(snapshot, { snapshotFile: values.snapshot, ssh: values.ssh });
     const { writeSnapshot } = await import('./file.js');
