@@ -19,6 +19,7 @@ exitOnSignals();
 
 const fastRunners = {
   'route explain': '../dist/src/route/explain-fast.js',
+  'path explain': '../dist/src/path/explain-fast.js',
   snapshot: '../dist/src/snapshot/snapshot-fast.js',
   'doctor routes': '../dist/src/doctor/fast.js',
   doctor: '../dist/src/doctor/fast-all.js',

@@ -496,8 +496,16 @@ export function snapshotFromIpText(output: string, where = 'local', ip = 'ip', s
  * Runs the collection script through the runner (one ssh round trip for a remote host) and
  * parses it. NETMEND_IP names another `ip` to run, e.g. "busybox ip".
  */
-export async function readIpTextSnapshot(runner: CommandRunner, options: { ip?: string } = {}): Promise<Snapshot> {
+export async function readIpTextSnapshot(runner: CommandRunner, options: { ip?: string; firewall?: boolean } = {}): Promise<Snapshot> {
   const ip = options.ip ?? process.env.NETMEND_IP ?? 'ip';
-  const result = await runner.run('sh', ['-c', ipTextScript(ip)]);
-  return snapshotFromIpText(result.stdout, runner.where, ip, result.stderr);
+  if (!options.firewall) {
+    const result = await runner.run('sh', ['-c', ipTextScript(ip)]);
+    return snapshotFromIpText(result.stdout, runner.where, ip, result.stderr);
+  }
+  // The firewall rides on the same command (one ssh login for a whole snapshot).
+  const { FIREWALL_SCRIPT, firewallFromSections } = await import('../netfilter/read.js');
+  const result = await runner.run('sh', ['-c', `${ipTextScript(ip)}\n${FIREWALL_SCRIPT}`]);
+  const snapshot = snapshotFromIpText(result.stdout, runner.where, ip, result.stderr);
+  snapshot.firewall = firewallFromSections(splitSections(result.stdout), runner.where);
+  return snapshot;
 }

@@ -14,6 +14,8 @@ export interface StateOptions {
   snapshotFile?: string;
   ssh?: string;
   source?: string;
+  /** Over ssh, read the firewall on the same login (src/netfilter/read.ts). */
+  firewall?: boolean;
   /** Narrowing for the live netlink reader only (a saved file or ssh host is read whole). */
   netlink?: NetlinkReadOptions;
 }
@@ -33,7 +35,7 @@ export async function readState(options: StateOptions = {}): Promise<Snapshot> {
       return readIpJsonSnapshot(runner);
     }
     const { readIpTextSnapshot } = await import('./from-ip-text.js');
-    return readIpTextSnapshot(runner);
+    return readIpTextSnapshot(runner, { firewall: options.firewall });
   }
   switch (source) {
     case 'ip-json': {

@@ -14,7 +14,9 @@ export async function runFast(argv: string[]): Promise<number | undefined> {
   const values = parsed.values as { snapshot?: string; ssh?: string; source: string; out?: string; debug: boolean };
   try {
     const { readState } = await import('./load.js');
-    const snapshot = await readState({ snapshotFile: values.snapshot, ssh: values.ssh, source: values.source });
+    const snapshot = await readState({ snapshotFile: values.snapshot, ssh: values.ssh, source: values.source, firewall: true });
+    const { attachFirewall } = await import('../netfilter/read.js');
+    await attachFirewall(snapshot, { snapshotFile: values.snapshot, ssh: values.ssh });
     const { writeSnapshot } = await import('./file.js');
     await writeSnapshot(snapshot, values.out);
     return 0;

@@ -10,7 +10,8 @@
 import { InputError } from '../errors.js';
 import { maxPrefixLength, parseAddress, parseIPv4, parsePrefix, scanIPv4Prefix } from '../net/address.js';
 import { ROUTE_TYPES } from './names.js';
-import { SNAPSHOT_VERSION, type RuleAction, type Snapshot } from './types.js';
+import { validateFirewall } from './firewall.js';
+import { type RuleAction, type Snapshot } from './types.js';
 
 /** A problem with `value` (a field of `element`), or undefined when it is fine. */
 type FieldCheck = (value: unknown, element: Record<string, unknown>) => string | undefined;
@@ -157,7 +158,7 @@ const RULE: ElementSchema = {
 const SECTIONS: Record<string, ElementSchema> = { links: LINK, addresses: ADDRESS, routes: ROUTE, rules: RULE };
 
 /** Snapshot versions this build reads, and the sections each must have. */
-const SECTIONS_BY_VERSION: Record<number, readonly string[]> = { [SNAPSHOT_VERSION]: ['links', 'addresses', 'routes', 'rules'] };
+const SECTIONS_BY_VERSION: Record<number, readonly string[]> = { 1: ['links', 'addresses', 'routes', 'rules'], 2: ['links', 'addresses', 'routes', 'rules'] };
 
 type ElementCheck = (element: Record<string, unknown>) => string | undefined;
 
@@ -242,5 +243,8 @@ export function validateSnapshot(data: unknown, where: string): Snapshot {
   const sysctls = sysctlsProblem(object.sysctls);
   if (sysctls) throw refuse(sysctls);
   if ((object.sysctls as Record<string, unknown>).interfaces === undefined) (object.sysctls as Record<string, unknown>).interfaces = {};
+  // Version 1 predates the firewall: its absence then means "unknown", never "no rules".
+  if (object.version === 1) delete object.firewall;
+  else if (object.firewall !== undefined) object.firewall = validateFirewall(object.firewall, where);
   return { ...(object as unknown as Snapshot), source: 'file' };
 }

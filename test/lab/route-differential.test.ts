@@ -18,23 +18,7 @@ import { ipv4RulesAreDefault, simulateRoute } from '../../src/route/simulate.js'
 import type { RouteQuery, RouteResult } from '../../src/route/types.js';
 import type { Snapshot } from '../../src/snapshot/types.js';
 import { Lab, labUnavailable, run, uniqueName } from './harness.js';
-
-/** mulberry32: small, seedable, good enough to pick topologies. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-type Random = () => number;
-const int = (random: Random, n: number) => Math.floor(random() * n);
-const pick = <T>(random: Random, list: readonly T[]): T => list[int(random, list.length)];
-const chance = (random: Random, p: number) => random() < p;
+import { chance, int, pick, prng, type Random } from './random.js';
 
 const MARKS: Array<[number, number | undefined]> = [[0x1, undefined], [0x2, undefined], [0x80000, 0xff0000], [0x10, 0xf0]];
 const QUERY_MARKS = [0x1, 0x2, 0x80000, 0x80001, 0x10, 0x30, 0x7];
