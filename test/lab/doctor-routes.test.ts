@@ -317,6 +317,13 @@ test('doctor routes on the real kernel', { skip: skipLab, concurrency: 1 }, asyn
     const check = broken.check('routes.rule-order');
     assert.equal(check.status, 'fail', check.summary);
     assert.match(check.summary, /no IPv4 rule looks up mesh table 52/);
+    // tailscaled installs its rules only when it starts: the fix restarts it (down/up would not).
+    assert.equal(check.fix?.command, 'systemctl restart tailscaled');
+    assert.match(check.fix?.explanation ?? '', /`tailscale down && tailscale up` does not/);
+    const openwrt = lab.tmpdir();
+    mkdirSync(join(openwrt, 'etc'), { recursive: true });
+    writeFileSync(join(openwrt, 'etc/openwrt_release'), "DISTRIB_ID='OpenWrt'\n");
+    assert.equal((await doctor(lab, host.ns, ['--root', openwrt])).check('routes.rule-order').fix?.command, '/etc/init.d/tailscale restart');
     await lab.ip(host.ns, 'rule', 'add', 'priority', '5270', 'lookup', '52');
     assert.equal((await doctor(lab, host.ns)).status('routes.rule-order'), 'pass');
   });

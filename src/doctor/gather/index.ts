@@ -9,6 +9,7 @@ import type { HostState } from '../types.js';
 import { localFiles, remoteFiles, type HostFiles } from './files.js';
 import { DNS_GATHERER, gatherDnsInto } from './dns.js';
 import { gatherNetworkd, NETWORKD_GATHERER } from './networkd.js';
+import { gatherPlatform, PLATFORM_GATHERER } from './platform.js';
 import { gatherTailscale, TAILSCALE_GATHERER } from './tailscale.js';
 
 export interface GatherOptions {
@@ -32,6 +33,7 @@ export const gatherers: Record<string, Gatherer> = {
   [NETWORKD_GATHERER]: (state, { files, runner }) => gatherNetworkd(state, files, runner),
   [TAILSCALE_GATHERER]: (state, { runner }) => gatherTailscale(state, runner),
   [DNS_GATHERER]: (state, { runner, root }) => gatherDnsInto(state, { runner, root }),
+  [PLATFORM_GATHERER]: (state, { files }) => gatherPlatform(state, files),
 };
 
 export async function gatherHostState(snapshot: Snapshot, options: GatherOptions): Promise<HostState> {
