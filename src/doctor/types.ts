@@ -4,7 +4,8 @@
  */
 import type { Snapshot } from '../snapshot/types.js';
 
-export type CheckStatus = 'pass' | 'warn' | 'fail' | 'skip' | 'error';
+/** `info`: a fact worth knowing that is working as its designer intended (never a finding). */
+export type CheckStatus = 'pass' | 'warn' | 'fail' | 'skip' | 'error' | 'info';
 export type DoctorTopic = 'routes' | 'dns';
 
 export interface FixSuggestion {

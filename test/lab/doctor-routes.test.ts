@@ -100,6 +100,12 @@ test('doctor routes on the real kernel', { skip: skipLab, concurrency: 1 }, asyn
     assert.equal(run.document.checks.length, 8);
     for (const check of run.document.checks) assert.ok(check.status === 'skip' || check.status === 'pass', `${check.id}: ${check.status} ${check.summary}`);
     assert.equal(run.document.summary.fail + run.document.summary.warn + run.document.summary.error, 0);
+    // The report says once that there is no mesh, instead of once per check.
+    const human = await lab.netmend(ns, ['doctor', 'routes']);
+    assert.equal(human.code, 0, human.stdout);
+    const headlines = human.stdout.split('\n').filter((line) => line.includes('no mesh VPN found'));
+    assert.deepEqual(headlines, ['– no mesh VPN found: no tunnel interface (tun/wireguard kind or a known mesh name such as tailscale0 or wg0; name an unusual one with --iface); 7 checks skipped'], human.stdout);
+    assert.doesNotMatch(human.stdout, /^– routes\.(subnet-shadows-lan|rule-order)/m);
   });
 
   await t.test('a healthy Tailscale host passes every check; the JSON document has the documented shape', async (t) => {
@@ -109,7 +115,7 @@ test('doctor routes on the real kernel', { skip: skipLab, concurrency: 1 }, asyn
     assert.equal(run.code, 0, run.stdout);
     assert.deepEqual(Object.keys(run.document), ['version', 'host', 'checks', 'summary']);
     assert.equal(run.document.version, 1);
-    assert.deepEqual(Object.keys(run.document.summary), ['pass', 'warn', 'fail', 'skip', 'error']);
+    assert.deepEqual(Object.keys(run.document.summary), ['pass', 'warn', 'fail', 'skip', 'error', 'info']);
     for (const check of run.document.checks) {
       assert.deepEqual(Object.keys(check), ['id', 'status', 'summary', 'evidence', 'fix']);
       assert.ok(check.status === 'pass' || check.status === 'skip', `${check.id}: ${check.status} ${check.summary}`);
