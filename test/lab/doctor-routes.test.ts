@@ -233,9 +233,19 @@ test('doctor routes on the real kernel', { skip: skipLab, concurrency: 1 }, asyn
 
     // An ISP carrier-grade NAT address on the uplink, while the mesh numbers itself from 100.64.0.0/10.
     await lab.ip(host.ns, 'addr', 'add', '100.72.9.4/24', 'dev', host.lan);
+    const latent = await doctor(lab, host.ns);
+    assert.equal(latent.status('routes.overlapping-advertised'), 'warn', 'reachable while no peer address falls inside the WAN subnet');
+    assert.equal(latent.check('routes.overlapping-advertised').fix?.command, 'netmend fix subnet-routes --lan 100.72.9.0/24');
+    // The fix puts the rule ahead of the mesh's lookup even though nothing is captured yet.
+    const plan = await lab.netmend(host.ns, ['fix', 'subnet-routes', '--lan', '100.72.9.0/24', '--root', lab.tmpdir(), '--method', 'sysctl'], { env: { SSH_CONNECTION: '' } });
+    assert.equal(plan.code, 0, plan.stderr);
+    assert.match(plan.stdout, /ip -4 rule add to 100\.72\.9\.0\/24 lookup main priority 5205/);
+    // A peer given an address inside the WAN's subnet: its /32 is routed whatever --accept-routes says.
+    await lab.ip(host.ns, 'route', 'add', '100.72.9.1', 'dev', host.tun, 'table', '52');
     const cgnat = await doctor(lab, host.ns);
     assert.equal(cgnat.status('routes.overlapping-advertised'), 'fail', cgnat.check('routes.overlapping-advertised').summary);
     assert.ok(cgnat.check('routes.overlapping-advertised').evidence.includes(`${host.lan} inet 100.72.9.4/24 scope global`));
+    await lab.ip(host.ns, 'route', 'del', '100.72.9.1', 'dev', host.tun, 'table', '52');
     await lab.ip(host.ns, 'addr', 'del', '100.72.9.4/24', 'dev', host.lan);
     assert.equal((await doctor(lab, host.ns)).status('routes.overlapping-advertised'), 'pass');
   });
