@@ -33,6 +33,22 @@ export function bypassPriorityAhead(meshLookupPriority: number): number {
   return meshLookupPriority % 100 === LOOKUP_OFFSET ? meshLookupPriority - 65 : Math.max(1, meshLookupPriority - 1);
 }
 
+const TAILSCALE_MARK = 0x80000;
+const TAILSCALE_MASK = 0xff0000;
+
+/**
+ * The mark the mesh daemon puts on its own packets, read from its bypass rules: UniFi's
+ * `not fwmark M lookup 52`, or the usual `fwmark M lookup main`; Tailscale's 0x80000/0xff0000
+ * when neither is there.
+ */
+export function bypassMark(rules: readonly Rule[], meshTable = 52): { mark: number; mask?: number } {
+  const inverted = rules.find((rule) => rule.not && rule.fwmark !== undefined && rule.action === 'lookup' && rule.table === meshTable);
+  if (inverted) return { mark: inverted.fwmark!, mask: inverted.fwmask };
+  const bypass = rules.find((rule) => !rule.not && rule.fwmark !== undefined && rule.action === 'lookup' && rule.table === 254);
+  if (bypass) return { mark: bypass.fwmark!, mask: bypass.fwmask };
+  return { mark: TAILSCALE_MARK, mask: TAILSCALE_MASK };
+}
+
 /** The command that restarts tailscaled, which is what reinstalls its rules. */
 export function tailscaleRestartCommand(openwrt: boolean | undefined): string {
   return openwrt ? '/etc/init.d/tailscale restart' : 'systemctl restart tailscaled';

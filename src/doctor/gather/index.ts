@@ -7,6 +7,7 @@ import type { CommandRunner } from '../../system/exec.js';
 import type { Snapshot } from '../../snapshot/types.js';
 import type { HostState } from '../types.js';
 import { localFiles, remoteFiles, type HostFiles } from './files.js';
+import { CONNMARK_GATHERER, gatherConnmark } from './connmark.js';
 import { DNS_GATHERER, gatherDnsInto } from './dns.js';
 import { gatherNetworkd, NETWORKD_GATHERER } from './networkd.js';
 import { gatherPlatform, PLATFORM_GATHERER } from './platform.js';
@@ -34,6 +35,7 @@ export const gatherers: Record<string, Gatherer> = {
   [TAILSCALE_GATHERER]: (state, { runner }) => gatherTailscale(state, runner),
   [DNS_GATHERER]: (state, { runner, root }) => gatherDnsInto(state, { runner, root }),
   [PLATFORM_GATHERER]: (state, { files }) => gatherPlatform(state, files),
+  [CONNMARK_GATHERER]: (state, { runner }) => gatherConnmark(state, runner),
 };
 
 export async function gatherHostState(snapshot: Snapshot, options: GatherOptions): Promise<HostState> {

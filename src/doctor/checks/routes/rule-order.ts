@@ -17,23 +17,12 @@ import { finding, listSome, pass, skipWithoutMesh } from '../../result.js';
 import { decide, decisionEvidence, describeDecision } from '../../simulate.js';
 import type { Check } from '../../types.js';
 import { platformOf } from '../../gather/platform.js';
-import { tailscaleRestartCommand } from '../../tailscale-rules.js';
+import { bypassMark, tailscaleRestartCommand } from '../../tailscale-rules.js';
 
-const TAILSCALE_MARK = 0x80000;
-const TAILSCALE_MASK = 0xff0000;
 const INTERNET_SAMPLE: Record<Family, string> = { 4: '198.51.100.1', 6: '2001:db8:ffff::1' };
 
 function ruleLine(rule: Rule): string {
   return formatRule(rule).replace('\t', ' ');
-}
-
-/** The mark the mesh daemon puts on its own packets, read from its bypass rules. */
-function bypassMark(rules: Rule[], meshTable: number): { mark: number; mask?: number } {
-  const inverted = rules.find((rule) => rule.not && rule.fwmark !== undefined && rule.action === 'lookup' && rule.table === meshTable);
-  if (inverted) return { mark: inverted.fwmark!, mask: inverted.fwmask };
-  const bypass = rules.find((rule) => !rule.not && rule.fwmark !== undefined && rule.action === 'lookup' && rule.table === 254);
-  if (bypass) return { mark: bypass.fwmark!, mask: bypass.fwmask };
-  return { mark: TAILSCALE_MARK, mask: TAILSCALE_MASK };
 }
 
 /** Same selector and action, ignoring the priority: the signature of a rule added twice. */
