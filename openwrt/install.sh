@@ -139,6 +139,12 @@ init_body() {
 NETMEND_INIT_EOF
 }
 
+# Priority of the --lan-rule: just ahead of tailscaled's `lookup 52` (5270, or 1370 when it
+# shifts its rules for mwan3). netmend computes both with the function the doctor uses for the
+# same rule, so the two never disagree.
+lan_rule_priority_plain=@@LAN_RULE_PRIORITY@@
+lan_rule_priority_mwan3=@@LAN_RULE_PRIORITY_MWAN3@@
+
 # ---------------------------------------------------------------- router facts
 # Byte 5 of an ELF file, read without od/hexdump (not in every busybox build).
 elf_data_byte() {
@@ -236,6 +242,18 @@ check() {
   if [ -x "$ROOT/sbin/fw4" ]; then echo "firewall=fw4"; else echo "firewall=fw3"; fi
   echo "openwrt=$([ -f "$ROOT/etc/openwrt_release" ] && echo yes || echo no)"
   echo "installed_version=$(installed_setting TS_VERSION)"
+  echo "mwan3=$(mwan3_installed && echo yes || echo no)"
+}
+
+# tailscaled moves its rules to 1310-1370 when mwan3 runs (its config plus a marked rule at
+# 2001-2004). A rule at the mwan3 priority is ahead of both layouts, so mwan3's config alone
+# decides: the rule keeps working when mwan3 starts after tailscaled, or later.
+mwan3_installed() {
+  [ -f "$ROOT/etc/config/mwan3" ]
+}
+
+lan_rule_priority() {
+  if mwan3_installed; then echo "$lan_rule_priority_mwan3"; else echo "$lan_rule_priority_plain"; fi
 }
 
 # ---------------------------------------------------------------- change helpers
@@ -512,12 +530,12 @@ TS_PINNED_SHA256=$(quote "$pinned_sha256")"
   ensure_option network.tailscale.device tailscale0
   if [ -n "$lan_rule" ]; then
     case $lan_rule in *:*) rule_type=rule6 ;; *) rule_type=rule ;; esac
-    # Ahead of tailscaled's rules (5210-5270): LAN traffic stays on the LAN even when a subnet
+    # Ahead of tailscaled's lookup rule: LAN traffic stays on the LAN even when a subnet
     # router advertises the same prefix into table 52.
     ensure_section network tailscale_lan_rule "$rule_type"
     ensure_option network.tailscale_lan_rule.dest "$lan_rule"
     ensure_option network.tailscale_lan_rule.lookup main
-    ensure_option network.tailscale_lan_rule.priority 5205
+    ensure_option network.tailscale_lan_rule.priority "$(lan_rule_priority)"
   fi
 
   ensure_section firewall tailscale zone

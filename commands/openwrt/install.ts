@@ -18,7 +18,7 @@ export default class OpenwrtInstall extends BaseCommand {
     version: Flags.string({ description: 'tailscale version to pin (e.g. 1.90.8), or "latest" to pin the newest stable build once' }),
     'base-url': Flags.string({ description: 'mirror of pkgs.tailscale.com/stable' }),
     sha256: Flags.string({ description: 'SHA-256 of the tarball, checked at install time and at every download' }),
-    'lan-rule': Flags.string({ description: 'add a policy rule (priority 5205) keeping this LAN prefix off the mesh' }),
+    'lan-rule': Flags.string({ description: 'add a policy rule keeping this LAN prefix off the mesh, just ahead of tailscaled\'s lookup rule (5205; 1305 with mwan3)' }),
     'exit-node': Flags.boolean({ description: 'also forward tailscale -> wan (for an exit node)', default: false }),
     'dry-run': Flags.boolean({ description: 'print every change the installer would make; change nothing', default: false }),
     uninstall: Flags.boolean({ description: 'remove what the installer added (keeps /etc/tailscale state)', default: false }),
@@ -46,7 +46,7 @@ export default class OpenwrtInstall extends BaseCommand {
         progress.fail();
         throw new CheckCouldNotRunError(`${flags.ssh} cannot run the tailscale build: ${reason}`, 'a router with at least 128 MB RAM is needed; the official package may fit larger flash');
       }
-      process.stderr.write(`${flags.ssh}: ${facts.arch} (${facts.packageArch || 'arch from uname'}), ${facts.memAvailableKb} KB MemAvailable, ${facts.tmpFreeKb} KB free in /tmp, ${facts.flashFreeKb} KB free flash, ${facts.firewall}\n`);
+      process.stderr.write(`${flags.ssh}: ${facts.arch} (${facts.packageArch || 'arch from uname'}), ${facts.memAvailableKb} KB MemAvailable, ${facts.tmpFreeKb} KB free in /tmp, ${facts.flashFreeKb} KB free flash, ${facts.firewall}${facts.mwan3 ? ', mwan3' : ''}\n`);
     }
     progress.step(`${flags.uninstall ? 'uninstalling from' : 'installing on'} ${flags.ssh}`);
     const result = await runInstaller(runner, script, args).catch((error) => { progress.fail(); throw error; });

@@ -10,6 +10,7 @@ import { isDefaultRoute, routingView, tableKey, type LanPrefix, type RoutingView
 import { formatPrefix, prefixContainsPrefix } from '../net/address.js';
 import { parseRouteDst, sampleAddress } from './prefix.js';
 import { decide, decisionEvidence, describeDecision } from './simulate.js';
+import { bypassPriorityAhead, tailscaleLookupPriority } from './tailscale-rules.js';
 import type { CheckOptions, HostState } from './types.js';
 
 export interface LanPath {
@@ -78,6 +79,5 @@ export function lanPathEvidence(path: LanPath): string[] {
 
 /** A priority just ahead of the mesh rule that decided, where a `to LAN lookup main` rule belongs. */
 export function bypassPriority(path: LanPath): number {
-  const meshPriority = path.decision.rule?.priority ?? 5270;
-  return meshPriority % 100 === 70 ? meshPriority - 65 : Math.max(1, meshPriority - 1);
+  return bypassPriorityAhead(path.decision.rule?.priority ?? tailscaleLookupPriority(false));
 }

@@ -3,12 +3,13 @@
  * then a summary line. Colours only when asked for (src/cli/terminal.ts useColour decides).
  */
 import type { DoctorDocument } from './run.js';
+import { NO_MESH_REASON } from './result.js';
 import type { CheckStatus } from './types.js';
 
 export { useColour } from '../cli/terminal.js';
 
-export const MARKS: Record<CheckStatus, string> = { pass: '✓', warn: '!', fail: '✗', skip: '–', error: '☠' };
-const COLOURS: Record<CheckStatus, number> = { pass: 32, warn: 33, fail: 31, skip: 90, error: 35 };
+export const MARKS: Record<CheckStatus, string> = { pass: '✓', warn: '!', fail: '✗', skip: '–', error: '☠', info: 'i' };
+const COLOURS: Record<CheckStatus, number> = { pass: 32, warn: 33, fail: 31, skip: 90, error: 35, info: 36 };
 
 export interface RenderOptions {
   colour: boolean;
@@ -23,8 +24,9 @@ function plural(count: number, word: string): string {
 }
 
 export function summaryLine(document: DoctorDocument): string {
-  const { pass, warn, fail, skip, error } = document.summary;
+  const { pass, warn, fail, skip, error, info } = document.summary;
   const parts = [`${pass} passed`];
+  if (info) parts.push(`${info} for information`);
   if (warn) parts.push(plural(warn, 'warning'));
   if (fail) parts.push(`${fail} failed`);
   if (error) parts.push(`${error} could not run`);
@@ -36,8 +38,12 @@ export function summaryLine(document: DoctorDocument): string {
 
 export function renderDocument(document: DoctorDocument, options: RenderOptions): string {
   const lines: string[] = [];
-  const width = Math.max(0, ...document.checks.map((check) => check.id.length));
-  for (const check of document.checks) {
+  // On a host without any mesh every routes check skips for the same reason: one headline.
+  const noMesh = document.checks.filter((check) => check.status === 'skip' && check.summary === `no mesh VPN found: ${NO_MESH_REASON}`);
+  if (noMesh.length > 0) lines.push(`${paint(MARKS.skip, COLOURS.skip, options)} no mesh VPN found: ${NO_MESH_REASON}; ${plural(noMesh.length, 'check')} skipped`);
+  const shown = document.checks.filter((check) => !noMesh.includes(check));
+  const width = Math.max(0, ...shown.map((check) => check.id.length));
+  for (const check of shown) {
     const mark = paint(MARKS[check.status], COLOURS[check.status], options);
     lines.push(`${mark} ${check.id.padEnd(width)}  ${check.summary}`);
     if (check.status === 'pass' || check.status === 'skip') continue;

@@ -9,9 +9,17 @@ export function skip(check: Pick<Check, 'id'>, reason: string): CheckResult {
   return { id: check.id, status: 'skip', summary: reason, evidence: [] };
 }
 
+/** What a check found that works as designed, with the evidence that shows how. */
+export function info(check: Pick<Check, 'id'>, summary: string, evidence: string[]): CheckResult {
+  return { id: check.id, status: 'info', summary, evidence };
+}
+
+/** Why the routes checks skip on a host without a mesh; the report prints it once as a headline. */
+export const NO_MESH_REASON = 'no tunnel interface (tun/wireguard kind or a known mesh name such as tailscale0 or wg0; name an unusual one with --iface)';
+
 /** The routes checks' skip when the host has no mesh tunnel to judge. */
 export function skipWithoutMesh(check: Pick<Check, 'id'>): CheckResult {
-  return skip(check, 'no mesh tunnel interface (tun/wireguard or a known mesh name; name one with --iface)');
+  return skip(check, `no mesh VPN found: ${NO_MESH_REASON}`);
 }
 
 export function finding(check: Pick<Check, 'id'>, status: Extract<CheckStatus, 'warn' | 'fail'>, summary: string, evidence: string[], fix?: FixSuggestion): CheckResult {

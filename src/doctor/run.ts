@@ -54,7 +54,7 @@ export function runCheck(check: Check, state: HostState, options: CheckOptions):
 }
 
 export function emptySummary(): Record<CheckStatus, number> {
-  return { pass: 0, warn: 0, fail: 0, skip: 0, error: 0 };
+  return { pass: 0, warn: 0, fail: 0, skip: 0, error: 0, info: 0 };
 }
 
 export function buildDocument(host: string, results: readonly CheckResult[]): DoctorDocument {

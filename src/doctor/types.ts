@@ -5,7 +5,8 @@
 import type { StunTarget } from '../net/stun.js';
 import type { Snapshot } from '../snapshot/types.js';
 
-export type CheckStatus = 'pass' | 'warn' | 'fail' | 'skip' | 'error';
+/** `info`: a fact worth knowing that is working as its designer intended (never a finding). */
+export type CheckStatus = 'pass' | 'warn' | 'fail' | 'skip' | 'error' | 'info';
 export type DoctorTopic = 'routes' | 'dns' | 'mesh';
 
 export interface FixSuggestion {

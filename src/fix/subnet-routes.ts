@@ -13,6 +13,7 @@
 import { readFileSync } from 'node:fs';
 import { routingView } from '../doctor/analysis.js';
 import { bypassPriority, lanPaths, type LanPath } from '../doctor/lan-paths.js';
+import { bypassPriorityAhead, tailscaleLookupPriority } from '../doctor/tailscale-rules.js';
 import { formatPrefix, parsePrefix } from '../net/address.js';
 import type { HostState } from '../doctor/types.js';
 import { InputError } from '../errors.js';
@@ -76,14 +77,19 @@ export function findTargets(snapshot: Snapshot, options: SubnetRoutesOptions): B
     const key = `${target.family} ${target.prefix}`;
     if (!targets.has(key)) targets.set(key, target);
   };
-  const fromPath = (path: LanPath): BypassTarget => ({
-    family: path.lan.family,
-    prefix: formatPrefix(path.lan.prefix),
-    dev: path.lan.dev,
-    tunnel: path.decision.result.dev,
-    priority: options.priority ?? bypassPriority(path),
-    meshPriority: path.decision.rule?.priority,
-  });
+  const fromPath = (path: LanPath): BypassTarget => {
+    // A LAN the mesh does not capture yet (a CGNAT WAN next to per-peer routes) still gets its
+    // rule ahead of the mesh's lookup, not ahead of main.
+    const meshPriority = path.viaMesh ? path.decision.rule?.priority : meshRulePriority(snapshot, options.ifaces, path.lan.family);
+    return {
+      family: path.lan.family,
+      prefix: formatPrefix(path.lan.prefix),
+      dev: path.lan.dev,
+      tunnel: path.viaMesh ? path.decision.result.dev : view.meshLinks[0]?.name,
+      priority: options.priority ?? (path.viaMesh ? bypassPriority(path) : bypassPriorityAhead(meshPriority ?? tailscaleLookupPriority(false))),
+      meshPriority,
+    };
+  };
   if (options.lans.length > 0) {
     for (const text of options.lans) {
       const prefix = parsePrefix(text);
@@ -97,7 +103,7 @@ export function findTargets(snapshot: Snapshot, options: SubnetRoutesOptions): B
       const lan = view.lans.find((candidate) => formatPrefix(candidate.prefix) === canonical);
       if (!lan) throw new InputError(`--lan ${canonical} is not a connected prefix on this host`, 'name a prefix that `ip route show proto kernel` lists');
       const meshPriority = meshRulePriority(snapshot, options.ifaces, prefix.family);
-      add({ family: prefix.family, prefix: canonical, dev: lan.dev, priority: options.priority ?? (meshPriority !== undefined ? Math.max(1, meshPriority - 65) : 5205), meshPriority });
+      add({ family: prefix.family, prefix: canonical, dev: lan.dev, priority: options.priority ?? bypassPriorityAhead(meshPriority ?? tailscaleLookupPriority(false)), meshPriority });
     }
   } else {
     for (const path of paths) if (path.viaMesh && !path.byDefaultRoute) add(fromPath(path));
@@ -120,7 +126,7 @@ export function findTargets(snapshot: Snapshot, options: SubnetRoutesOptions): B
 function checkPriority(snapshot: Snapshot, target: BypassTarget, ifaces: string[]): void {
   const mesh = target.meshPriority ?? meshRulePriority(snapshot, ifaces, target.family);
   if (mesh !== undefined && target.priority >= mesh) {
-    throw new InputError(`--priority ${target.priority} is not ahead of the mesh's rule at ${mesh} (IPv${target.family})`, `use a priority below ${mesh}, e.g. --priority ${Math.max(1, mesh - 65)}`);
+    throw new InputError(`--priority ${target.priority} is not ahead of the mesh's rule at ${mesh} (IPv${target.family})`, `use a priority below ${mesh}, e.g. --priority ${bypassPriorityAhead(mesh)}`);
   }
   const taken = snapshot.rules.find((rule) => rule.family === target.family && rule.priority === target.priority
     && !(rule.action === 'lookup' && rule.table === MAIN && rule.to !== undefined && !rule.from && !rule.not && rule.fwmark === undefined));

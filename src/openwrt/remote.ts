@@ -16,6 +16,8 @@ export interface RouterFacts {
   firewall: string;
   openwrt: boolean;
   installedVersion: string;
+  /** mwan3 is installed: tailscaled's rules (and so the --lan-rule) sit at 13xx, not 52xx. */
+  mwan3: boolean;
 }
 
 /**
@@ -51,6 +53,7 @@ export function parseFacts(text: string): RouterFacts {
     firewall: values.get('firewall') ?? '',
     openwrt: values.get('openwrt') === 'yes',
     installedVersion: values.get('installed_version') ?? '',
+    mwan3: values.get('mwan3') === 'yes',
   };
 }
 

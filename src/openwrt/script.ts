@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
+import { bypassPriorityAhead, tailscaleLookupPriority } from '../doctor/tailscale-rules.js';
 import { CheckCouldNotRunError } from '../errors.js';
 
 /** openwrt/ in the installed package (from dist/src/openwrt/ or src/openwrt/). */
@@ -50,9 +51,18 @@ export function launcherBody(): string {
   return withFetchFunctions(bodyAfterSettings(readPart('launcher.sh'), 'launcher.sh'));
 }
 
+/** Replaces a `name=@@MARKER@@` setting of the installer with a number. */
+function setNumber(installer: string, marker: string, value: number): string {
+  if (!installer.includes(marker)) throw new CheckCouldNotRunError(`openwrt/install.sh has no ${marker}`);
+  return installer.replace(marker, String(value));
+}
+
 /** The complete installer script. */
 export function installerScript(): string {
   let script = withFetchFunctions(readPart('install.sh'));
+  // The --lan-rule goes where the doctor would put the same rule: ahead of tailscaled's lookup.
+  script = setNumber(script, '@@LAN_RULE_PRIORITY@@', bypassPriorityAhead(tailscaleLookupPriority(false)));
+  script = setNumber(script, '@@LAN_RULE_PRIORITY_MWAN3@@', bypassPriorityAhead(tailscaleLookupPriority(true)));
   script = embed(script, '@@LAUNCHER_BODY@@', launcherBody(), 'NETMEND_LAUNCHER_EOF');
   script = embed(script, '@@INIT_BODY@@', bodyAfterSettings(readPart('tailscale.init'), 'tailscale.init'), 'NETMEND_INIT_EOF');
   return script;

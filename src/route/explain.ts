@@ -9,7 +9,7 @@ import { InputError } from '../errors.js';
 import { parseAddress } from '../net/address.js';
 import { readState } from '../snapshot/load.js';
 import { tableName } from '../snapshot/types.js';
-import { simulateRoute } from './simulate.js';
+import { parseDestination, simulateRoute } from './simulate.js';
 import type { RouteDecision, RouteQuery, RouteStep } from './types.js';
 
 export interface ExplainInput {
@@ -41,10 +41,7 @@ export async function runExplain(input: ExplainInput): Promise<{ output: string;
   if (input.iif !== undefined) query.iif = input.iif;
   if (input.mark !== undefined) query.mark = parseMark(input.mark);
   // Check the destination before reading any state: a typo should not cost a netlink dump.
-  const destination = parseAddress(input.destination);
-  if (!destination) {
-    throw new InputError(`destination '${input.destination}' is not an IPv4 or IPv6 address`, 'give an address such as 10.0.0.1 or 2001:db8::1, without a prefix length');
-  }
+  const destination = parseDestination(input.destination).address;
   // From the live kernel only the routes these lookups can touch are decoded (the simulator
   // looks up the destination and, for source checks, the source): on a router with half a
   // million routes that is the difference between a few and all of them.

@@ -25,7 +25,9 @@ export interface SnapshotIndex {
   rules: { 4: Rule[]; 6: Rule[] };
   links: Map<string, Link>;
   /** Addresses per device name, in snapshot order. */
-  addressesByDev: Map<string, Array<{ family: Family; local: string; prefix: ParsedPrefix; scope: string }>>;
+  addressesByDev: Map<string, Array<{ family: Family; local: string; prefix: ParsedPrefix; prefixlen: number; scope: string; flags: string[] }>>;
+  /** Device names in the kernel's device-list order (ifindex), for source address selection. */
+  linkOrder: string[];
   /** Parsed `from` / `to` of rules. */
   ruleFrom: WeakMap<Rule, ParsedPrefix | null>;
   ruleTo: WeakMap<Rule, ParsedPrefix | null>;
@@ -64,6 +66,7 @@ export function indexSnapshot(snapshot: Snapshot): SnapshotIndex {
     rules: { 4: [], 6: [] },
     links: new Map(),
     addressesByDev: new Map(),
+    linkOrder: [],
     ruleFrom: new WeakMap(),
     ruleTo: new WeakMap(),
     customLocalRoutes4: false,
@@ -88,12 +91,13 @@ export function indexSnapshot(snapshot: Snapshot): SnapshotIndex {
     }
   }
   for (const link of snapshot.links) index.links.set(link.name, link);
+  index.linkOrder = [...snapshot.links].sort((a, b) => a.index - b.index).map((link) => link.name);
   for (const address of snapshot.addresses) {
     const prefix = parsePrefix(`${address.local}/${address.prefixlen}`);
     if (!prefix) continue;
     let list = index.addressesByDev.get(address.dev);
     if (!list) index.addressesByDev.set(address.dev, (list = []));
-    list.push({ family: address.family, local: address.local, prefix, scope: address.scope });
+    list.push({ family: address.family, local: address.local, prefix, prefixlen: address.prefixlen, scope: address.scope, flags: address.flags ?? [] });
   }
   cache.set(snapshot, index);
   return index;

@@ -16,9 +16,14 @@ const ERRNO_BY_MESSAGE: Record<string, RouteErrorName> = {
   'Invalid cross-device link': 'EXDEV',
 };
 
-/** The `ip route get` arguments for a query (without `ip -n NS -json`). */
+/**
+ * The `ip route get` arguments for a query (without `ip -n NS -json`). A zone (fe80::1%eth0)
+ * becomes `oif eth0`, which is what a socket bound to that scope asks the kernel.
+ */
 export function ipRouteGetArgs(family: Family, query: RouteQuery): string[] {
-  const args = [`-${family}`, 'route', 'get', query.destination];
+  const [destination, zone] = query.destination.split('%');
+  const args = [`-${family}`, 'route', 'get', destination];
+  if (zone) args.push('oif', zone);
   if (query.from) args.push('from', query.from);
   if (query.iif) args.push('iif', query.iif);
   if (query.mark !== undefined) args.push('mark', String(query.mark));
@@ -34,9 +39,11 @@ function tableId(value: unknown): number {
 
 /**
  * `ip -json route get` output (or its error) as a RouteResult. Returns undefined with a reason
- * when the output is neither a route nor a known error.
+ * when the output is neither a route nor a known error. With `ip -d` (details) the table is
+ * always printed, so a missing table means the kernel consulted none (0.0.0.0, multicast or
+ * broadcast from a given source, input broadcasts); without it a missing table is main.
  */
-export function parseIpRouteGet(stdout: string, stderr: string, exitCode: number): RouteResult | { unparsed: string } {
+export function parseIpRouteGet(stdout: string, stderr: string, exitCode: number, options: { details?: boolean } = {}): RouteResult | { unparsed: string } {
   if (exitCode !== 0) {
     const message = /RTNETLINK answers: (.+)/.exec(stderr)?.[1]?.trim();
     const error = message ? ERRNO_BY_MESSAGE[message] : undefined;
@@ -50,7 +57,8 @@ export function parseIpRouteGet(stdout: string, stderr: string, exitCode: number
   }
   const item = items[0];
   if (!item) return { unparsed: 'empty answer' };
-  const result: RouteResult = { type: (item.type as RouteResult['type']) ?? 'unicast', table: tableId(item.table) };
+  const result: RouteResult = { type: (item.type as RouteResult['type']) ?? 'unicast' };
+  if (item.table !== undefined || !options.details) result.table = tableId(item.table);
   if (typeof item.dev === 'string') result.dev = item.dev;
   if (typeof item.gateway === 'string') result.gateway = canonicalAddress(item.gateway) ?? item.gateway;
   if (typeof item.prefsrc === 'string') result.prefsrc = item.prefsrc;
@@ -64,6 +72,8 @@ export interface CompareContext {
    * tables local and main merged in one trie and reports local routes as table main.
    */
   defaultRules4: boolean;
+  /** Compare the source address too (locally generated queries without --from). */
+  source?: boolean;
 }
 
 /** The fields on which simulation and kernel disagree; empty when they agree. */
@@ -81,5 +91,8 @@ export function disagreements(simulated: RouteResult, kernel: RouteResult, conte
   if ((simulatedGateway ?? null) !== (kernel.gateway ?? null)) out.push(`gateway: simulated ${simulated.gateway}, kernel ${kernel.gateway}`);
   const mergedLocal = context.family === 4 && context.defaultRules4 && simulated.table === TABLE_IDS.local && kernel.table === TABLE_IDS.main;
   if (simulated.table !== kernel.table && !mergedLocal) out.push(`table: simulated ${simulated.table}, kernel ${kernel.table}`);
+  if (context.source && (simulated.prefsrc ? canonicalAddress(simulated.prefsrc) : null) !== (kernel.prefsrc ? canonicalAddress(kernel.prefsrc) : null)) {
+    out.push(`src: simulated ${simulated.prefsrc}, kernel ${kernel.prefsrc}`);
+  }
   return out;
 }

@@ -18,10 +18,11 @@
  *   on current kernels that report every martian source as EINVAL, for an rp_filter failure).
  */
 import { InputError } from '../errors.js';
-import { formatAddress, maskIPv4, parseAddress, prefixContains, type ParsedAddress, type ParsedPrefix } from '../net/address.js';
+import { formatAddress, formatIPv4, isIPv4Multicast, isIPv6LinkLocal, isIPv6Multicast, maskIPv4, parseAddress, prefixContains, type ParsedAddress, type ParsedPrefix } from '../net/address.js';
 import { formatMark, formatRoute, formatRule } from '../snapshot/format.js';
 import { tableName, type Family, type Route, type Rule, type Snapshot } from '../snapshot/types.js';
 import { indexSnapshot, longestMatch, tableKey, type SnapshotIndex } from './index.js';
+import { scopeNumber, selectIPv4Source, selectIPv6Source } from './source.js';
 import type { RouteDecision, RouteErrorName, RouteQuery, RouteResult, RouteStep } from './types.js';
 
 /** The uid the kernel puts in the flow of `ip route get` run as root, and of forwarded IPv4 packets. */
@@ -46,6 +47,11 @@ interface Flow {
   /** Interface the packet comes in on: `lo` for locally generated traffic. */
   iif: string;
   oif?: string;
+  /**
+   * RT6_LOOKUP_F_IFACE: with an output interface (a zone) the IPv6 lookup only accepts routes
+   * through it, for link-local, multicast and loopback destinations and whenever no source is given.
+   */
+  strictOif?: boolean;
   mark: number;
   uid: number;
   forwarded: boolean;
@@ -115,6 +121,7 @@ function ruleMatches(index: SnapshotIndex, rule: Rule, flow: Flow): { matched: b
 
 function routeIsUsable(route: Route, flow: Flow): boolean {
   if (route.flags?.includes('dead')) return false;
+  if (flow.strictOif && !routeDevices(route).includes(flow.oif!)) return false;
   if (route.nexthops?.length && route.nexthops.every((hop) => hop.flags?.includes('dead'))) return false;
   if (flow.family === 6 && route.src && route.src !== '::/0') {
     const source: ParsedAddress = flow.src ?? { family: 6, value: 0n };
@@ -132,9 +139,13 @@ function lookupTable(index: SnapshotIndex, table: number, flow: Flow): { route: 
   if (!tableIndex) return null;
   const found = longestMatch(tableIndex, flow.dst, (route) => routeIsUsable(route, flow));
   if (!found) return undefined;
-  // Lowest metric; among equal metrics the first in table order, as the kernel's alias list.
+  // Lowest metric; among equal metrics the first in table order, as the kernel's alias list
+  // (IPv6 prefers a route through the output interface among those: rt6_score_route).
   let best = found.routes[0];
-  for (const route of found.routes) if (route.metric < best.metric) best = route;
+  for (const route of found.routes) {
+    if (route.metric < best.metric) best = route;
+    else if (route.metric === best.metric && flow.oif && !routeDevices(best).includes(flow.oif) && routeDevices(route).includes(flow.oif)) best = route;
+  }
   return { route: best, prefixLength: found.length, candidates: found.routes.length };
 }
 
@@ -160,6 +171,11 @@ function ruleActionError(rule: Rule): RouteErrorName | undefined {
 /** The route's (first) output device, for suppress_ifgroup and reverse-path checks. */
 function routeDev(route: Route): string | undefined {
   return route.dev ?? route.nexthops?.find((hop) => hop.dev)?.dev;
+}
+
+function routeDevices(route: Route): string[] {
+  const devs = route.nexthops?.flatMap((hop) => (hop.dev ? [hop.dev] : [])) ?? [];
+  return route.dev ? [route.dev, ...devs] : devs;
 }
 
 /** fib_rules_lookup: walk the rules; steps (when given) receive the explanation. */
@@ -281,27 +297,49 @@ function validateSourceIPv4(snapshot: Snapshot, index: SnapshotIndex, flow: Flow
   return { reason: rpf === 2 ? 'rp_filter 2 (loose): a route back to the source exists' : 'source accepted (rp_filter off)' };
 }
 
-/** Source address the kernel would pick: the route's prefsrc, else an address of the output device. */
-function preferredSource(index: SnapshotIndex, route: Route, dev: string | undefined, family: Family, gateway?: string): string | undefined {
+/** The source the kernel picks for a route without `src`: fib_result_prefsrc / ip6_route_get_saddr. */
+function preferredSource(index: SnapshotIndex, route: Route, destination: ParsedAddress, gateway?: string): string | undefined {
   if (route.prefsrc) return route.prefsrc;
-  const candidates = (dev ? index.addressesByDev.get(dev) ?? [] : []).filter((a) => a.family === family && a.scope !== 'host');
-  if (family === 6) return (candidates.find((a) => a.scope === 'global') ?? candidates[0])?.local;
-  const gw = gateway ? parseAddress(gateway) : undefined;
-  return (gw && candidates.find((a) => prefixContains(a.prefix, gw)))?.local ?? candidates.find((a) => a.scope === 'global')?.local ?? candidates[0]?.local;
+  const dev = routeDev(route);
+  if (destination.family === 6) return selectIPv6Source(index, dev, destination.value);
+  return selectIPv4Source(index, dev, gateway ? parseAddress(gateway) : undefined, scopeNumber(route.scope));
 }
 
 export interface ParsedQuery {
   family: Family;
   destination: ParsedAddress;
   source?: ParsedAddress;
+  /** The interface a scoped destination (fe80::1%eth0) names: the output interface. */
+  zone?: string;
+}
+
+/** The interface named by an address's zone ("eth0", or an ifindex as getaddrinfo allows). */
+function zoneInterface(snapshot: Snapshot, zone: string, address: string): string {
+  const link = snapshot.links.find((candidate) => candidate.name === zone) ?? (/^\d+$/.test(zone) ? snapshot.links.find((candidate) => candidate.index === Number(zone)) : undefined);
+  if (!link) throw new InputError(`destination ${address}: no interface named '${zone}' (the zone after % is the output interface)`, `interfaces: ${snapshot.links.map((candidate) => candidate.name).join(', ') || 'none'}`);
+  return link.name;
+}
+
+/** A destination as the user writes it: an address, for IPv6 optionally with a %zone. Syntax only. */
+export function parseDestination(text: string): { address: ParsedAddress; zone?: string } {
+  const percent = text.indexOf('%');
+  const address = parseAddress(percent < 0 ? text : text.slice(0, percent));
+  if (!address) throw new InputError(`destination '${text}' is not an IPv4 or IPv6 address`, 'give an address such as 10.0.0.1 or 2001:db8::1, without a prefix length');
+  if (percent < 0) return { address };
+  if (address.family !== 6) throw new InputError(`destination '${text}': only IPv6 addresses take a zone (%interface)`);
+  const zone = text.slice(percent + 1);
+  if (zone === '') throw new InputError(`destination '${text}' has an empty zone`, 'write the output interface after %, e.g. fe80::1%eth0');
+  return { address, zone };
 }
 
 /** Validates a query against the snapshot; bad syntax or an unknown interface is an InputError. */
 export function parseQuery(snapshot: Snapshot, query: RouteQuery): ParsedQuery {
-  const destination = parseAddress(query.destination);
-  if (!destination) throw new InputError(`destination '${query.destination}' is not an IPv4 or IPv6 address`, 'give an address such as 10.0.0.1 or 2001:db8::1, without a prefix length');
+  const parsed = parseDestination(query.destination);
+  const destination = parsed.address;
+  const zone = parsed.zone === undefined ? undefined : zoneInterface(snapshot, parsed.zone, query.destination);
   let source: ParsedAddress | undefined;
   if (query.from !== undefined) {
+    if (query.from.includes('%')) throw new InputError(`--from: '${query.from}' has a zone; give the zone on the destination (it names the output interface)`);
     source = parseAddress(query.from);
     if (!source) throw new InputError(`--from: '${query.from}' is not an IPv4 or IPv6 address`);
     if (source.family !== destination.family) throw new InputError(`--from ${query.from} is IPv${source.family} but the destination ${query.destination} is IPv${destination.family}`);
@@ -312,19 +350,28 @@ export function parseQuery(snapshot: Snapshot, query: RouteQuery): ParsedQuery {
   if (query.mark !== undefined && (!Number.isInteger(query.mark) || query.mark < 0 || query.mark > 0xffffffff)) {
     throw new InputError(`--mark: '${query.mark}' is not a 32-bit mark`);
   }
-  return { family: destination.family, destination, source };
+  return { family: destination.family, destination, source, zone };
 }
+
+const LIMITED_BROADCAST = 0xffffffff;
+/** ipv4_is_zeronet: since Linux 5.3 only 0.0.0.0 itself; the rest of 0.0.0.0/8 is ordinary unicast. */
+const isZeronet = (value: number) => value === 0;
+const isLoopback4 = (value: number) => value >>> 24 === 0x7f;
 
 /** The kernel's routing decision for one query, with the steps that led to it. */
 export function simulateRoute(snapshot: Snapshot, query: RouteQuery): RouteDecision {
   // The snapshot is treated as immutable: its index is built on first use and cached.
-  const { family, destination, source } = parseQuery(snapshot, query);
+  const { family, destination, source, zone } = parseQuery(snapshot, query);
   const index = indexSnapshot(snapshot);
   const forwarded = query.iif !== undefined && query.iif !== 'lo';
   const flow: Flow = {
-    family, dst: destination, src: source, iif: query.iif ?? 'lo', mark: (query.mark ?? 0) >>> 0,
+    family, dst: destination, src: source, iif: query.iif ?? 'lo', oif: zone, mark: (query.mark ?? 0) >>> 0,
     uid: family === 6 && forwarded ? INVALID_UID : ROOT_UID, forwarded,
   };
+  if (zone && family === 6) {
+    const dst = destination.value as bigint;
+    flow.strictOif = !source || isIPv6Multicast(dst) || isIPv6LinkLocal(dst) || dst === 1n;
+  }
   const steps: RouteStep[] = [];
   const decision = (result: RouteResult, extra: { rule?: Rule; route?: Route; reason: string; verdict?: RouteStep['verdict'] }): RouteDecision => {
     steps.push({ kind: 'final', verdict: extra.verdict ?? (result.type === 'error' ? 'error' : 'chosen'), text: formatResult(query, result), reason: extra.reason });
@@ -332,17 +379,30 @@ export function simulateRoute(snapshot: Snapshot, query: RouteQuery): RouteDecis
   };
   const fail = (error: RouteErrorName, reason: string, rule?: Rule, route?: Route, table?: number) =>
     decision(table === undefined ? { type: 'error', error } : { type: 'error', error, table }, { rule, route, reason });
+  /** A result the kernel builds without consulting any table (RTA_TABLE 0). */
+  const direct = (type: RouteResult['type'], dev: string, reason: string, prefsrc?: string) =>
+    decision(prefsrc ? { type, dev, prefsrc } : { type, dev }, { reason });
 
   if (family === 4) {
     const dst = destination.value as number;
     const src = source?.value as number | undefined;
     if (forwarded) {
-      if (src === undefined || src === 0) return fail('EINVAL', 'a forwarded IPv4 packet needs a source address (--from): 0.0.0.0 is a martian source');
-      if (src >>> 28 === 0xe || src === 0xffffffff) return fail('EINVAL', 'a multicast or broadcast source is martian');
-      if (maskIPv4(dst, 8) === 0 || maskIPv4(dst, 8) === 0x7f000000 || maskIPv4(src, 8) === 0x7f000000) return fail('EINVAL', 'loopback or 0.0.0.0/8 addresses are martian on a forwarded packet');
+      const special = forwardedIPv4Special(snapshot, index, flow, dst, src ?? 0);
+      if (special) return special.error ? fail(special.error, special.reason) : direct(special.type!, 'lo', special.reason);
     } else if (src !== undefined && src !== 0) {
-      if (src >>> 28 === 0xe || src === 0xffffffff) return fail('EINVAL', 'a multicast or broadcast source address is invalid');
+      if (isIPv4Multicast(src) || src === LIMITED_BROADCAST) return fail('EINVAL', 'a multicast or broadcast source address is invalid');
+      if (isIPv4Multicast(dst) || dst === LIMITED_BROADCAST) {
+        // ip_route_output_key: multicast and limited broadcast leave through the device that
+        // owns the source address, without a routing lookup.
+        const owner = snapshot.addresses.find((address) => address.family === 4 && address.local === formatAddress(source!));
+        if (!owner) return fail('ENETUNREACH', `source ${query.from} is not an address of this host, so the kernel refuses the lookup`);
+        const type = dst === LIMITED_BROADCAST ? 'broadcast' : 'multicast';
+        return direct(type, owner.dev, `${type} to ${formatAddress(destination)} from ${query.from} leaves through ${owner.dev}, the device that owns the source (no table is consulted)`);
+      }
       if (!isLocalIPv4(index, source!)) return fail('ENETUNREACH', `source ${query.from} is not an address of this host, so the kernel refuses the lookup`);
+    }
+    if (!forwarded && dst === 0) {
+      return direct('local', 'lo', `0.0.0.0 means this host: the kernel sends it over lo to ${src ? query.from : '127.0.0.1'} without consulting any table`, src ? undefined : '127.0.0.1');
     }
   }
 
@@ -353,10 +413,10 @@ export function simulateRoute(snapshot: Snapshot, query: RouteQuery): RouteDecis
     }
     return fail(outcome.error, `${outcome.why}: ${outcome.error} (${ERROR_TEXT[outcome.error]})`, outcome.rule, outcome.route, outcome.table);
   }
-  const { rule, route, table } = outcome;
+  const { rule, route, table, prefixLength } = outcome;
   const isLocalDelivery = route.type === 'local' || (family === 6 && route.type === 'anycast') || (forwarded && route.type === 'broadcast');
   const dev = isLocalDelivery ? 'lo' : routeDev(route);
-  const gateway = route.gateway ?? route.nexthops?.find((hop) => hop.gateway)?.gateway;
+  let gateway = route.gateway ?? route.nexthops?.find((hop) => hop.gateway)?.gateway;
   const multipath = route.nexthops && route.nexthops.length > 1 ? ' (multipath: the kernel picks a nexthop by flow hash; the first is shown)' : '';
 
   if (family === 4 && forwarded) {
@@ -370,13 +430,68 @@ export function simulateRoute(snapshot: Snapshot, query: RouteQuery): RouteDecis
       if (check.error) return fail(check.error, check.reason, rule, route);
     }
   }
-  const result: RouteResult = { type: route.type, table };
+  let type = route.type;
+  let note = '';
+  if (family === 4 && !forwarded && !isLocalDelivery) {
+    // __mkroute_output: the destination, not the route, makes multicast and broadcast.
+    const dst = destination.value as number;
+    if (dst === LIMITED_BROADCAST) {
+      type = 'broadcast';
+      gateway = undefined;
+      note = `; 255.255.255.255 is a limited broadcast: sent on ${dev}'s link, never to a gateway`;
+    } else if (isIPv4Multicast(dst)) {
+      type = 'multicast';
+      if (prefixLength < 4) gateway = undefined;
+      note = `; ${formatAddress(destination)} is multicast: sent on ${dev}'s link${prefixLength < 4 ? ', not to the route\'s gateway' : ''}`;
+    } else if (type === 'broadcast') {
+      gateway = undefined;
+    }
+  }
+  const result: RouteResult = { type, table };
   if (dev) result.dev = dev;
   if (gateway && !isLocalDelivery) result.gateway = gateway;
-  const prefsrc = forwarded ? undefined : (route.type === 'local' && family === 4 ? (route.prefsrc ?? formatAddress(destination)) : preferredSource(index, route, routeDev(route), family, gateway));
+  let prefsrc: string | undefined;
+  if (!forwarded) {
+    if (family === 4 && source) prefsrc = formatAddress(source);
+    else if (route.type === 'local' && family === 4) prefsrc = route.prefsrc ?? formatAddress(destination);
+    else prefsrc = preferredSource(index, route, destination, gateway);
+  }
+  if (family === 4 && !forwarded && prefsrc && dev !== 'lo' && isLoopback4(parseAddress(prefsrc)?.value as number)) {
+    return fail('EINVAL', `a loopback source (${prefsrc}) cannot leave through ${dev} (net.ipv4.conf.*.route_localnet is off)`, rule, route, table);
+  }
   if (prefsrc) result.prefsrc = prefsrc;
-  const how = isLocalDelivery ? `delivered locally (${route.type} route, through lo)` : `${route.type} route${gateway ? ` via ${gateway}` : ''} out of ${dev ?? 'no device'}`;
-  return decision(result, { rule, route, reason: `rule ${rule.priority} → table ${tableName(table)} → ${route.dst}: ${how}${multipath}` });
+  const how = isLocalDelivery ? `delivered locally (${route.type} route, through lo)` : `${type} ${type === route.type ? 'route' : `via a ${route.type} route`}${result.gateway ? ` via ${result.gateway}` : ''} out of ${dev ?? 'no device'}`;
+  return decision(result, { rule, route, reason: `rule ${rule.priority} → table ${tableName(table)} → ${route.dst}: ${how}${multipath}${note}${zone ? ` (zone ${zone}: only routes through ${zone}${flow.strictOif ? '' : ' preferred'})` : ''}` });
+}
+
+/**
+ * ip_route_input for the destinations the kernel handles before any table: multicast (delivered
+ * locally when the interface joined the group, e.g. 224.0.0.1 on every interface), the limited
+ * broadcast, 0.0.0.0 and loopback. Undefined when the normal lookup decides.
+ */
+function forwardedIPv4Special(snapshot: Snapshot, index: SnapshotIndex, flow: Flow, dst: number, src: number): { type?: 'broadcast' | 'multicast'; error?: RouteErrorName; reason: string } | undefined {
+  const isUp = index.links.get(flow.iif)?.flags.includes('UP') ?? false;
+  if (isIPv4Multicast(dst)) {
+    // Every IPv4 interface that is up joins 224.0.0.1 (all hosts); other groups need a member.
+    if (dst !== 0xe0000001 || !isUp) return { error: 'EINVAL', reason: `no socket on ${flow.iif} joined ${formatIPv4(dst)} and multicast forwarding is off` };
+    if (isIPv4Multicast(src) || src === LIMITED_BROADCAST || isLoopback4(src)) return { error: 'EINVAL', reason: 'a multicast, broadcast or loopback source is martian' };
+    if (src !== 0) {
+      const check = validateSourceIPv4(snapshot, index, flow, undefined, true);
+      if (check.error) return { error: check.error, reason: check.reason };
+    }
+    return { type: 'multicast', reason: `${formatIPv4(dst)} (all hosts) is delivered locally: ${flow.iif} is a member` };
+  }
+  if (isIPv4Multicast(src) || src === LIMITED_BROADCAST) return { error: 'EINVAL', reason: 'a multicast or broadcast source is martian' };
+  if (dst === LIMITED_BROADCAST || (src === 0 && dst === 0)) {
+    if (src !== 0) {
+      const check = validateSourceIPv4(snapshot, index, flow, undefined, true);
+      if (check.error) return { error: check.error, reason: check.reason };
+    }
+    return { type: 'broadcast', reason: `${formatIPv4(dst)} is a broadcast to this host: delivered locally without consulting any table` };
+  }
+  if (isZeronet(src)) return { error: 'EINVAL', reason: 'a forwarded IPv4 packet needs a source address (--from): 0.0.0.0 is a martian source' };
+  if (isZeronet(dst) || isLoopback4(dst) || isLoopback4(src)) return { error: 'EINVAL', reason: 'loopback addresses, and 0.0.0.0 as a destination, are martian on a forwarded packet' };
+  return undefined;
 }
 
 /** The decision in `ip route get`'s words: "10.0.0.3 via 10.0.0.1 dev eth0 table 52 src 10.0.0.2". */

@@ -1,5 +1,5 @@
 /**
- * The sysctls that decide forwarding and reverse-path filtering, read from /proc/sys either
+ * The sysctls that decide forwarding and reverse-path filtering (with the mark it may use), read from /proc/sys either
  * directly (live local host) or through a shell script whose output is parsed here (ssh, ip
  * readers). The script prints "path:value" lines so both ways produce the same Sysctls.
  */
@@ -10,6 +10,7 @@ const PER_INTERFACE: ReadonlyArray<[family: 'ipv4' | 'ipv6', file: string, key: 
   ['ipv4', 'forwarding', 'forwarding4'],
   ['ipv6', 'forwarding', 'forwarding6'],
   ['ipv4', 'rp_filter', 'rpFilter'],
+  ['ipv4', 'src_valid_mark', 'srcValidMark'],
   ['ipv6', 'addr_gen_mode', 'addrGenMode'],
   ['ipv6', 'disable_ipv6', 'disableIpv6'],
 ];
@@ -20,7 +21,7 @@ const PER_INTERFACE: ReadonlyArray<[family: 'ipv4' | 'ipv6', file: string, key: 
  */
 export const SYSCTL_SCRIPT = [
   // grep -H prints "file:value" for all files in one process; dash's `read` cannot read procfs files.
-  'cd /proc/sys 2>/dev/null && grep -H . net/ipv4/ip_forward net/ipv4/conf/*/forwarding net/ipv4/conf/*/rp_filter',
+  'cd /proc/sys 2>/dev/null && grep -H . net/ipv4/ip_forward net/ipv4/conf/*/forwarding net/ipv4/conf/*/rp_filter net/ipv4/conf/*/src_valid_mark',
   'net/ipv6/conf/*/forwarding net/ipv6/conf/*/addr_gen_mode net/ipv6/conf/*/disable_ipv6 2>/dev/null; true',
 ].join(' ');
 

@@ -147,6 +147,8 @@ export interface InterfaceSysctls {
   forwarding6?: number;
   /** net.ipv4.conf.IF.rp_filter */
   rpFilter?: number;
+  /** net.ipv4.conf.IF.src_valid_mark: the reverse-path lookup uses the packet's mark (the larger of all and IF applies). */
+  srcValidMark?: number;
   /** net.ipv6.conf.IF.addr_gen_mode */
   addrGenMode?: number;
   /** net.ipv6.conf.IF.disable_ipv6 */

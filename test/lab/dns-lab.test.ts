@@ -166,8 +166,10 @@ test('dnsmasq: resolv.conf clobbered by the mesh daemon; fix restores it, adds s
   assert.ok(!broken.byId['dns.clobbered'].evidence.some((line) => line.includes('100.100.100.100:53')), 'the mesh resolver is not a bypassed local resolver');
   assert.ok(broken.byId['dns.clobbered'].evidence.some((line) => /dnsmasq \(pid \d+\) listens on .*127\.0\.0\.53:53\/udp.* and is bypassed/.test(line)), broken.byId['dns.clobbered'].evidence.join('\n'));
   assert.match(broken.byId['dns.clobbered'].fix!.command, /netmend fix dns .*--restore-resolv-conf/);
-  assert.equal(broken.byId['dns.split-domain'].status, 'fail');
-  assert.match(broken.byId['dns.split-domain'].summary, /every name/);
+  // Every name going to quad-100 is tailscaled's direct mode working as designed; the bypassed
+  // dnsmasq is dns.clobbered's finding, not a split-DNS failure.
+  assert.equal(broken.byId['dns.split-domain'].status, 'info');
+  assert.match(broken.byId['dns.split-domain'].summary, /direct mode: every name goes to 100\.100\.100\.100/);
   assert.equal(broken.byId['dns.mesh-resolver'].status, 'pass');
   // The local resolver, asked directly, does not know the mesh name: the user's symptom.
   assert.deepEqual(await dig(s, MESH_NAME, 'A'), []);
@@ -455,4 +457,31 @@ test('unbound: clobbered resolv.conf and private-address filtering of 100.64.0.0
   assert.equal((await s.lab.netmend(s.ns, ['fix', 'undo', '--root', s.root])).code, 0);
   assert.deepEqual(tree(s.root), before);
   await s.lab.waitFor(async () => (await dig(s, MESH_NAME, 'A')).length === 0, 15_000, 'unbound back on the old configuration');
+});
+
+test('tailscaled\'s direct mode with nothing local to bypass is its design (info, exit 0); only its exact header marks the file; a resolver that does not run is not named', { skip }, async (t) => {
+  const s = await world(t);
+  write(s.root, 'etc/resolv.conf', TAILSCALE_RESOLV);
+  write(s.root, 'etc/resolv.pre-tailscale-backup.conf', `nameserver ${UPSTREAM}\n`);
+  // dnsmasq is installed (its configuration is there) but does not run.
+  write(s.root, 'etc/dnsmasq.conf', `no-resolv\nserver=${UPSTREAM}\n`);
+  const direct = await doctor(s);
+  assert.equal(direct.code, 0, JSON.stringify(direct.byId, null, 2));
+  const split = direct.byId['dns.split-domain'];
+  assert.equal(split.status, 'info', split.summary);
+  assert.match(split.summary, /forwards the others to 192\.0\.2\.53, as designed/);
+  assert.ok(split.evidence.some((line) => line.includes('resolv.pre-tailscale-backup.conf: nameserver 192.0.2.53')), split.evidence.join('\n'));
+  const clobbered = direct.byId['dns.clobbered'];
+  assert.equal(clobbered.status, 'pass', clobbered.summary);
+  assert.match(clobbered.summary, /no local resolver runs here to be bypassed \(dnsmasq has a configuration but does not run\)/);
+  const human = await s.lab.netmend(s.ns, ['doctor', 'dns', '--root', s.root, '--name', MESH_NAME, '--timeout', '1000']);
+  assert.match(human.stdout, /^i dns\.split-domain\s+tailscaled's direct mode/m);
+  assert.match(human.stdout, /1 for information/);
+
+  // A file that only mentions tailscale in a comment is the administrator's, not the daemon's.
+  write(s.root, 'etc/resolv.conf', `# tailscale: DNS stays local on this host\nnameserver ${UPSTREAM}\n`);
+  const handWritten = await doctor(s);
+  assert.doesNotMatch(handWritten.byId['dns.resolv-owner'].summary, /mesh daemon/);
+  assert.equal(handWritten.byId['dns.clobbered'].status, 'pass');
+  assert.doesNotMatch(handWritten.byId['dns.clobbered'].summary, /dnsmasq/, 'dnsmasq does not run, so it is not named as the local resolver');
 });

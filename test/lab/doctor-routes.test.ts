@@ -100,6 +100,12 @@ test('doctor routes on the real kernel', { skip: skipLab, concurrency: 1 }, asyn
     assert.equal(run.document.checks.length, 8);
     for (const check of run.document.checks) assert.ok(check.status === 'skip' || check.status === 'pass', `${check.id}: ${check.status} ${check.summary}`);
     assert.equal(run.document.summary.fail + run.document.summary.warn + run.document.summary.error, 0);
+    // The report says once that there is no mesh, instead of once per check.
+    const human = await lab.netmend(ns, ['doctor', 'routes']);
+    assert.equal(human.code, 0, human.stdout);
+    const headlines = human.stdout.split('\n').filter((line) => line.includes('no mesh VPN found'));
+    assert.deepEqual(headlines, ['– no mesh VPN found: no tunnel interface (tun/wireguard kind or a known mesh name such as tailscale0 or wg0; name an unusual one with --iface); 7 checks skipped'], human.stdout);
+    assert.doesNotMatch(human.stdout, /^– routes\.(subnet-shadows-lan|rule-order)/m);
   });
 
   await t.test('a healthy Tailscale host passes every check; the JSON document has the documented shape', async (t) => {
@@ -109,7 +115,7 @@ test('doctor routes on the real kernel', { skip: skipLab, concurrency: 1 }, asyn
     assert.equal(run.code, 0, run.stdout);
     assert.deepEqual(Object.keys(run.document), ['version', 'host', 'checks', 'summary']);
     assert.equal(run.document.version, 1);
-    assert.deepEqual(Object.keys(run.document.summary), ['pass', 'warn', 'fail', 'skip', 'error']);
+    assert.deepEqual(Object.keys(run.document.summary), ['pass', 'warn', 'fail', 'skip', 'error', 'info']);
     for (const check of run.document.checks) {
       assert.deepEqual(Object.keys(check), ['id', 'status', 'summary', 'evidence', 'fix']);
       assert.ok(check.status === 'pass' || check.status === 'skip', `${check.id}: ${check.status} ${check.summary}`);
@@ -227,9 +233,19 @@ test('doctor routes on the real kernel', { skip: skipLab, concurrency: 1 }, asyn
 
     // An ISP carrier-grade NAT address on the uplink, while the mesh numbers itself from 100.64.0.0/10.
     await lab.ip(host.ns, 'addr', 'add', '100.72.9.4/24', 'dev', host.lan);
+    const latent = await doctor(lab, host.ns);
+    assert.equal(latent.status('routes.overlapping-advertised'), 'warn', 'reachable while no peer address falls inside the WAN subnet');
+    assert.equal(latent.check('routes.overlapping-advertised').fix?.command, 'netmend fix subnet-routes --lan 100.72.9.0/24');
+    // The fix puts the rule ahead of the mesh's lookup even though nothing is captured yet.
+    const plan = await lab.netmend(host.ns, ['fix', 'subnet-routes', '--lan', '100.72.9.0/24', '--root', lab.tmpdir(), '--method', 'sysctl'], { env: { SSH_CONNECTION: '' } });
+    assert.equal(plan.code, 0, plan.stderr);
+    assert.match(plan.stdout, /ip -4 rule add to 100\.72\.9\.0\/24 lookup main priority 5205/);
+    // A peer given an address inside the WAN's subnet: its /32 is routed whatever --accept-routes says.
+    await lab.ip(host.ns, 'route', 'add', '100.72.9.1', 'dev', host.tun, 'table', '52');
     const cgnat = await doctor(lab, host.ns);
     assert.equal(cgnat.status('routes.overlapping-advertised'), 'fail', cgnat.check('routes.overlapping-advertised').summary);
     assert.ok(cgnat.check('routes.overlapping-advertised').evidence.includes(`${host.lan} inet 100.72.9.4/24 scope global`));
+    await lab.ip(host.ns, 'route', 'del', '100.72.9.1', 'dev', host.tun, 'table', '52');
     await lab.ip(host.ns, 'addr', 'del', '100.72.9.4/24', 'dev', host.lan);
     assert.equal((await doctor(lab, host.ns)).status('routes.overlapping-advertised'), 'pass');
   });
@@ -317,6 +333,13 @@ test('doctor routes on the real kernel', { skip: skipLab, concurrency: 1 }, asyn
     const check = broken.check('routes.rule-order');
     assert.equal(check.status, 'fail', check.summary);
     assert.match(check.summary, /no IPv4 rule looks up mesh table 52/);
+    // tailscaled installs its rules only when it starts: the fix restarts it (down/up would not).
+    assert.equal(check.fix?.command, 'systemctl restart tailscaled');
+    assert.match(check.fix?.explanation ?? '', /`tailscale down && tailscale up` does not/);
+    const openwrt = lab.tmpdir();
+    mkdirSync(join(openwrt, 'etc'), { recursive: true });
+    writeFileSync(join(openwrt, 'etc/openwrt_release'), "DISTRIB_ID='OpenWrt'\n");
+    assert.equal((await doctor(lab, host.ns, ['--root', openwrt])).check('routes.rule-order').fix?.command, '/etc/init.d/tailscale restart');
     await lab.ip(host.ns, 'rule', 'add', 'priority', '5270', 'lookup', '52');
     assert.equal((await doctor(lab, host.ns)).status('routes.rule-order'), 'pass');
   });

@@ -255,6 +255,17 @@ for (const shell of shells) {
       assert.ok(router.read('etc/config/network').includes("\nconfig rule 'tailscale_lan_rule'\n\toption dest '192.168.1.0/24'\n\toption lookup 'main'\n\toption priority '5205'\n"));
     });
 
+    test('--lan-rule on a router with mwan3 goes ahead of tailscaled\'s 1370 rule, where the doctor puts it', async (t) => {
+      const { mirror, router } = await setup(t, shell);
+      // With mwan3, tailscaled's `lookup 52` sits at 1370: a rule at 5205 would never be reached.
+      writeFileSync(join(router.root, 'etc/config/mwan3'), "config globals 'globals'\n\toption mmx_mask '0x3F00'\n");
+      const check = await router.install(['--check']);
+      assert.match(check.stdout, /^mwan3=yes$/m);
+      const result = await router.install(['--version', VERSION, '--base-url', mirror.baseUrl, '--no-start', '--lan-rule', '192.168.1.0/24']);
+      assert.equal(result.code, 0, result.stderr);
+      assert.ok(router.read('etc/config/network').includes("\nconfig rule 'tailscale_lan_rule'\n\toption dest '192.168.1.0/24'\n\toption lookup 'main'\n\toption priority '1305'\n"), router.read('etc/config/network'));
+    });
+
     test('uninstall leaves the fake root as it was (state kept unless --purge)', async (t) => {
       const { mirror, router } = await setup(t, shell);
       const pristine = treeOf(router.root);

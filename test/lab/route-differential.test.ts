@@ -4,7 +4,10 @@
  * throw routes, gateways, IPv4 and IPv6, forwarding and rp_filter varied), then many queries
  * answered both by `ip route get` and by the simulator over the snapshot `netmend snapshot` read
  * inside the namespace (and, for a subset, by the `netmend route explain --json` CLI itself).
- * Zero disagreements allowed on result type or error, dev, gateway and table.
+ * Besides random unicast destinations, every topology is asked the addresses the kernel treats
+ * specially (limited and directed broadcast, multicast, 0.0.0.0, ::, ::1, link-local, scoped
+ * fe80::1%dev), locally and forwarded. Zero disagreements allowed on result type or error, dev,
+ * gateway and table, and on the source address for locally generated queries without --from.
  *
  * NETMEND_ROUTE_SEED=N replays one run; NETMEND_ROUTE_TOPOLOGIES sets how many topologies.
  */
@@ -140,6 +143,38 @@ function buildTopology(random: Random, devs: string[]): Topology {
   return topology;
 }
 
+/** The destinations the kernel decides before (or beside) the tables, with and without a source or an input interface. */
+function specialQueries(random: Random, family: 4 | 6, topology: Topology): RouteQuery[] {
+  const locals = family === 4 ? topology.local4 : topology.local6;
+  const queries: RouteQuery[] = [];
+  if (family === 4) {
+    const broadcasts = topology.devs.map((_, i) => `10.${i}.0.255`);
+    for (const local of topology.local4) {
+      const [a, b, c, d] = local.split('.').map(Number);
+      if (c === 3) broadcasts.push(`${a}.${b}.${c}.${(d & ~15) | 15}`);
+    }
+    const destinations = ['255.255.255.255', '224.0.0.1', `239.${int(random, 256)}.${int(random, 256)}.1`, '0.0.0.0', `0.${int(random, 256)}.0.1`, ...broadcasts];
+    for (const destination of destinations) {
+      queries.push({ destination });
+      queries.push({ destination, from: pick(random, locals) });
+    }
+    for (const destination of ['255.255.255.255', '224.0.0.1', `239.${int(random, 256)}.0.1`, pick(random, broadcasts)]) {
+      const dev = int(random, topology.devs.length);
+      queries.push({ destination, iif: topology.devs[dev], from: `10.${dev}.0.${2 + int(random, 200)}` });
+    }
+    queries.push({ destination: '255.255.255.255', iif: pick(random, topology.devs) });
+    queries.push({ destination: '0.0.0.0', iif: pick(random, topology.devs) }, { destination: `0.${int(random, 256)}.0.1`, iif: topology.devs[0], from: '10.0.0.9' });
+  } else {
+    const dev = () => pick(random, topology.devs);
+    const destinations = ['ff02::1', 'ff02::2', 'ff05::1:3', 'ff0e::1', 'fe80::1', `fe80::${int(random, 0xffff).toString(16)}`, '::', '::1'];
+    for (const destination of destinations) queries.push({ destination });
+    for (const destination of ['fe80::1', 'ff02::1', 'ff0e::1', '::1', '::', hostIn(random, pick(random, topology.prefixes6))]) queries.push({ destination: `${destination}%${dev()}` });
+    queries.push({ destination: 'fe80::1', from: pick(random, locals) }, { destination: `ff02::1%${dev()}`, from: pick(random, locals) });
+    queries.push({ destination: `${hostIn(random, pick(random, topology.prefixes6))}%${dev()}`, from: pick(random, locals) });
+  }
+  return queries;
+}
+
 function randomQuery(random: Random, family: 4 | 6, topology: Topology): RouteQuery {
   const prefixes = family === 4 ? topology.prefixes4 : topology.prefixes6;
   const locals = family === 4 ? topology.local4 : topology.local6;
@@ -161,8 +196,9 @@ function randomQuery(random: Random, family: 4 | 6, topology: Topology): RouteQu
 }
 
 async function kernelAnswer(ns: string, family: 4 | 6, query: RouteQuery): Promise<RouteResult> {
-  const result = await run('ip', ['-n', ns, '-json', ...ipRouteGetArgs(family, query)]);
-  const parsed = parseIpRouteGet(result.stdout, result.stderr, result.code);
+  // -d: the table is always printed, so "no table consulted" is told apart from main.
+  const result = await run('ip', ['-n', ns, '-d', '-json', ...ipRouteGetArgs(family, query)]);
+  const parsed = parseIpRouteGet(result.stdout, result.stderr, result.code, { details: true });
   if ('unparsed' in parsed) throw new Error(`cannot read ip route get ${JSON.stringify(query)}: ${parsed.unparsed}`);
   return parsed;
 }
@@ -200,16 +236,22 @@ test('route explain agrees with the kernel on random topologies (ip route get is
         // the snapshot then shows what the kernel actually holds.
         await run('ip', ['-n', ns, `-${family}`, '-force', '-batch', file]);
       }
+      // Source selection skips tentative addresses: let duplicate address detection finish on
+      // the link-local addresses before the snapshot and the kernel are asked.
+      await lab.waitFor(async () => (await lab.ip(ns, '-6', 'addr', 'show', 'tentative')).trim() === '', 20_000, 'IPv6 duplicate address detection');
       const snapshotRun = await lab.netmend(ns, ['snapshot']);
       assert.equal(snapshotRun.code, 0, `netmend snapshot failed: ${snapshotRun.stderr}`);
       const snapshot = JSON.parse(snapshotRun.stdout) as Snapshot;
       const defaultRules4 = ipv4RulesAreDefault(snapshot);
       const queries: Array<{ family: 4 | 6; query: RouteQuery }> = [];
-      for (const family of [4, 6] as const) for (let q = 0; q < queriesPerFamily; q++) queries.push({ family, query: randomQuery(random, family, topology) });
+      for (const family of [4, 6] as const) {
+        for (let q = 0; q < queriesPerFamily; q++) queries.push({ family, query: randomQuery(random, family, topology) });
+        for (const query of specialQueries(random, family, topology)) queries.push({ family, query });
+      }
       const kernel = await Promise.all(queries.map(({ family, query }) => kernelAnswer(ns, family, query)));
       for (const [i, { family, query }] of queries.entries()) {
         const decision = simulateRoute(snapshot, query);
-        const diff = disagreements(decision.result, kernel[i], { family, defaultRules4 });
+        const diff = disagreements(decision.result, kernel[i], { family, defaultRules4, source: !query.from && !query.iif });
         compared++;
         errorsSeen.add(kernel[i].type === 'error' ? kernel[i].error! : kernel[i].type);
         if (diff.length) {
@@ -217,7 +259,7 @@ test('route explain agrees with the kernel on random topologies (ip route get is
         }
       }
       // The CLI itself, inside the namespace, for a subset.
-      for (const [k, { family, query }] of queries.filter((_, i) => i % 15 === 0).entries()) {
+      for (const [k, { family, query }] of queries.filter((_, i) => i % 15 === 0 || queries[i].query.destination.includes('%') && i % 3 === 0).entries()) {
         // Both live readers: netlink (the default) and, every other call, `ip -json`.
         const args = ['route', 'explain', query.destination, '--json', ...(k % 2 ? ['--source', 'ip-json'] : [])];
         if (query.from) args.push('--from', query.from);

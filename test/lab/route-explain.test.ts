@@ -84,6 +84,8 @@ test('a saved snapshot is explained anywhere; bad input is a one-line error with
     [['route', 'explain', '10.10.0.3', '--iif', 'nosuch0', '--snapshot', file], /--iif: no interface named 'nosuch0'/],
     [['route', 'explain', '10.10.0.3', '--from', 'fe80::1', '--snapshot', file], /--from fe80::1 is IPv6/],
     [['route', 'explain', '10.10.0.3', '--bogus'], /bogus/],
+    [['route', 'explain', 'fe80::1%nosuchif', '--snapshot', file], /destination fe80::1%nosuchif: no interface named 'nosuchif'/],
+    [['route', 'explain', '10.10.0.3%lo', '--snapshot', file], /only IPv6 addresses take a zone/],
   ] as Array<[string[], RegExp]>) {
     const result = await netmend(args);
     assert.equal(result.code, 2, `${args.join(' ')}: ${result.stderr}`);
@@ -111,4 +113,37 @@ test('the fast path and the oclif command print the same explanation', { skip, t
   assert.equal(viaOclif.code, 0, viaOclif.stderr);
   assert.equal(fast.stdout, viaOclif.stdout);
   assert.match(fast.stdout, /result: 10\.10\.0\.3 dev /);
+});
+
+test('link-local, multicast and broadcast destinations: the kernel\'s device, type and source; a zone picks the interface', { skip, timeout: 60_000 }, async (t) => {
+  const lab = Lab.forTest(t);
+  const { ns, lanDev, tun } = await hairpinHost(lab);
+  await lab.ip(ns, 'route', 'add', 'default', 'via', '10.10.0.1', 'dev', lanDev);
+  await lab.waitForLinkLocalRoute(ns, tun);
+  await lab.waitFor(async () => (await lab.ip(ns, '-6', 'addr', 'show', 'tentative')).trim() === '', 20_000, 'IPv6 duplicate address detection');
+  const linkLocal = async (dev: string) => /inet6 (fe80::[0-9a-f:]+)\/64/.exec(await lab.ip(ns, '-6', 'addr', 'show', 'dev', dev))![1];
+  const explain = async (destination: string) => {
+    const result = await lab.netmend(ns, ['route', 'explain', destination, '--json']);
+    assert.equal(result.code, 0, result.stderr);
+    return JSON.parse(result.stdout).result as { type: string; dev: string; gateway: string | null; prefsrc: string | null; table: number | null };
+  };
+  // The kernel's own answers, for the record.
+  assert.match(await lab.ip(ns, 'route', 'get', '255.255.255.255'), new RegExp(`^broadcast 255\\.255\\.255\\.255 dev ${lanDev} src 10\\.10\\.0\\.4`));
+  const broadcast = await explain('255.255.255.255');
+  assert.deepEqual([broadcast.type, broadcast.dev, broadcast.gateway, broadcast.prefsrc], ['broadcast', lanDev, null, '10.10.0.4']);
+  const multicast = await explain('224.0.0.1');
+  assert.deepEqual([multicast.type, multicast.dev, multicast.gateway], ['multicast', lanDev, null]);
+  const zero = await explain('0.0.0.0');
+  assert.deepEqual([zero.type, zero.dev, zero.prefsrc, zero.table], ['local', 'lo', '127.0.0.1', null]);
+  // fe80::1 goes out of the first link with fe80::/64, from that link's own link-local address.
+  const kernelLinkLocal = await lab.ip(ns, '-6', 'route', 'get', 'fe80::1');
+  const kernelDev = /dev (\S+)/.exec(kernelLinkLocal)![1];
+  const unscoped = await explain('fe80::1');
+  assert.deepEqual([unscoped.dev, unscoped.prefsrc], [kernelDev, await linkLocal(kernelDev)]);
+  const other = kernelDev === lanDev ? tun : lanDev;
+  const scoped = await explain(`fe80::1%${other}`);
+  assert.deepEqual([scoped.dev, scoped.prefsrc], [other, await linkLocal(other)]);
+  assert.match(await lab.ip(ns, '-6', 'route', 'get', 'fe80::1', 'oif', other), new RegExp(`dev ${other} .*src ${await linkLocal(other)}`));
+  const allNodes = await explain(`ff02::1%${lanDev}`);
+  assert.deepEqual([allNodes.type, allNodes.dev, allNodes.prefsrc], ['multicast', lanDev, await linkLocal(lanDev)]);
 });

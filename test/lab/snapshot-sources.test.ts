@@ -104,6 +104,8 @@ function assertSameSnapshot(actual: Snapshot, expected: Snapshot, label: string)
 
 test('netlink, ip -json and ip text read the same snapshot of a rich namespace', { skip: labUnavailable(), timeout: 120_000 }, async (t) => {
   const scene = await buildScene(Lab.forTest(t));
+  // tailscaled (v1.98+) sets this so that strict rp_filter sees the marks its connmark rules restore.
+  await scene.lab.exec(scene.ns, 'sysctl', ['-qw', 'net.ipv4.conf.all.src_valid_mark=1']);
   const netlink = await snapshot(scene, ['--source', 'netlink']);
   const ipJson = await snapshot(scene, ['--source', 'ip-json']);
   const ipText = await snapshot(scene, ['--source', 'ip-text']);
@@ -141,6 +143,8 @@ test('netlink, ip -json and ip text read the same snapshot of a rich namespace',
   assert.equal(netlink.rules.find((r) => r.priority === 200)!.suppressPrefixlen, 0);
   assert.equal(netlink.rules.find((r) => r.priority === 32766)!.suppressPrefixlen, undefined);
   assert.equal(netlink.sysctls.interfaces[scene.tun]?.disableIpv6, 0);
+  assert.equal(netlink.sysctls.interfaces.all?.srcValidMark, 1);
+  assert.equal(netlink.sysctls.interfaces[scene.lan]?.srcValidMark, 0);
 
   // Without --source the live kernel is read over netlink, and gives the same snapshot.
   const auto = await snapshot(scene, []);
@@ -178,6 +182,8 @@ function withoutBusyboxBlindSpots(snap: Snapshot): Snapshot {
 
 test('busybox ip text yields the same links, addresses, routes and rules, minus what busybox cannot print', { skip: labUnavailable(), timeout: 120_000 }, async (t) => {
   const scene = await buildScene(Lab.forTest(t));
+  // tailscaled (v1.98+) sets this so that strict rp_filter sees the marks its connmark rules restore.
+  await scene.lab.exec(scene.ns, 'sysctl', ['-qw', 'net.ipv4.conf.all.src_valid_mark=1']);
   const netlink = await snapshot(scene, ['--source', 'netlink']);
   const busybox = await snapshot(scene, ['--source', 'ip-text'], { NETMEND_IP: 'busybox ip' });
   // busybox really is blind there: protocol unknown, no nexthops, no `not`

@@ -37,3 +37,36 @@ test('router facts: a router that cannot run the build is refused with the reaso
   assert.match(refusalReason({ ...healthy, openwrt: false }) ?? '', /not OpenWrt/);
   assert.throws(() => parseFacts('sh: syntax error'), /did not answer/);
 });
+
+test('the installer\'s --lan-rule priorities come from the doctor\'s bypass logic (5205; 1305 ahead of mwan3\'s 1370)', async () => {
+  const { routesChecks } = await import('../../src/doctor/checks/routes/index.js');
+  const subnetShadows = routesChecks.find((check) => check.id === 'routes.subnet-shadows-lan')!;
+  const script = installerScript();
+  for (const [base, variable] of [[5200, 'lan_rule_priority_plain'], [1300, 'lan_rule_priority_mwan3']] as const) {
+    // A host whose table 52 shadows its LAN, with tailscaled's rules at this base.
+    const snapshot = {
+      version: 1 as const, host: 'r', takenAt: '2026-01-01T00:00:00Z', source: 'file' as const,
+      links: [
+        { index: 1, name: 'lo', kind: 'loopback', flags: ['UP'], mtu: 65536, operstate: 'UNKNOWN', address: null },
+        { index: 2, name: 'br-lan', kind: 'bridge', flags: ['UP'], mtu: 1500, operstate: 'UP', address: '02:00:00:00:00:01' },
+        { index: 3, name: 'tailscale0', kind: 'tun', flags: ['UP'], mtu: 1280, operstate: 'UNKNOWN', address: null },
+      ],
+      addresses: [{ ifindex: 2, dev: 'br-lan', family: 4 as const, local: '192.168.1.1', prefixlen: 24, scope: 'global', flags: [] }],
+      routes: [
+        { family: 4 as const, table: 255, type: 'local' as const, dst: '192.168.1.1/32', dev: 'br-lan', metric: 0, protocol: 'kernel', scope: 'host', flags: [], prefsrc: '192.168.1.1' },
+        { family: 4 as const, table: 254, type: 'unicast' as const, dst: '192.168.1.0/24', dev: 'br-lan', metric: 0, protocol: 'kernel', scope: 'link', flags: [], prefsrc: '192.168.1.1' },
+        { family: 4 as const, table: 52, type: 'unicast' as const, dst: '192.168.1.0/24', dev: 'tailscale0', metric: 0, protocol: 'static', scope: 'link', flags: [] },
+      ],
+      rules: [
+        { family: 4 as const, priority: 0, not: false, action: 'lookup' as const, table: 255 },
+        { family: 4 as const, priority: base + 70, not: false, action: 'lookup' as const, table: 52 },
+        { family: 4 as const, priority: 32766, not: false, action: 'lookup' as const, table: 254 },
+      ],
+      sysctls: { interfaces: {} },
+    };
+    const result = subnetShadows.run({ snapshot, facts: {}, gatherErrors: {} }, { ifaces: [], domains: ['ts.net'], names: [] });
+    assert.equal(result.status, 'fail');
+    const doctorPriority = /lookup main priority (\d+)/.exec(result.fix!.explanation)![1];
+    assert.match(script, new RegExp(`^${variable}=${doctorPriority}$`, 'm'));
+  }
+});

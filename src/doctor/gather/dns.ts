@@ -74,8 +74,10 @@ export interface DnsFacts {
   dnsmasq?: DnsmasqFacts;
   unbound?: UnboundFacts;
   openwrt?: { file: string; state: OpenwrtDnsState };
-  /** The resolver programs configured on this host (config present or running on loopback). */
+  /** The resolver programs running on this host's loopback (what resolv.conf could point at). */
   localResolvers: string[];
+  /** Resolver programs with a configuration here that are not running. */
+  configuredResolvers: string[];
   /** Per mesh server: the answer to a mesh name (or the domain itself), over UDP and TCP. */
   meshProbes: DnsQueryResult[];
   /** Mesh resolvers not asked because the kernel would send the query out of a non-mesh link. */
@@ -210,11 +212,12 @@ export async function gatherDns(options: DnsGatherOptions): Promise<DnsFacts> {
   if (dhcpText !== undefined) openwrt = { file: dhcpPath, state: openwrtDnsState(parseUci(dhcpText, dhcpPath), domains, servers[0]) };
 
   const localResolvers = new Set<string>();
-  if (dnsmasq?.files.length || openwrt?.state.section) localResolvers.add('dnsmasq');
-  if (unbound) localResolvers.add('unbound');
   for (const process of processes) {
     if (process.listening.some((socket) => /^(127\.|\[::1\])/.test(socket))) localResolvers.add(process.name === 'systemd-resolve' ? 'systemd-resolved' : process.name);
   }
+  const configuredResolvers = new Set<string>();
+  if ((dnsmasq?.files.length || openwrt?.state.section) && !localResolvers.has('dnsmasq')) configuredResolvers.add('dnsmasq');
+  if (unbound && !localResolvers.has('unbound')) configuredResolvers.add('unbound');
 
   let names = options.names;
   let nameSource: DnsFacts['nameSource'] = names.length ? 'flag' : 'none';
@@ -254,6 +257,7 @@ export async function gatherDns(options: DnsGatherOptions): Promise<DnsFacts> {
     resolvFile: resolv.file, resolv: resolv.parsed, backup: resolv.backup, owner, processes,
     dnsmasq, unbound, openwrt,
     localResolvers: [...localResolvers].sort(),
+    configuredResolvers: [...configuredResolvers].sort(),
     meshProbes, unroutedServers, names, nameSource, tailnetDomain, systemResolver, splitProbes,
   };
 }

@@ -7,8 +7,10 @@ import type { CommandRunner } from '../../system/exec.js';
 import type { Snapshot } from '../../snapshot/types.js';
 import type { CheckOptions, HostState } from '../types.js';
 import { localFiles, remoteFiles, type HostFiles } from './files.js';
+import { CONNMARK_GATHERER, gatherConnmark } from './connmark.js';
 import { DNS_GATHERER, gatherDnsInto } from './dns.js';
 import { gatherNetworkd, NETWORKD_GATHERER } from './networkd.js';
+import { gatherPlatform, PLATFORM_GATHERER } from './platform.js';
 import { gatherTailscale, TAILSCALE_GATHERER } from './tailscale.js';
 import { gatherMeshTailscale, MESH_TAILSCALE_GATHERER } from './mesh-tailscale.js';
 import { gatherStun, STUN_GATHERER } from './stun.js';
@@ -40,6 +42,8 @@ export const gatherers: Record<string, Gatherer> = {
   [MESH_TAILSCALE_GATHERER]: (state, { runner, files }) => gatherMeshTailscale(state, runner, files),
   [WIREGUARD_GATHERER]: (state, { runner }) => gatherWireguard(state, runner),
   [STUN_GATHERER]: (state, { runner, options }) => gatherStun(state, runner, options?.stun ?? []),
+  [PLATFORM_GATHERER]: (state, { files }) => gatherPlatform(state, files),
+  [CONNMARK_GATHERER]: (state, { runner }) => gatherConnmark(state, runner),
 };
 
 export async function gatherHostState(snapshot: Snapshot, options: GatherOptions): Promise<HostState> {

@@ -1,8 +1,8 @@
 import { answerAddresses, describeResult } from '../../../dns/client.js';
 import { splitServer } from '../../../dns/dnsmasq.js';
-import { isMeshResolver } from '../../../dns/resolv-conf.js';
+import { isMeshResolver, isTailscaleDirectMode } from '../../../dns/resolv-conf.js';
 import { dnsFactsOf, fixDnsCommand, type DnsFacts } from '../../gather/dns.js';
-import { finding, pass, skip } from '../../result.js';
+import { finding, info, pass, skip } from '../../result.js';
 import type { Check } from '../../types.js';
 
 /** Configuration that sends every name (not only the mesh domains) to the mesh resolver. */
@@ -33,6 +33,14 @@ const check: Check = {
     if (typeof facts === 'string') return skip(check, facts);
     const fix = { command: fixDnsCommand(facts), explanation: `forward only ${facts.domains.join(', ')} to ${facts.servers[0]}, everything else to the normal resolver` };
     const takeover = everythingToMesh(facts);
+    if (isTailscaleDirectMode(facts.owner, facts.resolv) && takeover.every((line) => line.startsWith(`${facts.resolvFile.path}:`))) {
+      const upstream = facts.backup?.nameservers.length ? facts.backup.nameservers.join(', ') : undefined;
+      return info(check, `tailscaled's direct mode: every name goes to ${facts.resolv!.nameservers.join(' and ')}, which answers the tailnet's names and forwards the others${upstream ? ` to ${upstream}` : ''}, as designed`, [
+        ...facts.owner.evidence,
+        ...(facts.backup ? [`${facts.resolvFile.meshBackupPath}: nameserver ${facts.backup.nameservers.join(', ') || '(none)'}  <- where other names are forwarded`] : []),
+        'a local resolver bypassed this way is dns.clobbered\'s finding; `tailscale set --accept-dns=false` keeps resolv.conf and needs split DNS in the local resolver instead',
+      ]);
+    }
     if (takeover.length > 0) {
       return finding(check, 'fail', `every name, not only ${facts.domains.join(', ')}, is sent to the mesh resolver`, takeover, { ...fix, command: fixDnsCommand(facts, ' --restore-resolv-conf') });
     }

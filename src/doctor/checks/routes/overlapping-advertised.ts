@@ -6,12 +6,14 @@
  * n log n, never every pair.
  */
 import { formatAddress, formatRoute } from '../../../snapshot/format.js';
-import type { Family, Route } from '../../../snapshot/types.js';
-import { isDefaultRoute, routeDevices, routingView } from '../../analysis.js';
+import type { Address, Family, Route, Rule } from '../../../snapshot/types.js';
+import { isDefaultRoute, isUnconditional, MAIN_TABLE, routeDevices, routingView, type RoutingView } from '../../analysis.js';
+import { decisionViaMesh, lanPathEvidence, lanPaths } from '../../lan-paths.js';
+import { decide, decisionEvidence, describeDecision } from '../../simulate.js';
 import { formatPrefix, prefixContainsPrefix, type ParsedPrefix } from '../../../net/address.js';
 import { CGNAT_RANGE, parseRouteDst, prefixContainsAddress } from '../../prefix.js';
 import { finding, listSome, pass, skipWithoutMesh } from '../../result.js';
-import type { Check } from '../../types.js';
+import type { Check, CheckOptions, CheckResult, HostState } from '../../types.js';
 
 interface Entry {
   prefix: ParsedPrefix;
@@ -59,6 +61,53 @@ export function overlappingPairs(routes: Route[], limit = 20): Array<[Entry, Ent
   return pairs;
 }
 
+/** A `to PREFIX lookup main` rule ahead of every mesh lookup rule: the WAN/LAN stays on main. */
+function bypassRuleFor(view: RoutingView, prefix: ParsedPrefix): Rule | undefined {
+  const meshLookups = view.rules[4].filter((rule) => rule.action === 'lookup' && rule.table !== undefined && view.meshTables[4].has(rule.table)).map((rule) => rule.priority);
+  const first = meshLookups.length ? Math.min(...meshLookups) : Infinity;
+  return view.rules[4].find((rule) => {
+    if (rule.action !== 'lookup' || (rule.table ?? MAIN_TABLE) !== MAIN_TABLE || rule.priority >= first || !rule.to || !isUnconditional({ ...rule, to: undefined })) return false;
+    const to = parseRouteDst(rule.to, 4);
+    return to !== undefined && prefixContainsPrefix(to, prefix);
+  });
+}
+
+/**
+ * An ISP's carrier-grade NAT puts the WAN inside 100.64.0.0/10. `tailscale set
+ * --accept-routes=false` does not help: every peer's own /32 (or, past 10,000 peers, the whole
+ * 100.64.0.0/10) is always routed into the tunnel, and the ts-input rule dropping 100.64.0.0/10
+ * from other interfaces depends on the netfilter mode. What works: a rule ahead of the mesh's
+ * lookup sending the WAN's own subnet (its gateway included) through main.
+ */
+function cgnatClash(state: HostState, options: CheckOptions, clashes: Address[], meshEvidence: string[]): CheckResult | undefined {
+  const view = routingView(state, options);
+  const prefixes = new Map<string, { prefix: ParsedPrefix; dev: string }>();
+  for (const address of clashes) {
+    const lan = view.lans.find((candidate) => candidate.family === 4 && candidate.dev === address.dev && prefixContainsAddress(candidate.prefix, address.local));
+    const prefix = lan?.prefix ?? parseRouteDst(`${address.local}/${address.prefixlen}`, 4);
+    if (prefix) prefixes.set(formatPrefix(prefix), { prefix, dev: address.dev });
+  }
+  const captured = lanPaths(state, options).filter((path) => path.viaMesh && prefixes.has(formatPrefix(path.lan.prefix)));
+  const evidence = [...clashes.map(formatAddress), ...meshEvidence, ...captured.flatMap(lanPathEvidence)];
+  for (const gateway of view.defaultGateways) {
+    if (gateway.family !== 4 || !prefixContainsAddress(CGNAT_RANGE, gateway.gateway)) continue;
+    const decision = decide(state.snapshot, { destination: gateway.gateway });
+    if (decisionViaMesh(view, decision)) evidence.push(`the WAN gateway ${gateway.gateway} goes ${describeDecision(decision)}`, ...decisionEvidence(decision));
+  }
+  const unprotected = [...prefixes.keys()].filter((key) => !bypassRuleFor(view, prefixes.get(key)!.prefix));
+  if (captured.length === 0 && unprotected.length === 0) return undefined;
+  const where = listSome(clashes.map((a) => `${a.local}/${a.prefixlen} on ${a.dev}`));
+  const fix = {
+    command: `netmend fix subnet-routes ${unprotected.map((prefix) => `--lan ${prefix}`).join(' ')}`,
+    explanation: `routes ${listSome(unprotected)} through main ahead of the mesh's lookup rule (live and persistent); \`tailscale set --accept-routes=false\` does not help, since every peer's own 100.x address is always routed into the tunnel. With netfilter mode on, tailscaled's ts-input chain also drops packets from 100.64.0.0/10 arriving outside the tunnel (since v1.98 the disable-linux-cgnat-drop-rule node attribute turns that off)`,
+  };
+  if (captured.length > 0) {
+    const lost = [...new Set(captured.map((path) => `${formatPrefix(path.lan.prefix)} (${path.lan.dev})`))];
+    return finding(check, 'fail', `${where} ${clashes.length === 1 ? 'is' : 'are'} inside ${formatPrefix(CGNAT_RANGE)}, the range the mesh uses (ISP carrier-grade NAT): traffic to ${listSome(lost)} goes into the tunnel`, evidence, fix);
+  }
+  return finding(check, 'warn', `${where} ${clashes.length === 1 ? 'is' : 'are'} inside ${formatPrefix(CGNAT_RANGE)}, the range the mesh uses (ISP carrier-grade NAT): reachable now, but any peer given an address in ${listSome(unprotected)} takes that address off the WAN`, evidence, fix);
+}
+
 const check: Check = {
   id: 'routes.overlapping-advertised',
   topic: 'routes',
@@ -80,15 +129,8 @@ const check: Check = {
     const pairs = overlappingPairs(view.meshRoutes);
 
     if (clashes.length) {
-      const meshEvidence = meshCgnatAddresses.length ? meshCgnatAddresses.slice(0, 2).map(formatAddress) : meshCgnatRoutes.slice(0, 2).map(formatRoute);
-      return finding(check, 'fail', `${listSome(clashes.map((a) => `${a.local}/${a.prefixlen} on ${a.dev}`))} ${clashes.length === 1 ? 'is' : 'are'} inside ${formatPrefix(CGNAT_RANGE)}, the range the mesh uses (ISP carrier-grade NAT uses it too)`, [
-        ...clashes.map(formatAddress),
-        ...meshEvidence,
-        ...pairs.flatMap(([outer, inner]) => [`${formatRoute(outer.route)}`, `  overlaps ${formatRoute(inner.route)}`]),
-      ], {
-        command: 'tailscale set --accept-routes=false',
-        explanation: 'the mesh\'s routes and firewall rules for 100.64.0.0/10 capture or drop traffic to this network: renumber the LAN, or on Tailscale keep its routes out of the way (--accept-routes=false; the disable-linux-cgnat-drop-rule node attribute for the input filter)',
-      });
+      const result = cgnatClash(state, options, clashes, meshCgnatAddresses.length ? meshCgnatAddresses.slice(0, 2).map(formatAddress) : meshCgnatRoutes.slice(0, 2).map(formatRoute));
+      if (result) return result;
     }
     if (pairs.length) {
       const summaries = pairs.map(([outer, inner]) => `${formatPrefix(inner.prefix)} ${describePath(inner.route)} inside ${formatPrefix(outer.prefix)} ${describePath(outer.route)}`);
@@ -97,6 +139,7 @@ const check: Check = {
         'the longest prefix (then the table consulted first) wins, so the inner prefix takes a different tunnel than its surroundings: withdraw or stop accepting one of the two',
       ]);
     }
+    if (clashes.length) return pass(check, `${listSome(clashes.map((a) => `${a.local}/${a.prefixlen} on ${a.dev}`))} inside 100.64.0.0/10 is kept on main by a rule ahead of the mesh's lookup`);
     return pass(check, `${view.meshRoutes.length} mesh route${view.meshRoutes.length === 1 ? '' : 's'}, no overlaps through different paths${meshCgnatAddresses.length ? '; no LAN/WAN address in 100.64.0.0/10' : ''}`);
   },
 };

@@ -16,22 +16,13 @@ import { parseRouteDst, sampleAddress } from '../../prefix.js';
 import { finding, listSome, pass, skipWithoutMesh } from '../../result.js';
 import { decide, decisionEvidence, describeDecision } from '../../simulate.js';
 import type { Check } from '../../types.js';
+import { platformOf } from '../../gather/platform.js';
+import { bypassMark, tailscaleRestartCommand } from '../../tailscale-rules.js';
 
-const TAILSCALE_MARK = 0x80000;
-const TAILSCALE_MASK = 0xff0000;
 const INTERNET_SAMPLE: Record<Family, string> = { 4: '198.51.100.1', 6: '2001:db8:ffff::1' };
 
 function ruleLine(rule: Rule): string {
   return formatRule(rule).replace('\t', ' ');
-}
-
-/** The mark the mesh daemon puts on its own packets, read from its bypass rules. */
-function bypassMark(rules: Rule[], meshTable: number): { mark: number; mask?: number } {
-  const inverted = rules.find((rule) => rule.not && rule.fwmark !== undefined && rule.action === 'lookup' && rule.table === meshTable);
-  if (inverted) return { mark: inverted.fwmark!, mask: inverted.fwmask };
-  const bypass = rules.find((rule) => !rule.not && rule.fwmark !== undefined && rule.action === 'lookup' && rule.table === 254);
-  if (bypass) return { mark: bypass.fwmark!, mask: bypass.fwmask };
-  return { mark: TAILSCALE_MARK, mask: TAILSCALE_MASK };
 }
 
 /** Same selector and action, ignoring the priority: the signature of a rule added twice. */
@@ -60,6 +51,7 @@ const check: Check = {
   id: 'routes.rule-order',
   topic: 'routes',
   title: 'mesh policy rules missing, duplicated or out of order',
+  needs: ['platform'],
   run(state, options) {
     const view = routingView(state, options);
     if (view.meshIfaces.size === 0 && view.meshRoutes.length === 0) return skipWithoutMesh(check);
@@ -134,9 +126,21 @@ const check: Check = {
     }
 
     if (failures.length) {
+      // tailscaled installs its rules when it starts; `tailscale down && tailscale up` keeps the
+      // running router and does not put deleted rules back.
+      const tailscale = view.meshTables[4].has(52) || view.meshTables[6].has(52) || [...view.meshIfaces].some((name) => name.startsWith('tailscale'));
+      if (!tailscale) {
+        const tunnel = view.meshLinks[0]?.name ?? [...view.meshIfaces][0];
+        return finding(check, 'fail', listSome(failures, 2), [...evidence], {
+          command: `wg-quick down ${tunnel} && wg-quick up ${tunnel}`,
+          explanation: 'reinstalls wg-quick\'s rules; for another mesh daemon restart it, and move any rule that catches everything (mwan3, PBR) after the mesh\'s',
+        });
+      }
+      const platform = platformOf(state);
+      const elsewhere = platform ? '' : ` (on OpenWrt: ${tailscaleRestartCommand(true)})`;
       return finding(check, 'fail', listSome(failures, 2), [...evidence], {
-        command: 'tailscale down && tailscale up',
-        explanation: 'makes tailscaled reinstall its rules (5210 bypass, 5230, 5250, 5270 lookup 52; 1310-1370 under mwan3); for other meshes restart the daemon, and move any rule that catches everything (mwan3, PBR) after the mesh\'s',
+        command: tailscaleRestartCommand(platform?.openwrt),
+        explanation: `restarts tailscaled${elsewhere}: it installs its rules (5210 bypass, 5230, 5250, 5270 lookup 52; 1310-1370 under mwan3) only when it starts, so \`tailscale down && tailscale up\` does not put deleted rules back; move any rule that catches everything (mwan3, PBR) after the mesh's`,
       });
     }
     if (warnings.length) {
