@@ -15,6 +15,7 @@ if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v' || argv[0]
 
 const fastRunners = {
   'route explain': '../dist/src/route/explain-fast.js',
+  'path explain': '../dist/src/path/explain-fast.js',
   snapshot: '../dist/src/snapshot/snapshot-fast.js',
   'doctor routes': '../dist/src/doctor/fast.js',
   doctor: '../dist/src/doctor/fast-all.js',

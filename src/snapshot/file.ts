@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs';
 import { InputError } from '../errors.js';
 import { writeFileAtomic } from '../system/atomic-write.js';
 import { untouchedRawRoutes } from './raw-routes.js';
-import { SNAPSHOT_VERSION, type Snapshot } from './types.js';
+import { validateFirewall } from './firewall.js';
+import { SNAPSHOT_VERSIONS, type Snapshot } from './types.js';
 
 const ARRAYS = ['links', 'addresses', 'routes', 'rules'] as const;
 
@@ -26,7 +27,7 @@ export function readSnapshotFile(path: string): Snapshot {
 export function validateSnapshot(data: unknown, where: string): Snapshot {
   if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new InputError(`--snapshot: ${where} is not a netmend snapshot (expected an object)`);
   const object = data as Record<string, unknown>;
-  if (object.version !== SNAPSHOT_VERSION) throw new InputError(`--snapshot: ${where} has version ${JSON.stringify(object.version)}, expected ${SNAPSHOT_VERSION}`);
+  if (!SNAPSHOT_VERSIONS.includes(object.version as number)) throw new InputError(`--snapshot: ${where} has version ${JSON.stringify(object.version)}, expected ${SNAPSHOT_VERSIONS.join(' or ')}`);
   for (const key of ARRAYS) {
     if (!Array.isArray(object[key])) throw new InputError(`--snapshot: ${where} has no "${key}" array`);
   }
@@ -49,6 +50,8 @@ export function validateSnapshot(data: unknown, where: string): Snapshot {
     }
   }
   if (typeof object.sysctls !== 'object' || object.sysctls === null) object.sysctls = { interfaces: {} };
+  if (object.version === 1) delete object.firewall;
+  else if (object.firewall !== undefined) object.firewall = validateFirewall(object.firewall, where);
   return { ...(object as unknown as Snapshot), source: 'file' };
 }
 

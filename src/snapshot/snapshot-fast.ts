@@ -29,6 +29,8 @@ export async function runFast(argv: string[]): Promise<number | undefined> {
   try {
     const { readState } = await import('./load.js');
     const snapshot = await readState({ snapshotFile: values.snapshot, ssh: values.ssh, source: values.source });
+    const { attachFirewall } = await import('../netfilter/read.js');
+    await attachFirewall(snapshot, { snapshotFile: values.snapshot, ssh: values.ssh });
     const { writeSnapshot } = await import('./file.js');
     await writeSnapshot(snapshot, values.out);
     return 0;

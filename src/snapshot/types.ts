@@ -5,15 +5,19 @@
  * this shape; field values are normalised to what `ip -json` would print where the two agree.
  */
 
+import type { FirewallState } from './firewall.js';
+
 export type Family = 4 | 6;
 
 /** The source a snapshot was read from. */
 export type SnapshotSource = 'netlink' | 'ip-json' | 'ip-text' | 'file';
 
-export const SNAPSHOT_VERSION = 1;
+/** 2 adds `firewall`; version 1 files still load, with the firewall unknown. */
+export const SNAPSHOT_VERSION = 2;
+export const SNAPSHOT_VERSIONS: readonly number[] = [1, 2];
 
 export interface Snapshot {
-  version: typeof SNAPSHOT_VERSION;
+  version: 1 | 2;
   /** Host name where the state was read (`hostname` of the live host or the ssh target). */
   host: string;
   /** ISO time the snapshot was taken. */
@@ -24,6 +28,8 @@ export interface Snapshot {
   routes: Route[];
   rules: Rule[];
   sysctls: Sysctls;
+  /** Netfilter state (snapshot version 2); absent when unknown (version 1, or not read). */
+  firewall?: FirewallState;
 }
 
 export interface Link {
