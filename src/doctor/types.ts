@@ -6,7 +6,7 @@ import type { StunTarget } from '../net/stun.js';
 import type { Snapshot } from '../snapshot/types.js';
 
 export type CheckStatus = 'pass' | 'warn' | 'fail' | 'skip' | 'error';
-export type DoctorTopic = 'routes' | 'dns' | 'mesh';
+export type DoctorTopic = 'routes' | 'dns' | 'mesh' | 'forward';
 
 export interface FixSuggestion {
   /** The one command that removes the finding, e.g. `netmend fix link-local --iface tailscale0`. */

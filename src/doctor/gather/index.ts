@@ -13,6 +13,7 @@ import { gatherTailscale, TAILSCALE_GATHERER } from './tailscale.js';
 import { gatherMeshTailscale, MESH_TAILSCALE_GATHERER } from './mesh-tailscale.js';
 import { gatherStun, STUN_GATHERER } from './stun.js';
 import { gatherWireguard, WIREGUARD_GATHERER } from './wireguard.js';
+import { FIREWALL_GATHERER, gatherFirewall } from './firewall.js';
 
 export interface GatherOptions {
   /** Gatherer names the selected checks need. */
@@ -40,6 +41,7 @@ export const gatherers: Record<string, Gatherer> = {
   [MESH_TAILSCALE_GATHERER]: (state, { runner, files }) => gatherMeshTailscale(state, runner, files),
   [WIREGUARD_GATHERER]: (state, { runner }) => gatherWireguard(state, runner),
   [STUN_GATHERER]: (state, { runner, options }) => gatherStun(state, runner, options?.stun ?? []),
+  [FIREWALL_GATHERER]: (state, { runner }) => gatherFirewall(state, runner),
 };
 
 export async function gatherHostState(snapshot: Snapshot, options: GatherOptions): Promise<HostState> {
