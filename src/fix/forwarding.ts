@@ -18,7 +18,7 @@
 import { readFileSync } from 'node:fs';
 import { routingView } from '../doctor/analysis.js';
 import { InputError } from '../errors.js';
-import { explainPath } from '../path/simulate.js';
+import { explainPath, type PathQuery } from '../path/simulate.js';
 import { readFirewall } from '../netfilter/read.js';
 import { rulesetOf } from '../netfilter/ruleset.js';
 import type { Snapshot } from '../snapshot/types.js';
@@ -127,6 +127,23 @@ export function iptablesScript(tool: string, wants: ForwardingWants): string {
   return `${lines.join('\n')}\n`;
 }
 
+/**
+ * Where the jump goes: after the leading jumps to tailscaled's ts-* chains (they must see the
+ * packet first: ts-forward sets the 0x40000 subnet-route mark that ts-postrouting masquerades),
+ * before everything else, so a DROP rule of the user's further down cannot hide our accepts.
+ */
+export function jumpPosition(save: string, table: string, builtIn: string): number {
+  let inTable = false;
+  let position = 1;
+  for (const line of save.split('\n')) {
+    if (line.startsWith('*')) inTable = line === `*${table}`;
+    if (!inTable || !line.startsWith(`-A ${builtIn} `)) continue;
+    if (/ -j ts-[a-z]+$/.test(line)) position += 1;
+    else break;
+  }
+  return position;
+}
+
 function unitFile(description: string, start: string, stop: string, after: string): string {
   return [
     '# Written by `netmend fix forwarding`.',
@@ -202,31 +219,42 @@ async function meshPort(context: FixContext, tunnel: string): Promise<number> {
 }
 
 /**
- * Which backend drops LAN → tunnel traffic now, by following a LAN client's packet: an
- * iptables-legacy table, an iptables-nft table, a native nftables table, or none.
+ * Which backend drops what the fix must let through, by following the packets: a LAN client's
+ * connection into the tunnel and, with --allow-port, a peer's packet to the mesh port from the
+ * WAN. An iptables-legacy table, an iptables-nft table, a native nftables table, or none.
  */
-function blockingBackend(snapshot: Snapshot, wants: ForwardingWants): { backend: 'legacy' | 'iptables-nft' | 'nftables'; rule: string; text: string } | undefined {
+function blockingBackend(snapshot: Snapshot, wants: ForwardingWants): { backend: 'legacy' | 'iptables-nft' | 'nftables'; rule: string; text: string; what: string } | undefined {
   const view = routingView({ snapshot, facts: {}, gatherErrors: {} }, { ifaces: [wants.tunnel] });
   const destination = view.meshRoutes.find((route) => route.dev === wants.tunnel && route.family === 4 && !route.dst.startsWith('0.0.0.0'))?.dst.split('/')[0];
+  const queries: Array<{ what: string; query: PathQuery }> = [];
   for (const lan of wants.lans) {
-    const client = view.lans.find((prefix) => prefix.dev === lan && prefix.family === 4);
-    if (!client || !destination) continue;
-    const from = client.route.dst.replace(/\.\d+\/\d+$/, '.254');
+    const prefix = view.lans.find((candidate) => candidate.dev === lan && candidate.family === 4);
+    if (!prefix || !destination) continue;
+    const from = [...view.ownAddresses].includes(prefix.route.dst.replace(/\.\d+\/\d+$/, '.254')) ? prefix.route.dst.replace(/\.\d+\/\d+$/, '.253') : prefix.route.dst.replace(/\.\d+\/\d+$/, '.254');
+    queries.push({ what: `${lan} → ${wants.tunnel}`, query: { destination, from, iif: lan, protocol: 'tcp', dport: 443 } });
+  }
+  if (wants.port !== undefined) {
+    for (const wan of wants.wans) {
+      const address = snapshot.addresses.find((candidate) => candidate.dev === wan && candidate.family === 4)?.local;
+      if (address) queries.push({ what: `udp ${wants.port} from ${wan}`, query: { destination: address, from: '198.51.100.20', iif: wan, protocol: 'udp', dport: wants.port } });
+    }
+  }
+  const ruleset = rulesetOf(snapshot.firewall!);
+  for (const { what, query } of queries) {
     let explanation;
     try {
-      explanation = explainPath(snapshot, { destination, from, iif: lan, protocol: 'tcp', dport: 443 });
+      explanation = explainPath(snapshot, query);
     } catch {
       continue;
     }
     const rule = explanation.result.rule;
     if (!rule || (explanation.result.verdict !== 'dropped' && explanation.result.verdict !== 'rejected')) continue;
-    const table = `${rule.family} ${rule.table} ${rule.chain}${rule.handle === null ? ' policy' : ` rule ${rule.handle}`}`;
-    const legacy = explanation.steps.some((step) => step.kind === 'chain' && step.table === rule.table && step.family === rule.family && step.origin === 'iptables-legacy');
-    if (legacy) return { backend: 'legacy', rule: table, text: rule.text };
+    const where = `${rule.family} ${rule.table} ${rule.chain}${rule.handle === null ? ' policy' : ` rule ${rule.handle}`}`;
+    const owner = ruleset.tables.find((table) => table.family === rule.family && table.name === rule.table && table.chains.has(rule.chain));
+    if (owner?.origin === 'iptables-legacy') return { backend: 'legacy', rule: where, text: rule.text, what };
     // iptables-nft's tables: ip/ip6 filter, nat, ... holding upper-case built-in chains (tailscaled's ts-* live there too).
-    const owner = rulesetOf(snapshot.firewall!).tables.find((t) => t.family === rule.family && t.name === rule.table && t.origin === 'nftables');
     const iptablesNft = (rule.family === 'ip' || rule.family === 'ip6') && owner !== undefined && [...owner.chains.keys()].some((name) => /^[A-Z]+$/.test(name));
-    return { backend: iptablesNft ? 'iptables-nft' : 'nftables', rule: table, text: rule.text };
+    return { backend: iptablesNft ? 'iptables-nft' : 'nftables', rule: where, text: rule.text, what };
   }
   return undefined;
 }
@@ -260,8 +288,10 @@ export async function buildForwardingPlan(context: FixContext, options: Forwardi
   }
   if (method === 'nftables' && blocking?.backend === 'nftables' && blocking.rule.split(' ')[1] !== TABLE) {
     throw new FixFailedError(
-      `refusing: ${blocking.rule} (\`${blocking.text}\`) drops ${wants.lans[0]} → ${tunnel}, and an accept in netmend's own table cannot undo a drop in yours; nothing changed`,
-      `add \`iifname ${quoteName(wants.lans[0])} oifname ${quoteName(tunnel)} accept\` (and \`ct state established,related accept\`) to that chain before the drop, then run \`netmend doctor forward\``,
+      `refusing: ${blocking.rule} (\`${blocking.text}\`) drops ${blocking.what}, and an accept in netmend's own table cannot undo a drop in yours; nothing changed`,
+      blocking.what.startsWith('udp')
+        ? `add \`udp dport ${wants.port} accept\` to that chain before the drop, then run \`netmend doctor forward\``
+        : `add \`iifname ${quoteName(wants.lans[0])} oifname ${quoteName(tunnel)} accept\` (and \`ct state established,related accept\`) to that chain before the drop, then run \`netmend doctor forward\``,
     );
   }
   const what = [
@@ -342,7 +372,8 @@ async function iptablesPlan(context: FixContext, wants: ForwardingWants, what: s
       }
       for (const chain of usedChains(wants)) {
         const [table, builtIn] = BUILT_IN[chain];
-        plan.live.push({ description: `jump from the top of ${table} ${builtIn} to ${chain}`, command: ipt(table, '-I', builtIn, '1', '-j', chain), undo: [ipt(table, '-D', builtIn, '-j', chain)] });
+        const position = String(jumpPosition(present, table, builtIn));
+        plan.live.push({ description: `jump from ${table} ${builtIn} (position ${position}, after the mesh daemon's own jumps) to ${chain}`, command: ipt(table, '-I', builtIn, position, '-j', chain), undo: [ipt(table, '-D', builtIn, '-j', chain)] });
       }
     }
     plan.live.push(systemctlEnable(context));
