@@ -3,6 +3,7 @@
  * import and one entry here.
  */
 import { dnsChecks } from './checks/dns/index.js';
+import { forwardChecks } from './checks/forward/index.js';
 import { meshChecks } from './checks/mesh/index.js';
 import { routesChecks } from './checks/routes/index.js';
 import type { Check, DoctorTopic } from './types.js';
@@ -11,6 +12,7 @@ export const registry: Partial<Record<DoctorTopic, readonly Check[]>> = {
   routes: routesChecks,
   dns: dnsChecks,
   mesh: meshChecks,
+  forward: forwardChecks,
 };
 
 export function topics(): DoctorTopic[] {

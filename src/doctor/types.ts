@@ -7,7 +7,7 @@ import type { Snapshot } from '../snapshot/types.js';
 
 /** `info`: a fact worth knowing that is working as its designer intended (never a finding). */
 export type CheckStatus = 'pass' | 'warn' | 'fail' | 'skip' | 'error' | 'info';
-export type DoctorTopic = 'routes' | 'dns' | 'mesh';
+export type DoctorTopic = 'routes' | 'dns' | 'mesh' | 'forward';
 
 export interface FixSuggestion {
   /** The one command that removes the finding, e.g. `netmend fix link-local --iface tailscale0`. */

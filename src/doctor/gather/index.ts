@@ -15,6 +15,7 @@ import { gatherTailscale, TAILSCALE_GATHERER } from './tailscale.js';
 import { gatherMeshTailscale, MESH_TAILSCALE_GATHERER } from './mesh-tailscale.js';
 import { gatherStun, STUN_GATHERER } from './stun.js';
 import { gatherWireguard, WIREGUARD_GATHERER } from './wireguard.js';
+import { FIREWALL_GATHERER, gatherFirewall } from './firewall.js';
 
 export interface GatherOptions {
   /** Gatherer names the selected checks need. */
@@ -44,6 +45,7 @@ export const gatherers: Record<string, Gatherer> = {
   [STUN_GATHERER]: (state, { runner, options }) => gatherStun(state, runner, options?.stun ?? []),
   [PLATFORM_GATHERER]: (state, { files }) => gatherPlatform(state, files),
   [CONNMARK_GATHERER]: (state, { runner }) => gatherConnmark(state, runner),
+  [FIREWALL_GATHERER]: (state, { runner }) => gatherFirewall(state, runner),
 };
 
 export async function gatherHostState(snapshot: Snapshot, options: GatherOptions): Promise<HostState> {
