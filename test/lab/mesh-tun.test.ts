@@ -7,7 +7,6 @@
  */
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { cpSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { test } from 'node:test';
@@ -302,24 +301,6 @@ if (process.env.MESH_TUN_CHILD === '1') {
     assert.equal(errors.badName.exitCode, 2);
   });
 }
-
-test('a missing native addon is a CheckCouldNotRunError (exit 3) saying how to build it', async (t) => {
-  // A copy of the compiled modules in a tree without native/build, as after `npm ci --ignore-scripts`.
-  const lab = new Lab();
-  t.after(() => lab.destroy());
-  const tree = lab.tmpdir();
-  mkdirSync(join(tree, 'dist', 'src', 'mesh'), { recursive: true });
-  cpSync(join(projectRoot, 'dist', 'src', 'errors.js'), join(tree, 'dist', 'src', 'errors.js'));
-  cpSync(join(projectRoot, 'dist', 'src', 'mesh', 'tun.js'), join(tree, 'dist', 'src', 'mesh', 'tun.js'));
-  cpSync(join(projectRoot, 'package.json'), join(tree, 'package.json'));
-  const script = `import('${join(tree, 'dist', 'src', 'mesh', 'tun.js')}').then((m) => { try { m.openTun('nmx0'); } catch (e) { console.log(JSON.stringify({ kind: e.constructor.name, exitCode: e.exitCode, message: e.message, hint: e.hint })); } });`;
-  const result = await run(process.execPath, ['-e', script]);
-  const error = JSON.parse(result.stdout);
-  assert.equal(error.kind, 'CheckCouldNotRunError');
-  assert.equal(error.exitCode, 3);
-  assert.match(error.message, /native TUN addon is not built .*native\/build\/Release\/netmend_tun\.node is missing/);
-  assert.match(error.hint, /npm run build:native/);
-});
 
 test('without root: opening TUN says permission denied (exit 3), netlink writes say needs root (exit 4)', { skip }, async (t) => {
   const lab = Lab.forTest(t);
