@@ -63,13 +63,13 @@ after(() => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
-test('installed with --ignore-scripts and no compiler: --version reports the x64 prebuild loaded, nothing was compiled', { skip, timeout: 60_000 }, async () => {
+test('installed with --ignore-scripts and no compiler: --version reports this platform\'s prebuild loaded, nothing was compiled', { skip, timeout: 60_000 }, async () => {
   const found = await run('/bin/sh', ['-c', 'for tool in cc gcc c++ g++ make python3 python node-gyp; do command -v $tool; done; true'], { env });
   assert.equal(found.stdout, '', 'the PATH of this install has no build tools');
   const version = await installedNetmend(['--version']);
   assert.equal(version.code, 0, version.stderr);
-  assert.match(version.stdout, /^netmend\/\d+\.\d+\.\d+ linux-x64 node-v\d+/);
-  assert.match(version.stdout, /\ntun addon: loaded native\/prebuilds\/linux-x64\/netmend_tun\.napi\.glibc\.node\n/);
+  assert.match(version.stdout, new RegExp(`^netmend/\\d+\\.\\d+\\.\\d+ linux-${process.arch} node-v\\d+`));
+  assert.match(version.stdout, new RegExp(`\ntun addon: loaded native/prebuilds/linux-${process.arch}/netmend_tun\\.napi\\.glibc(\\.armv7)?\\.node\n`));
   assert.equal(existsSync(join(installed, 'native', 'build')), false);
   assert.equal(existsSync(join(installed, 'dist', 'test')), false);
 });
@@ -94,10 +94,10 @@ test('with prebuilds and scripts allowed, `npm rebuild` compiles nothing', { ski
 });
 
 test('with no prebuild for the platform: node up exits 3 in one line naming it and what to do; doctor and --version still work', { skip, timeout: 60_000 }, async (t) => {
-  rmSync(join(installed, 'native', 'prebuilds', 'linux-x64'), { recursive: true });
+  rmSync(join(installed, 'native', 'prebuilds', `linux-${process.arch}`), { recursive: true });
   const version = await installedNetmend(['--version']);
   assert.equal(version.code, 0, version.stderr);
-  assert.match(version.stdout, /\ntun addon: not available: the native TUN addon has no build for linux-x64 \(glibc [\d.]+\)\n/);
+  assert.match(version.stdout, new RegExp(`\ntun addon: not available: the native TUN addon has no build for linux-${process.arch} \\(.*glibc [\\d.]+\\)\n`));
 
   const lab = Lab.forTest(t);
   const ns = await lab.netns('inst');
@@ -107,7 +107,7 @@ test('with no prebuild for the platform: node up exits 3 in one line naming it a
   const up = await run('ip', ['netns', 'exec', ns, netmendExe, 'node', 'up', '-c', config], { env: { ...env, NETMEND_RUN_DIR: lab.tmpdir() } });
   assert.equal(up.code, 3, up.stderr);
   assert.equal(up.stderr.trim().split('\n').length, 1, up.stderr);
-  assert.match(up.stderr, /no build for linux-x64 .*npm rebuild -g --allow-scripts=netmend netmend/);
+  assert.match(up.stderr, new RegExp(`no build for linux-${process.arch} .*npm rebuild -g --allow-scripts=netmend netmend`));
   assert.notEqual((await lab.exec(ns, 'ip', ['link', 'show', iface])).code, 0, 'no interface was created');
 
   const doctor = await installedNetmend(['doctor', 'routes'], ns);
