@@ -37,11 +37,13 @@ function onPath(binary) {
   return (process.env.PATH ?? '').split(delimiter).some((dir) => dir && existsSync(join(dir, binary)));
 }
 
-/** The compiler for a target: the host's own `cc` for its own arch, else the cross gcc. */
+/** The compiler for a target: the host's own `cc` for its own arch, else the cross gcc with its
+ *  libc headers (Debian installs gcc-*-linux-gnu without them under --no-install-recommends). */
 function toolchainOf(target) {
   if (target.arch === hostArch()) return onPath('cc') ? { native: true, strip: 'strip' } : undefined;
   const gcc = `${target.triple}-gcc`;
-  return onPath(gcc) ? { native: false, gcc, strip: `${target.triple}-strip` } : undefined;
+  if (!onPath(gcc) || !existsSync(`/usr/${target.triple}/include/stdio.h`)) return undefined;
+  return { native: false, gcc, strip: `${target.triple}-strip` };
 }
 
 /** npm's bundled node-gyp: npm names it for scripts it runs; otherwise found beside npm itself. */
