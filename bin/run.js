@@ -10,7 +10,8 @@ const argv = process.argv.slice(2);
 
 if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v' || argv[0] === 'version')) {
   const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
-  process.stdout.write(`netmend/${version} ${process.platform}-${process.arch} node-${process.version}\n`);
+  const { nativeAddonStatus } = await import('../dist/src/native/addon.js');
+  process.stdout.write(`netmend/${version} ${process.platform}-${process.arch} node-${process.version}\ntun addon: ${nativeAddonStatus()}\n`);
   process.exit(0);
 }
 

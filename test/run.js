@@ -31,24 +31,47 @@ const needed = {
   python3: 'python3',
   nft: 'nftables',
   turnserver: 'coturn',
+  // the prebuilt addons for arm64 and armv7 (native/prebuild.js) and running them (test/lab/prebuild-qemu)
+  'aarch64-linux-gnu-gcc': 'gcc-aarch64-linux-gnu',
+  '/usr/aarch64-linux-gnu/include/stdio.h': 'libc6-dev-arm64-cross',
+  'arm-linux-gnueabihf-gcc': 'gcc-arm-linux-gnueabihf',
+  '/usr/arm-linux-gnueabihf/include/stdio.h': 'libc6-dev-armhf-cross',
+  'qemu-aarch64-static': 'qemu-user-static',
+  'qemu-arm-static': 'qemu-user-static',
 };
 
+// Debian architectures whose packages test/lab/prebuild-qemu downloads (Node and its libraries
+// for a qemu-user sysroot); dpkg must know them before apt can fetch their package lists.
+const foreignArchitectures = ['arm64', 'armhf'];
+
 function have(binary) {
+  if (binary.startsWith('/')) return existsSync(binary);
   for (const dir of ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin']) {
     if (existsSync(join(dir, binary))) return true;
   }
   return false;
 }
 
+function addForeignArchitectures(env) {
+  const known = spawnSync('dpkg', ['--print-foreign-architectures'], { encoding: 'utf8' });
+  if (known.status !== 0) return;
+  const missing = foreignArchitectures.filter((arch) => !known.stdout.split('\n').includes(arch));
+  if (missing.length === 0) return;
+  console.error(`test: adding Debian architectures ${missing.join(' ')}`);
+  for (const arch of missing) spawnSync('dpkg', ['--add-architecture', arch], { stdio: 'inherit' });
+  spawnSync('apt-get', ['update', '-q'], { stdio: 'inherit', env });
+}
+
 function installMissing() {
   const missing = [...new Set(Object.entries(needed).filter(([bin]) => !have(bin)).map(([, pkg]) => pkg))];
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  if (process.getuid?.() === 0) addForeignArchitectures(env);
   if (missing.length === 0) return;
   if (process.getuid?.() !== 0) {
     console.error(`test: missing Debian packages (${missing.join(' ')}); lab tests need root and will be skipped`);
     return;
   }
   console.error(`test: installing ${missing.join(' ')}`);
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   const install = () => spawnSync('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...missing], { stdio: 'inherit', env });
   let result = install();
   if (result.status !== 0) {
@@ -71,20 +94,17 @@ function findTests(dir, out = []) {
   return out;
 }
 
-function buildNativeAddonIfStale() {
-  const addon = join(root, 'native', 'build', 'Release', 'netmend_tun.node');
-  const sources = ['tun.c', 'binding.gyp'].map((file) => join(root, 'native', file));
-  if (existsSync(addon) && !sources.some((file) => statSync(file).mtimeMs > statSync(addon).mtimeMs)) return;
-  // through npm: it puts its bundled node-gyp on PATH and passes nodedir from the npm config
-  const gyp = spawnSync('npm', ['run', '--silent', 'build:native'], { cwd: root, stdio: 'inherit' });
-  if (gyp.status !== 0) {
-    console.error('test: building the native TUN addon failed (needs node-gyp, make, g++, Node headers)');
+// The prebuilt addons, rebuilt when native/'s sources changed (native/prebuild.js keeps a hash).
+function buildNativeAddons() {
+  const build = spawnSync(process.execPath, [join(root, 'native', 'prebuild.js')], { cwd: root, stdio: 'inherit' });
+  if (build.status !== 0) {
+    console.error('test: building the native TUN addon failed');
     process.exit(1);
   }
 }
 
 installMissing();
-buildNativeAddonIfStale();
+buildNativeAddons();
 // NETMEND_ALLOW_TYPE_ERRORS=1 keeps going when tsc reports errors (it still emits JS): for
 // work in progress while others' files are mid-change. CI never sets it.
 const tsc = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', root], { cwd: root, stdio: 'inherit' });

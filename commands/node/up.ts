@@ -17,6 +17,9 @@ export default class NodeUp extends BaseCommand {
     const { readMeshConfig } = await import('../../src/mesh/config.js');
     const config = readMeshConfig(flags.config);
     if (!isRoot()) throw new NeedsRootError('netmend node up (it creates a TUN interface)');
+    // Before any socket or interface exists: without the addon there is nothing to start.
+    const { loadNativeAddon } = await import('../../src/native/addon.js');
+    loadNativeAddon();
     const { startNode } = await import('../../src/mesh/node.js');
     const level = flags.verbose ? 'verbose' : parseLogLevel(process.env.LOG_LEVEL);
     const node = await startNode(config, { logLevel: level });

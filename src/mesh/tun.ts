@@ -3,10 +3,8 @@
  * cannot issue TUNSETIFF, and a blocking read() on the event loop would stall everything else.
  * Packets cross between native code and JavaScript in batches, one call per batch each way.
  */
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import { CheckCouldNotRunError, InputError } from '../errors.js';
+import { loadNativeAddon } from '../native/addon.js';
 
 export interface TunDevice {
   readonly name: string;
@@ -52,25 +50,6 @@ interface TunAddon {
   stats(handle: NativeHandle): TunStats;
   flush(handle: NativeHandle, timeoutMs: number): boolean;
   close(handle: NativeHandle): void;
-}
-
-// dist/src/mesh/tun.js -> <project>/native/build/Release/
-export const addonPath = fileURLToPath(new URL('../../../native/build/Release/netmend_tun.node', import.meta.url));
-
-let addon: TunAddon | undefined;
-function loadAddon(): TunAddon {
-  if (addon) return addon;
-  if (!existsSync(addonPath)) {
-    throw new CheckCouldNotRunError(`the native TUN addon is not built (${addonPath} is missing)`,
-      'build it with `npm run build:native` (needs node-gyp, g++ and the Node headers)');
-  }
-  try {
-    addon = createRequire(import.meta.url)(addonPath) as TunAddon;
-  } catch (error) {
-    throw new CheckCouldNotRunError(`cannot load the native TUN addon ${addonPath}: ${(error as Error).message.split('\n')[0]}`,
-      'rebuild it for this Node version with `npm run build:native`', error);
-  }
-  return addon;
 }
 
 const INTERFACE_NAME = /^[A-Za-z0-9_=+.-]{1,15}$/;
@@ -157,7 +136,7 @@ class AddonTunDevice implements NativeTunDevice {
  *  with a clear hint when the native addon is missing or /dev/net/tun cannot be opened. */
 export function openTun(name: string): NativeTunDevice {
   if (!INTERFACE_NAME.test(name)) throw new InputError(`'${name}' is not a valid interface name`, 'use 1-15 letters, digits or _=+.-');
-  const native = loadAddon();
+  const native = loadNativeAddon<TunAddon>();
   let opened: [NativeHandle, string];
   try {
     opened = native.open(name);

@@ -56,8 +56,11 @@ export function newNode(kind: Node['kind'], ns: string, address: string, port: n
   return { kind, ns, iface: uniqueName(kind === 'netmend' ? 'nmn' : 'nmg'), privateKey, publicKey: publicKeyOf(privateKey), address, port, log: [] };
 }
 
-/** Starts a node with its peers; resolves once its UAPI socket answers and the link is up. */
-export async function startNode(lab: Lab, node: Node, peers: PeerSpec[], options: { runDir?: string; nodeArgs?: string[] } = {}): Promise<void> {
+/**
+ * Starts a node with its peers; resolves once its UAPI socket answers and the link is up.
+ * `netmend`: an installed netmend executable to run instead of the checkout's (with `env` added).
+ */
+export async function startNode(lab: Lab, node: Node, peers: PeerSpec[], options: { runDir?: string; nodeArgs?: string[]; netmend?: string; env?: NodeJS.ProcessEnv } = {}): Promise<void> {
   const socket = `/var/run/wireguard/${node.iface}.sock`;
   lab.onCleanup(async () => {
     if (node.process && node.process.exitCode === null && node.process.signalCode === null) {
@@ -79,8 +82,9 @@ export async function startNode(lab: Lab, node: Node, peers: PeerSpec[], options
     writeFileSync(file, `${lines.join('\n')}\n`);
     chmodSync(file, 0o600);
     node.runDir = options.runDir ?? dir;
-    const child = lab.spawn(node.ns, process.execPath, [...(options.nodeArgs ?? []), netmendBin, 'node', 'up', '-c', file, '--verbose'], {
-      env: { ...process.env, NETMEND_RUN_DIR: node.runDir },
+    const command = options.netmend ? [options.netmend] : [process.execPath, ...(options.nodeArgs ?? []), netmendBin];
+    const child = lab.spawn(node.ns, command[0], [...command.slice(1), 'node', 'up', '-c', file, '--verbose'], {
+      env: { ...process.env, ...options.env, NETMEND_RUN_DIR: node.runDir },
     });
     node.process = child;
     child.stderr?.on('data', (chunk) => node.log.push(String(chunk)));
@@ -197,10 +201,10 @@ export async function twoHosts(lab: Lab): Promise<{ nsA: string; nsB: string; ve
  * netmend on 10.232.0.1 (nsA, `port`) initiating to wireguard-go on 10.232.0.2 (nsB, `port` + 1),
  * which is given no endpoint and learns netmend's from the handshake.
  */
-export async function netmendInitiatesToWireguardGo(lab: Lab, nsA: string, nsB: string, port: number): Promise<{ mine: Node; theirs: Node }> {
+export async function netmendInitiatesToWireguardGo(lab: Lab, nsA: string, nsB: string, port: number, netmendOptions: { netmend?: string; env?: NodeJS.ProcessEnv } = {}): Promise<{ mine: Node; theirs: Node }> {
   const mine = newNode('netmend', nsA, '10.232.0.1', port);
   const theirs = newNode('wireguard-go', nsB, '10.232.0.2', port + 1);
   await startNode(lab, theirs, [{ node: mine }]);
-  await startNode(lab, mine, [{ node: theirs, endpoint: `10.231.0.2:${port + 1}` }]);
+  await startNode(lab, mine, [{ node: theirs, endpoint: `10.231.0.2:${port + 1}` }], netmendOptions);
   return { mine, theirs };
 }

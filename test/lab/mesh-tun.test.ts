@@ -10,12 +10,13 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import type { Readable } from 'node:stream';
-import { cpSync, mkdirSync, writeSync } from 'node:fs';
+import { writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Lab, labUnavailable, projectRoot, run, uniqueName } from './harness.js';
+import { echoReply } from './packets.js';
 
 const LOCAL4 = '10.201.0.1/24';
 const REMOTE4 = '10.201.0.2';
@@ -26,38 +27,6 @@ const TIMER_MS = 10;
 const ANSWERS_FD = 3;
 
 // ---------------------------------------------------------------- child (inside the namespace)
-
-/** RFC 1624 incremental checksum update for one 16-bit word changing from `from` to `to`. */
-function updateChecksum(checksum: number, from: number, to: number): number {
-  let sum = (~checksum & 0xffff) + (~from & 0xffff) + to;
-  sum = (sum & 0xffff) + (sum >>> 16);
-  sum = (sum & 0xffff) + (sum >>> 16);
-  return ~sum & 0xffff;
-}
-
-/** The echo reply for an ICMP/ICMPv6 echo request, or undefined for any other packet. */
-function echoReply(packet: Buffer): Buffer | undefined {
-  const version = packet[0] >> 4;
-  if (version === 4 && packet.length >= 28 && packet[9] === 1) {
-    const headerLength = (packet[0] & 0x0f) * 4;
-    if (packet[headerLength] !== 8) return undefined;
-    const reply = Buffer.from(packet);
-    packet.copy(reply, 12, 16, 20);
-    packet.copy(reply, 16, 12, 16);
-    reply[headerLength] = 0;
-    reply.writeUInt16BE(updateChecksum(reply.readUInt16BE(headerLength + 2), 0x0800, 0x0000), headerLength + 2);
-    return reply;
-  }
-  if (version === 6 && packet.length >= 48 && packet[6] === 58 && packet[40] === 128) {
-    const reply = Buffer.from(packet);
-    packet.copy(reply, 8, 24, 40);
-    packet.copy(reply, 24, 8, 24);
-    reply[40] = 129;
-    reply.writeUInt16BE(updateChecksum(reply.readUInt16BE(42), 0x8000, 0x8100), 42);
-    return reply;
-  }
-  return undefined;
-}
 
 function ipv4Checksum(header: Buffer): number {
   let sum = 0;
@@ -325,24 +294,6 @@ if (process.env.MESH_TUN_CHILD === '1') {
     assert.equal(errors.badName.exitCode, 2);
   });
 }
-
-test('a missing native addon is a CheckCouldNotRunError (exit 3) saying how to build it', async (t) => {
-  // A copy of the compiled modules in a tree without native/build, as after `npm ci --ignore-scripts`.
-  const lab = new Lab();
-  t.after(() => lab.destroy());
-  const tree = lab.tmpdir();
-  mkdirSync(join(tree, 'dist', 'src', 'mesh'), { recursive: true });
-  cpSync(join(projectRoot, 'dist', 'src', 'errors.js'), join(tree, 'dist', 'src', 'errors.js'));
-  cpSync(join(projectRoot, 'dist', 'src', 'mesh', 'tun.js'), join(tree, 'dist', 'src', 'mesh', 'tun.js'));
-  cpSync(join(projectRoot, 'package.json'), join(tree, 'package.json'));
-  const script = `import('${join(tree, 'dist', 'src', 'mesh', 'tun.js')}').then((m) => { try { m.openTun('nmx0'); } catch (e) { console.log(JSON.stringify({ kind: e.constructor.name, exitCode: e.exitCode, message: e.message, hint: e.hint })); } });`;
-  const result = await run(process.execPath, ['-e', script]);
-  const error = JSON.parse(result.stdout);
-  assert.equal(error.kind, 'CheckCouldNotRunError');
-  assert.equal(error.exitCode, 3);
-  assert.match(error.message, /native TUN addon is not built .*native\/build\/Release\/netmend_tun\.node is missing/);
-  assert.match(error.hint, /npm run build:native/);
-});
 
 test('without root: opening TUN says permission denied (exit 3), netlink writes say needs root (exit 4)', { skip }, async (t) => {
   const lab = Lab.forTest(t);

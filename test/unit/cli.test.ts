@@ -11,6 +11,8 @@ test('--version prints name, version, platform and node', async () => {
   const result = await netmend(['--version']);
   assert.equal(result.code, 0);
   assert.match(result.stdout, /^netmend\/\d+\.\d+\.\d+ linux-\w+ node-v20\./);
+  // test/run.js built the prebuilds and removed native/build: a checkout loads what a user gets
+  assert.match(result.stdout, /\ntun addon: loaded native\/prebuilds\/linux-\w+\/netmend_tun\.[\w.]+\.node\n$/);
 });
 
 test('an unknown flag is a one-line usage error with exit 2', async () => {
