@@ -111,7 +111,7 @@ test('netmend doctor: every topic green on a healthy Tailscale host', { skip: la
   writeScenario(dir, scenarios(Date.now()).healthy, host.root);
   const run = await doctor(host, dir, ['doctor']);
   const topics = new Set(run.document.checks.map((check) => check.id.split('.')[0]));
-  assert.deepEqual([...topics].sort(), ['dns', 'mesh', 'routes']);
+  assert.deepEqual([...topics].sort(), ['dns', 'forward', 'mesh', 'routes']);
   const bad = run.document.checks.filter((check) => check.status === 'fail' || check.status === 'error' || check.status === 'warn');
   assert.deepEqual(bad, [], JSON.stringify(bad, null, 1));
   assert.equal(run.code, 0);
