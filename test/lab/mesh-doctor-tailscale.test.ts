@@ -116,4 +116,6 @@ test('netmend doctor: every topic green on a healthy Tailscale host', { skip: la
   assert.deepEqual(bad, [], JSON.stringify(bad, null, 1));
   assert.equal(run.code, 0);
   for (const id of TAILSCALE_IDS) assert.equal(run.byId[id].status, 'pass', id);
+  // routes.* and mesh.* both need Tailscale's prefs and status: each command runs once per run.
+  assert.deepEqual(readFileSync(join(dir, 'calls.log'), 'utf8').trim().split('\n').sort(), ['prefs', 'serve', 'status']);
 });
