@@ -10,6 +10,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Lab, labUnavailable, uniqueName } from './harness.js';
+import { doctorJson } from './doctor-json.js';
 
 const skip = labUnavailable();
 
@@ -37,8 +38,8 @@ test('a CGNAT WAN inside 100.64.0.0/10: the doctor\'s fix keeps the WAN subnet o
   assert.match(await lab.ip(host, 'route', 'get', ISP_GATEWAY), /dev tailscale0 table 52/);
   assert.equal(await ping(), false, 'the ISP gateway is unreachable: its packets go into the tunnel');
 
-  const before = JSON.parse((await netmend(['doctor', 'routes', '--json'])).stdout) as { checks: Array<{ id: string; status: string; summary: string; fix: { command: string; explanation: string } | null }> };
-  const overlap = before.checks.find((check) => check.id === 'routes.overlapping-advertised')!;
+  const doctor = () => doctorJson(lab, host, ['doctor', 'routes'], { SSH_CONNECTION: '' });
+  const overlap = (await doctor()).byId['routes.overlapping-advertised'];
   assert.equal(overlap.status, 'fail', overlap.summary);
   assert.match(overlap.summary, /100\.72\.1\.5\/24 on .* inside 100\.64\.0\.0\/10.*goes into the tunnel/);
   assert.equal(overlap.fix?.command, `netmend fix subnet-routes --lan ${WAN}`);
@@ -55,8 +56,7 @@ test('a CGNAT WAN inside 100.64.0.0/10: the doctor\'s fix keeps the WAN subnet o
   assert.ok(existsSync(udev));
   assert.match(readFileSync(udev, 'utf8'), /rule add to 100\.72\.1\.0\/24 lookup main priority 5205/);
 
-  const after = JSON.parse((await netmend(['doctor', 'routes', '--json'])).stdout) as typeof before;
-  const fixed = after.checks.find((check) => check.id === 'routes.overlapping-advertised')!;
+  const fixed = (await doctor()).byId['routes.overlapping-advertised'];
   assert.equal(fixed.status, 'pass', fixed.summary);
   assert.match(fixed.summary, /kept on main by a rule ahead of the mesh's lookup/);
 });

@@ -8,32 +8,23 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Lab, labUnavailable, uniqueName } from './harness.js';
+import { doctorJson, type DoctorCheckJson, type DoctorRun as DoctorJsonRun } from './doctor-json.js';
 
 const skipLab = labUnavailable();
 
-interface DoctorRun {
-  code: number;
-  stdout: string;
-  stderr: string;
-  document: { version: number; host: string; checks: Array<{ id: string; status: string; summary: string; evidence: string[]; fix: { command: string; explanation: string } | null }>; summary: Record<string, number> };
+interface DoctorRun extends DoctorJsonRun {
   status(id: string): string | undefined;
-  check(id: string): { id: string; status: string; summary: string; evidence: string[]; fix: { command: string; explanation: string } | null };
+  check(id: string): DoctorCheckJson;
 }
 
 async function doctor(lab: Lab, ns: string, extra: string[] = []): Promise<DoctorRun> {
-  const result = await lab.netmend(ns, ['doctor', 'routes', '--json', ...extra]);
-  let document: DoctorRun['document'];
-  try {
-    document = JSON.parse(result.stdout);
-  } catch {
-    throw new Error(`doctor routes did not print JSON (exit ${result.code}): ${result.stderr}${result.stdout}`);
-  }
+  const run = await doctorJson(lab, ns, ['doctor', 'routes', ...extra]);
   const check = (id: string) => {
-    const found = document.checks.find((entry) => entry.id === id);
-    if (!found) throw new Error(`no result for ${id}: ${result.stdout}`);
+    const found = run.byId[id];
+    if (!found) throw new Error(`no result for ${id}: ${run.stdout}`);
     return found;
   };
-  return { ...result, document, status: (id) => document.checks.find((entry) => entry.id === id)?.status, check };
+  return { ...run, status: (id) => run.byId[id]?.status, check };
 }
 
 interface MeshHost {

@@ -7,19 +7,14 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Lab, labUnavailable, uniqueName } from './harness.js';
+import { doctorJson, type DoctorRun } from './doctor-json.js';
 import { startSshd } from './sshd.js';
 
 type Verdicts = Record<string, string>;
 
-async function verdicts(lab: Lab, ns: string | undefined, args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; verdicts: Verdicts; document: { checks: Array<{ id: string; status: string; summary: string; evidence: string[] }> } }> {
-  const result = await lab.netmend(ns, ['doctor', 'routes', '--json', ...args], { env });
-  let document;
-  try {
-    document = JSON.parse(result.stdout);
-  } catch {
-    throw new Error(`no JSON (exit ${result.code}): ${result.stderr}${result.stdout}`);
-  }
-  return { code: result.code, document, verdicts: Object.fromEntries(document.checks.map((check: { id: string; status: string }) => [check.id, check.status])) };
+async function verdicts(lab: Lab, ns: string | undefined, args: string[], env: NodeJS.ProcessEnv = {}): Promise<DoctorRun & { verdicts: Verdicts }> {
+  const run = await doctorJson(lab, ns, ['doctor', 'routes', ...args], env);
+  return { ...run, verdicts: Object.fromEntries(run.document.checks.map((check) => [check.id, check.status])) };
 }
 
 /**

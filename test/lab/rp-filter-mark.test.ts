@@ -9,11 +9,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Lab, labUnavailable, uniqueName } from './harness.js';
+import { doctorJson, type DoctorCheckJson } from './doctor-json.js';
 
 const skip = labUnavailable();
 const EXIT_NODE_ENDPOINT = '198.51.100.1';
-
-interface CheckJson { id: string; status: string; summary: string; evidence: string[]; fix: { command: string } | null }
 
 test('strict rp_filter with tailscaled\'s connmark rules: src_valid_mark decides whether the reply arrives, and the check agrees', { skip, timeout: 120_000 }, async (t) => {
   const lab = Lab.forTest(t);
@@ -42,10 +41,7 @@ test('strict rp_filter with tailscaled\'s connmark rules: src_valid_mark decides
   }
   // tailscaled's own packet: marked 0x80000, so rule 5210 sends it out of the uplink.
   const reply = async () => (await lab.exec(host, 'ping', ['-c', '1', '-W', '2', '-m', String(0x80000), EXIT_NODE_ENDPOINT])).code === 0;
-  const check = async (): Promise<CheckJson> => {
-    const result = await lab.netmend(host, ['doctor', 'routes', '--check', 'routes.rp-filter-strict', '--json']);
-    return (JSON.parse(result.stdout) as { checks: CheckJson[] }).checks[0];
-  };
+  const check = async (): Promise<DoctorCheckJson> => (await doctorJson(lab, host, ['doctor', 'routes', '--check', 'routes.rp-filter-strict'])).document.checks[0];
 
   await lab.exec(host, 'sysctl', ['-qw', 'net.ipv4.conf.all.src_valid_mark=1']);
   assert.equal(await reply(), true, 'with src_valid_mark=1 the restored mark routes the reverse path through main: the reply arrives');
