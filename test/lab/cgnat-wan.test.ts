@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { Lab, labUnavailable, uniqueName } from './harness.js';
+import { Lab, labUnavailable } from './harness.js';
 import { doctorJson } from './doctor-json.js';
 
 const skip = labUnavailable();
@@ -20,14 +20,11 @@ const ISP_GATEWAY = '100.72.1.1';
 
 test('a CGNAT WAN inside 100.64.0.0/10: the doctor\'s fix keeps the WAN subnet on main, proven with ping', { skip, timeout: 120_000 }, async (t) => {
   const lab = Lab.forTest(t);
-  const host = await lab.netns('cg');
-  const isp = await lab.netns('ci');
-  const wan = uniqueName('cgw');
-  const ispIf = uniqueName('cgi');
-  await lab.veth(host, wan, isp, ispIf);
-  await lab.ip(host, 'addr', 'add', `${HOST}/24`, 'dev', wan);
-  await lab.ip(isp, 'addr', 'add', `${ISP_GATEWAY}/24`, 'dev', ispIf);
-  await lab.ip(host, 'route', 'add', 'default', 'via', ISP_GATEWAY, 'dev', wan);
+  const { host } = await lab.linkedPair(
+    { label: 'cg', ifPrefix: 'cgw', addresses: [`${HOST}/24`] },
+    { label: 'ci', ifPrefix: 'cgi', addresses: [`${ISP_GATEWAY}/24`] },
+    { gateway: ISP_GATEWAY },
+  );
   await lab.tun(host, 'tailscale0', { addresses: ['100.100.1.2/32'] });
   await lab.tailscaleRules(host, { families: [4] });
   await lab.ip(host, 'route', 'add', '100.64.0.0/10', 'dev', 'tailscale0', 'table', '52');

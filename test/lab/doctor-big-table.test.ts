@@ -14,13 +14,11 @@ const PLAIN_ROUTES = 6000;
 
 test('doctor routes on a big table: the netlink read (plain gateway routes left raw) equals the ip -json read', { skip: labUnavailable(), timeout: 240_000 }, async (t) => {
   const lab = Lab.forTest(t);
-  const ns = await lab.netns('dbig');
-  const peer = await lab.netns('dbigp');
-  const lan = uniqueName('lan');
-  const peerIf = uniqueName('lanp');
-  await lab.veth(ns, lan, peer, peerIf);
-  await lab.ip(ns, 'addr', 'add', '192.168.9.1/24', 'dev', lan);
-  await lab.ip(ns, 'route', 'add', 'default', 'via', '192.168.9.2');
+  const { host: ns, hostIf: lan } = await lab.linkedPair(
+    { label: 'dbig', ifPrefix: 'lan', addresses: ['192.168.9.1/24'] },
+    { label: 'dbigp', ifPrefix: 'lanp' },
+    { gateway: '192.168.9.2' },
+  );
   const tun = uniqueName('tailscale');
   await lab.tun(ns, tun, { addresses: ['100.100.1.2/32'] });
   await lab.ip(ns, 'rule', 'add', 'priority', '5270', 'lookup', '52');

@@ -50,15 +50,11 @@ interface MeshHostOptions {
  * rules and table 52 holding a peer and the mesh's ULA.
  */
 async function meshHost(lab: Lab, options: MeshHostOptions = {}): Promise<MeshHost> {
-  const ns = await lab.netns('dr');
-  const peer = await lab.netns('dp');
-  const lan = uniqueName('lan');
-  const peerIf = uniqueName('lanp');
-  await lab.veth(ns, lan, peer, peerIf);
-  await lab.ip(ns, 'addr', 'add', '10.77.0.4/24', 'dev', lan);
-  await lab.ip(ns, '-6', 'addr', 'add', '2001:db8:77::4/64', 'dev', lan, 'nodad');
-  await lab.ip(peer, 'addr', 'add', '10.77.0.1/24', 'dev', peerIf);
-  await lab.ip(ns, 'route', 'add', 'default', 'via', '10.77.0.1');
+  const { host: ns, hostIf: lan } = await lab.linkedPair(
+    { label: 'dr', ifPrefix: 'lan', addresses: ['10.77.0.4/24', '2001:db8:77::4/64'] },
+    { label: 'dp', ifPrefix: 'lanp', addresses: ['10.77.0.1/24'] },
+    { gateway: '10.77.0.1' },
+  );
   await lab.waitForLinkLocalRoute(ns, lan);
   if (!options.linkLocal) await lab.exec(ns, 'sysctl', ['-qw', 'net.ipv6.conf.default.addr_gen_mode=1']);
   const tun = options.tunName ?? uniqueName('tailscale');
@@ -80,12 +76,7 @@ async function routeGetDev(lab: Lab, ns: string, ...args: string[]): Promise<str
 test('doctor routes on the real kernel', { skip: skipLab, concurrency: 1 }, async (t) => {
   await t.test('a host without any tunnel: everything skips or passes, exit 0', async (t) => {
     const lab = Lab.forTest(t);
-    const ns = await lab.netns('dn');
-    const peer = await lab.netns('dp');
-    const lan = uniqueName('lan');
-    await lab.veth(ns, lan, peer, uniqueName('lanp'));
-    await lab.ip(ns, 'addr', 'add', '10.77.0.4/24', 'dev', lan);
-    await lab.ip(ns, 'route', 'add', 'default', 'via', '10.77.0.1');
+    const { host: ns } = await lab.linkedPair({ label: 'dn', ifPrefix: 'lan', addresses: ['10.77.0.4/24'] }, { label: 'dp', ifPrefix: 'lanp' }, { gateway: '10.77.0.1' });
     const run = await doctor(lab, ns);
     assert.equal(run.code, 0, run.stdout);
     assert.equal(run.document.checks.length, 8);

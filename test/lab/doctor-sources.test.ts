@@ -23,14 +23,11 @@ async function verdicts(lab: Lab, ns: string | undefined, args: string[], env: N
  * the held-open tunnel.
  */
 async function busyboxRouter(lab: Lab): Promise<{ ns: string; lan: string; tun: string }> {
-  const ns = await lab.netns('db');
-  const peer = await lab.netns('dp');
-  const lan = uniqueName('lan');
-  const peerIf = uniqueName('lanp');
-  await lab.veth(ns, lan, peer, peerIf);
-  await lab.ip(ns, 'addr', 'add', '192.168.9.1/24', 'dev', lan);
-  await lab.ip(peer, 'addr', 'add', '192.168.9.2/24', 'dev', peerIf);
-  await lab.ip(ns, 'route', 'add', 'default', 'via', '192.168.9.2');
+  const { host: ns, hostIf: lan } = await lab.linkedPair(
+    { label: 'db', ifPrefix: 'lan', addresses: ['192.168.9.1/24'] },
+    { label: 'dp', ifPrefix: 'lanp', addresses: ['192.168.9.2/24'] },
+    { gateway: '192.168.9.2' },
+  );
   const tun = uniqueName('tailscale');
   await lab.tun(ns, tun, { addresses: ['100.100.1.2/32'] });
   await lab.waitForLinkLocalRoute(ns, tun);

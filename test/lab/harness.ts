@@ -74,6 +74,20 @@ function tunHolder(): string {
   return target;
 }
 
+/** One end of Lab.linkedPair: its namespace label, interface name prefix and addresses (with prefix length). */
+export interface PairEnd {
+  label: string;
+  ifPrefix: string;
+  addresses?: string[];
+}
+
+export interface LinkedPair {
+  host: string;
+  peer: string;
+  hostIf: string;
+  peerIf: string;
+}
+
 export class Lab {
   readonly namespaces: string[] = [];
   private readonly children: ChildProcess[] = [];
@@ -121,6 +135,24 @@ export class Lab {
     await must('ip', ['link', 'add', ifA, 'netns', nsA, 'type', 'veth', 'peer', 'name', ifB, 'netns', nsB]);
     await this.ip(nsA, 'link', 'set', ifA, 'up');
     await this.ip(nsB, 'link', 'set', ifB, 'up');
+  }
+
+  /**
+   * A host namespace and its neighbour (a LAN peer, an ISP) joined by a veth: each end gets its
+   * addresses (IPv6 ones without duplicate address detection), and the host a default route via
+   * `gateway` when given. Interface names are unique names made from the ends' prefixes.
+   */
+  async linkedPair(host: PairEnd, peer: PairEnd, options: { gateway?: string } = {}): Promise<LinkedPair> {
+    const pair = { host: await this.netns(host.label), peer: await this.netns(peer.label), hostIf: uniqueName(host.ifPrefix), peerIf: uniqueName(peer.ifPrefix) };
+    await this.veth(pair.host, pair.hostIf, pair.peer, pair.peerIf);
+    for (const [ns, dev, addresses] of [[pair.host, pair.hostIf, host.addresses], [pair.peer, pair.peerIf, peer.addresses]] as const) {
+      for (const address of addresses ?? []) {
+        if (address.includes(':')) await this.ip(ns, '-6', 'addr', 'add', address, 'dev', dev, 'nodad');
+        else await this.ip(ns, 'addr', 'add', address, 'dev', dev);
+      }
+    }
+    if (options.gateway) await this.ip(pair.host, 'route', 'add', 'default', 'via', options.gateway, 'dev', pair.hostIf);
+    return pair;
   }
 
   /**

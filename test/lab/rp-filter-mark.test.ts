@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Lab, labUnavailable, uniqueName } from './harness.js';
+import { Lab, labUnavailable } from './harness.js';
 import { doctorJson, type DoctorCheckJson } from './doctor-json.js';
 
 const skip = labUnavailable();
@@ -16,15 +16,12 @@ const EXIT_NODE_ENDPOINT = '198.51.100.1';
 
 test('strict rp_filter with tailscaled\'s connmark rules: src_valid_mark decides whether the reply arrives, and the check agrees', { skip, timeout: 120_000 }, async (t) => {
   const lab = Lab.forTest(t);
-  const host = await lab.netns('rp');
-  const isp = await lab.netns('ri');
-  const wan = uniqueName('rpw');
-  const ispIf = uniqueName('rpi');
-  await lab.veth(host, wan, isp, ispIf);
-  await lab.ip(host, 'addr', 'add', '10.50.0.2/24', 'dev', wan);
-  await lab.ip(isp, 'addr', 'add', '10.50.0.1/24', 'dev', ispIf);
+  const { host, peer: isp, hostIf: wan } = await lab.linkedPair(
+    { label: 'rp', ifPrefix: 'rpw', addresses: ['10.50.0.2/24'] },
+    { label: 'ri', ifPrefix: 'rpi', addresses: ['10.50.0.1/24'] },
+    { gateway: '10.50.0.1' },
+  );
   await lab.ip(isp, 'addr', 'add', `${EXIT_NODE_ENDPOINT}/32`, 'dev', 'lo');
-  await lab.ip(host, 'route', 'add', 'default', 'via', '10.50.0.1', 'dev', wan);
   // An exit node: table 52 takes the default; the uplink's own subnet is thrown back to main.
   await lab.tun(host, 'tailscale0', { addresses: ['100.100.1.2/32'] });
   await lab.tailscaleRules(host, { families: [4] });
