@@ -88,6 +88,16 @@ export interface LinkedPair {
   peerIf: string;
 }
 
+export interface NatPath {
+  client: string;
+  /** The client's interface toward the router. */
+  clientIf: string;
+  router: string;
+  server: string;
+  /** The router's outside interface, where a test puts its NAT rule. */
+  outside: string;
+}
+
 export class Lab {
   readonly namespaces: string[] = [];
   private readonly children: ChildProcess[] = [];
@@ -153,6 +163,30 @@ export class Lab {
     }
     if (options.gateway) await this.ip(pair.host, 'route', 'add', 'default', 'via', options.gateway, 'dev', pair.hostIf);
     return pair;
+  }
+
+  /**
+   * A client behind a forwarding router, and a server outside it: client -> router (`routerInside`
+   * | 198.51.100.1 on `outside`) -> server (`servers`, in 198.51.100.0/24). No NAT rule: each test
+   * sets its own on `outside`. The router forgets idle UDP mappings after `udpTimeoutSeconds`
+   * (real routers: 30-180 s), so a test meets fresh flows soon after changing the NAT.
+   */
+  async natPath(labels: [string, string, string], options: { client: string; routerInside: string; servers: string[]; udpTimeoutSeconds: number }): Promise<NatPath> {
+    const inside = await this.linkedPair(
+      { label: labels[0], ifPrefix: 'nmci', addresses: [options.client] },
+      { label: labels[1], ifPrefix: 'nmri', addresses: [options.routerInside] },
+      { gateway: options.routerInside.replace(/\/\d+$/, '') },
+    );
+    const server = await this.netns(labels[2]);
+    const outside = uniqueName('nmro');
+    const serverIf = uniqueName('nmso');
+    await this.veth(inside.peer, outside, server, serverIf);
+    await this.ip(inside.peer, 'addr', 'add', '198.51.100.1/24', 'dev', outside);
+    for (const address of options.servers) await this.ip(server, 'addr', 'add', address, 'dev', serverIf);
+    await this.exec(inside.peer, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
+    const timeout = String(options.udpTimeoutSeconds);
+    await this.exec(inside.peer, 'sysctl', ['-qw', `net.netfilter.nf_conntrack_udp_timeout=${timeout}`, `net.netfilter.nf_conntrack_udp_timeout_stream=${timeout}`]);
+    return { client: inside.host, clientIf: inside.hostIf, router: inside.peer, server, outside };
   }
 
   /**
