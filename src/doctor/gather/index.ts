@@ -53,7 +53,7 @@ export const gatherers: Record<string, Gatherer> = {
  */
 const SHARED_QUERIES = new Set(['tailscale status --json', 'tailscale debug prefs']);
 
-export function sharingQueries(runner: CommandRunner): CommandRunner {
+function sharingQueries(runner: CommandRunner): CommandRunner {
   const asked = new Map<string, Promise<RunResult>>();
   return {
     where: runner.where,

@@ -9,6 +9,7 @@ import type { CommandRunner, RunResult } from '../../system/exec.js';
 import type { TailscalePrefs, TailscaleStatus } from '../../tailscale/json.js';
 import type { HostState } from '../types.js';
 
+/** Kept exported here for code that reads TailscaleFacts.prefs. */
 export type { TailscalePrefs } from '../../tailscale/json.js';
 
 export interface TailscaleFacts {
@@ -59,12 +60,12 @@ export async function readTailscaleJson<T>(runner: CommandRunner, args: string[]
   }
 }
 
-/** `tailscale status --json`: read once per doctor run (see sharingQueries), by every gatherer that needs it. */
+/** `tailscale status --json`: asked by several gatherers, run once per doctor run (sharingQueries in index.ts). */
 export function readTailscaleStatus(runner: CommandRunner): Promise<TailscaleOutput<TailscaleStatus>> {
   return readTailscaleJson<TailscaleStatus>(runner, ['status', '--json'], 10_000);
 }
 
-/** `tailscale debug prefs`: read once per doctor run (see sharingQueries). */
+/** `tailscale debug prefs`: likewise run once per doctor run. */
 export function readTailscalePrefs(runner: CommandRunner): Promise<TailscaleOutput<TailscalePrefs>> {
   return readTailscaleJson<TailscalePrefs>(runner, ['debug', 'prefs'], 10_000);
 }
