@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { Lab, labUnavailable, uniqueName } from './harness.js';
+import { Lab, labUnavailable } from './harness.js';
+import { doctorJson } from './doctor-json.js';
 
 const skip = labUnavailable();
 
@@ -19,14 +20,11 @@ const ISP_GATEWAY = '100.72.1.1';
 
 test('a CGNAT WAN inside 100.64.0.0/10: the doctor\'s fix keeps the WAN subnet on main, proven with ping', { skip, timeout: 120_000 }, async (t) => {
   const lab = Lab.forTest(t);
-  const host = await lab.netns('cg');
-  const isp = await lab.netns('ci');
-  const wan = uniqueName('cgw');
-  const ispIf = uniqueName('cgi');
-  await lab.veth(host, wan, isp, ispIf);
-  await lab.ip(host, 'addr', 'add', `${HOST}/24`, 'dev', wan);
-  await lab.ip(isp, 'addr', 'add', `${ISP_GATEWAY}/24`, 'dev', ispIf);
-  await lab.ip(host, 'route', 'add', 'default', 'via', ISP_GATEWAY, 'dev', wan);
+  const { host } = await lab.linkedPair(
+    { label: 'cg', ifPrefix: 'cgw', addresses: [`${HOST}/24`] },
+    { label: 'ci', ifPrefix: 'cgi', addresses: [`${ISP_GATEWAY}/24`] },
+    { gateway: ISP_GATEWAY },
+  );
   await lab.tun(host, 'tailscale0', { addresses: ['100.100.1.2/32'] });
   await lab.tailscaleRules(host, { families: [4] });
   await lab.ip(host, 'route', 'add', '100.64.0.0/10', 'dev', 'tailscale0', 'table', '52');
@@ -37,8 +35,8 @@ test('a CGNAT WAN inside 100.64.0.0/10: the doctor\'s fix keeps the WAN subnet o
   assert.match(await lab.ip(host, 'route', 'get', ISP_GATEWAY), /dev tailscale0 table 52/);
   assert.equal(await ping(), false, 'the ISP gateway is unreachable: its packets go into the tunnel');
 
-  const before = JSON.parse((await netmend(['doctor', 'routes', '--json'])).stdout) as { checks: Array<{ id: string; status: string; summary: string; fix: { command: string; explanation: string } | null }> };
-  const overlap = before.checks.find((check) => check.id === 'routes.overlapping-advertised')!;
+  const doctor = () => doctorJson(lab, host, ['doctor', 'routes'], { SSH_CONNECTION: '' });
+  const overlap = (await doctor()).byId['routes.overlapping-advertised'];
   assert.equal(overlap.status, 'fail', overlap.summary);
   assert.match(overlap.summary, /100\.72\.1\.5\/24 on .* inside 100\.64\.0\.0\/10.*goes into the tunnel/);
   assert.equal(overlap.fix?.command, `netmend fix subnet-routes --lan ${WAN}`);
@@ -55,8 +53,7 @@ test('a CGNAT WAN inside 100.64.0.0/10: the doctor\'s fix keeps the WAN subnet o
   assert.ok(existsSync(udev));
   assert.match(readFileSync(udev, 'utf8'), /rule add to 100\.72\.1\.0\/24 lookup main priority 5205/);
 
-  const after = JSON.parse((await netmend(['doctor', 'routes', '--json'])).stdout) as typeof before;
-  const fixed = after.checks.find((check) => check.id === 'routes.overlapping-advertised')!;
+  const fixed = (await doctor()).byId['routes.overlapping-advertised'];
   assert.equal(fixed.status, 'pass', fixed.summary);
   assert.match(fixed.summary, /kept on main by a rule ahead of the mesh's lookup/);
 });

@@ -8,27 +8,17 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Lab, labUnavailable, uniqueName } from './harness.js';
+import { doctorJson } from './doctor-json.js';
 
 const PLAIN_ROUTES = 6000;
 
-async function doctorJson(lab: Lab, ns: string, args: string[]): Promise<{ code: number; document: { checks: Array<{ id: string; status: string; summary: string; evidence: string[] }> } }> {
-  const result = await lab.netmend(ns, ['doctor', 'routes', '--json', ...args], { timeoutMs: 120_000 });
-  try {
-    return { code: result.code, document: JSON.parse(result.stdout) };
-  } catch {
-    throw new Error(`no JSON (exit ${result.code}): ${result.stderr}${result.stdout}`);
-  }
-}
-
 test('doctor routes on a big table: the netlink read (plain gateway routes left raw) equals the ip -json read', { skip: labUnavailable(), timeout: 240_000 }, async (t) => {
   const lab = Lab.forTest(t);
-  const ns = await lab.netns('dbig');
-  const peer = await lab.netns('dbigp');
-  const lan = uniqueName('lan');
-  const peerIf = uniqueName('lanp');
-  await lab.veth(ns, lan, peer, peerIf);
-  await lab.ip(ns, 'addr', 'add', '192.168.9.1/24', 'dev', lan);
-  await lab.ip(ns, 'route', 'add', 'default', 'via', '192.168.9.2');
+  const { host: ns, hostIf: lan } = await lab.linkedPair(
+    { label: 'dbig', ifPrefix: 'lan', addresses: ['192.168.9.1/24'] },
+    { label: 'dbigp', ifPrefix: 'lanp' },
+    { gateway: '192.168.9.2' },
+  );
   const tun = uniqueName('tailscale');
   await lab.tun(ns, tun, { addresses: ['100.100.1.2/32'] });
   await lab.ip(ns, 'rule', 'add', 'priority', '5270', 'lookup', '52');
@@ -42,8 +32,8 @@ test('doctor routes on a big table: the netlink read (plain gateway routes left 
   lines.push(`route add 100.64.0.0/10 via 192.168.9.3 dev ${lan}`);
   await lab.batch(ns, lines);
 
-  const live = await doctorJson(lab, ns, ['--source', 'netlink']);
-  const json = await doctorJson(lab, ns, ['--source', 'ip-json']);
+  const live = await doctorJson(lab, ns, ['doctor', 'routes', '--source', 'netlink'], {}, 120_000);
+  const json = await doctorJson(lab, ns, ['doctor', 'routes', '--source', 'ip-json'], {}, 120_000);
   assert.equal(live.code, json.code);
   assert.deepEqual(live.document, json.document);
   assert.ok(live.document.checks.some((check) => check.status === 'fail'), JSON.stringify(live.document.checks.map((check) => check.status)));

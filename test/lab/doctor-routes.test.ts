@@ -8,32 +8,23 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Lab, labUnavailable, uniqueName } from './harness.js';
+import { doctorJson, type DoctorCheckJson, type DoctorRun as DoctorJsonRun } from './doctor-json.js';
 
 const skipLab = labUnavailable();
 
-interface DoctorRun {
-  code: number;
-  stdout: string;
-  stderr: string;
-  document: { version: number; host: string; checks: Array<{ id: string; status: string; summary: string; evidence: string[]; fix: { command: string; explanation: string } | null }>; summary: Record<string, number> };
+interface DoctorRun extends DoctorJsonRun {
   status(id: string): string | undefined;
-  check(id: string): { id: string; status: string; summary: string; evidence: string[]; fix: { command: string; explanation: string } | null };
+  check(id: string): DoctorCheckJson;
 }
 
 async function doctor(lab: Lab, ns: string, extra: string[] = []): Promise<DoctorRun> {
-  const result = await lab.netmend(ns, ['doctor', 'routes', '--json', ...extra]);
-  let document: DoctorRun['document'];
-  try {
-    document = JSON.parse(result.stdout);
-  } catch {
-    throw new Error(`doctor routes did not print JSON (exit ${result.code}): ${result.stderr}${result.stdout}`);
-  }
+  const run = await doctorJson(lab, ns, ['doctor', 'routes', ...extra]);
   const check = (id: string) => {
-    const found = document.checks.find((entry) => entry.id === id);
-    if (!found) throw new Error(`no result for ${id}: ${result.stdout}`);
+    const found = run.byId[id];
+    if (!found) throw new Error(`no result for ${id}: ${run.stdout}`);
     return found;
   };
-  return { ...result, document, status: (id) => document.checks.find((entry) => entry.id === id)?.status, check };
+  return { ...run, status: (id) => run.byId[id]?.status, check };
 }
 
 interface MeshHost {
@@ -59,15 +50,11 @@ interface MeshHostOptions {
  * rules and table 52 holding a peer and the mesh's ULA.
  */
 async function meshHost(lab: Lab, options: MeshHostOptions = {}): Promise<MeshHost> {
-  const ns = await lab.netns('dr');
-  const peer = await lab.netns('dp');
-  const lan = uniqueName('lan');
-  const peerIf = uniqueName('lanp');
-  await lab.veth(ns, lan, peer, peerIf);
-  await lab.ip(ns, 'addr', 'add', '10.77.0.4/24', 'dev', lan);
-  await lab.ip(ns, '-6', 'addr', 'add', '2001:db8:77::4/64', 'dev', lan, 'nodad');
-  await lab.ip(peer, 'addr', 'add', '10.77.0.1/24', 'dev', peerIf);
-  await lab.ip(ns, 'route', 'add', 'default', 'via', '10.77.0.1');
+  const { host: ns, hostIf: lan } = await lab.linkedPair(
+    { label: 'dr', ifPrefix: 'lan', addresses: ['10.77.0.4/24', '2001:db8:77::4/64'] },
+    { label: 'dp', ifPrefix: 'lanp', addresses: ['10.77.0.1/24'] },
+    { gateway: '10.77.0.1' },
+  );
   await lab.waitForLinkLocalRoute(ns, lan);
   if (!options.linkLocal) await lab.exec(ns, 'sysctl', ['-qw', 'net.ipv6.conf.default.addr_gen_mode=1']);
   const tun = options.tunName ?? uniqueName('tailscale');
@@ -89,12 +76,7 @@ async function routeGetDev(lab: Lab, ns: string, ...args: string[]): Promise<str
 test('doctor routes on the real kernel', { skip: skipLab, concurrency: 1 }, async (t) => {
   await t.test('a host without any tunnel: everything skips or passes, exit 0', async (t) => {
     const lab = Lab.forTest(t);
-    const ns = await lab.netns('dn');
-    const peer = await lab.netns('dp');
-    const lan = uniqueName('lan');
-    await lab.veth(ns, lan, peer, uniqueName('lanp'));
-    await lab.ip(ns, 'addr', 'add', '10.77.0.4/24', 'dev', lan);
-    await lab.ip(ns, 'route', 'add', 'default', 'via', '10.77.0.1');
+    const { host: ns } = await lab.linkedPair({ label: 'dn', ifPrefix: 'lan', addresses: ['10.77.0.4/24'] }, { label: 'dp', ifPrefix: 'lanp' }, { gateway: '10.77.0.1' });
     const run = await doctor(lab, ns);
     assert.equal(run.code, 0, run.stdout);
     assert.equal(run.document.checks.length, 8);

@@ -7,19 +7,14 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Lab, labUnavailable, uniqueName } from './harness.js';
+import { doctorJson, type DoctorRun } from './doctor-json.js';
 import { startSshd } from './sshd.js';
 
 type Verdicts = Record<string, string>;
 
-async function verdicts(lab: Lab, ns: string | undefined, args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; verdicts: Verdicts; document: { checks: Array<{ id: string; status: string; summary: string; evidence: string[] }> } }> {
-  const result = await lab.netmend(ns, ['doctor', 'routes', '--json', ...args], { env });
-  let document;
-  try {
-    document = JSON.parse(result.stdout);
-  } catch {
-    throw new Error(`no JSON (exit ${result.code}): ${result.stderr}${result.stdout}`);
-  }
-  return { code: result.code, document, verdicts: Object.fromEntries(document.checks.map((check: { id: string; status: string }) => [check.id, check.status])) };
+async function verdicts(lab: Lab, ns: string | undefined, args: string[], env: NodeJS.ProcessEnv = {}): Promise<DoctorRun & { verdicts: Verdicts }> {
+  const run = await doctorJson(lab, ns, ['doctor', 'routes', ...args], env);
+  return { ...run, verdicts: Object.fromEntries(run.document.checks.map((check) => [check.id, check.status])) };
 }
 
 /**
@@ -28,14 +23,11 @@ async function verdicts(lab: Lab, ns: string | undefined, args: string[], env: N
  * the held-open tunnel.
  */
 async function busyboxRouter(lab: Lab): Promise<{ ns: string; lan: string; tun: string }> {
-  const ns = await lab.netns('db');
-  const peer = await lab.netns('dp');
-  const lan = uniqueName('lan');
-  const peerIf = uniqueName('lanp');
-  await lab.veth(ns, lan, peer, peerIf);
-  await lab.ip(ns, 'addr', 'add', '192.168.9.1/24', 'dev', lan);
-  await lab.ip(peer, 'addr', 'add', '192.168.9.2/24', 'dev', peerIf);
-  await lab.ip(ns, 'route', 'add', 'default', 'via', '192.168.9.2');
+  const { host: ns, hostIf: lan } = await lab.linkedPair(
+    { label: 'db', ifPrefix: 'lan', addresses: ['192.168.9.1/24'] },
+    { label: 'dp', ifPrefix: 'lanp', addresses: ['192.168.9.2/24'] },
+    { gateway: '192.168.9.2' },
+  );
   const tun = uniqueName('tailscale');
   await lab.tun(ns, tun, { addresses: ['100.100.1.2/32'] });
   await lab.waitForLinkLocalRoute(ns, tun);

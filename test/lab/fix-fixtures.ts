@@ -6,7 +6,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
-import { Lab, uniqueName } from './harness.js';
+import { Lab } from './harness.js';
 
 export interface Scenario {
   lab: Lab;
@@ -19,15 +19,10 @@ export interface Scenario {
 
 export async function tailscaleScenario(t: TestContext, options: { lanNetworkFile?: boolean } = {}): Promise<Scenario> {
   const lab = Lab.forTest(t);
-  const host = await lab.netns('fx');
-  const lan = await lab.netns('fl');
-  const hostIf = uniqueName('fxh');
-  const lanIf = uniqueName('fxl');
-  await lab.veth(host, hostIf, lan, lanIf);
-  await lab.ip(host, 'addr', 'add', '10.10.0.4/24', 'dev', hostIf);
-  await lab.ip(lan, 'addr', 'add', '10.10.0.3/24', 'dev', lanIf);
-  await lab.ip(host, '-6', 'addr', 'add', 'fd10:10::4/64', 'dev', hostIf, 'nodad');
-  await lab.ip(lan, '-6', 'addr', 'add', 'fd10:10::3/64', 'dev', lanIf, 'nodad');
+  const { host, hostIf } = await lab.linkedPair(
+    { label: 'fx', ifPrefix: 'fxh', addresses: ['10.10.0.4/24', 'fd10:10::4/64'] },
+    { label: 'fl', ifPrefix: 'fxl', addresses: ['10.10.0.3/24', 'fd10:10::3/64'] },
+  );
   await lab.tun(host, 'tailscale0', { addresses: ['100.100.1.2/32'] });
   await lab.waitForLinkLocalRoute(host, 'tailscale0');
   await lab.tailscaleRules(host);

@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'nod
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { tailscaleScenario, tree, withoutJournal } from './fix-fixtures.js';
-import { Lab, labUnavailable, uniqueName } from './harness.js';
+import { Lab, labUnavailable } from './harness.js';
 
 const skip = labUnavailable();
 
@@ -64,12 +64,8 @@ test('fix link-local on the LAN is refused (exit 2, hint), with --force too when
 
 test('fix link-local --force on a tunnel with an unusual name: applied and undone; refused when it carries the SSH session', { skip }, async (t) => {
   const lab = Lab.forTest(t);
-  const host = await lab.netns('fg');
-  const peer = await lab.netns('fp');
   // Not tun/wireguard and no mesh name: the kind of link --force exists for.
-  const overlay = uniqueName('ovl');
-  await lab.veth(host, overlay, peer, uniqueName('ovp'));
-  await lab.ip(host, 'addr', 'add', '10.20.0.4/24', 'dev', overlay);
+  const { host, hostIf: overlay } = await lab.linkedPair({ label: 'fg', ifPrefix: 'ovl', addresses: ['10.20.0.4/24'] }, { label: 'fp', ifPrefix: 'ovp' });
   await settledLinkLocal(lab, host, overlay);
   const root = lab.tmpdir();
   const netmend = (args: string[], env: NodeJS.ProcessEnv = {}) => lab.netmend(host, args, { env: { SSH_CONNECTION: '', ...env }, timeoutMs: 60_000 });

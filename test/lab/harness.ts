@@ -74,6 +74,30 @@ function tunHolder(): string {
   return target;
 }
 
+/** One end of Lab.linkedPair: its namespace label, interface name prefix and addresses (with prefix length). */
+export interface PairEnd {
+  label: string;
+  ifPrefix: string;
+  addresses?: string[];
+}
+
+export interface LinkedPair {
+  host: string;
+  peer: string;
+  hostIf: string;
+  peerIf: string;
+}
+
+export interface NatPath {
+  client: string;
+  /** The client's interface toward the router. */
+  clientIf: string;
+  router: string;
+  server: string;
+  /** The router's outside interface, where a test puts its NAT rule. */
+  outside: string;
+}
+
 export class Lab {
   readonly namespaces: string[] = [];
   private readonly children: ChildProcess[] = [];
@@ -121,6 +145,48 @@ export class Lab {
     await must('ip', ['link', 'add', ifA, 'netns', nsA, 'type', 'veth', 'peer', 'name', ifB, 'netns', nsB]);
     await this.ip(nsA, 'link', 'set', ifA, 'up');
     await this.ip(nsB, 'link', 'set', ifB, 'up');
+  }
+
+  /**
+   * A host namespace and its neighbour (a LAN peer, an ISP) joined by a veth: each end gets its
+   * addresses (IPv6 ones without duplicate address detection), and the host a default route via
+   * `gateway` when given. Interface names are unique names made from the ends' prefixes.
+   */
+  async linkedPair(host: PairEnd, peer: PairEnd, options: { gateway?: string } = {}): Promise<LinkedPair> {
+    const pair = { host: await this.netns(host.label), peer: await this.netns(peer.label), hostIf: uniqueName(host.ifPrefix), peerIf: uniqueName(peer.ifPrefix) };
+    await this.veth(pair.host, pair.hostIf, pair.peer, pair.peerIf);
+    for (const [ns, dev, addresses] of [[pair.host, pair.hostIf, host.addresses], [pair.peer, pair.peerIf, peer.addresses]] as const) {
+      for (const address of addresses ?? []) {
+        if (address.includes(':')) await this.ip(ns, '-6', 'addr', 'add', address, 'dev', dev, 'nodad');
+        else await this.ip(ns, 'addr', 'add', address, 'dev', dev);
+      }
+    }
+    if (options.gateway) await this.ip(pair.host, 'route', 'add', 'default', 'via', options.gateway, 'dev', pair.hostIf);
+    return pair;
+  }
+
+  /**
+   * A client behind a forwarding router, and a server outside it: client -> router (`routerInside`
+   * | 198.51.100.1 on `outside`) -> server (`servers`, in 198.51.100.0/24). No NAT rule: each test
+   * sets its own on `outside`. The router forgets idle UDP mappings after `udpTimeoutSeconds`
+   * (real routers: 30-180 s), so a test meets fresh flows soon after changing the NAT.
+   */
+  async natPath(labels: [string, string, string], options: { client: string; routerInside: string; servers: string[]; udpTimeoutSeconds: number }): Promise<NatPath> {
+    const inside = await this.linkedPair(
+      { label: labels[0], ifPrefix: 'nmci', addresses: [options.client] },
+      { label: labels[1], ifPrefix: 'nmri', addresses: [options.routerInside] },
+      { gateway: options.routerInside.replace(/\/\d+$/, '') },
+    );
+    const server = await this.netns(labels[2]);
+    const outside = uniqueName('nmro');
+    const serverIf = uniqueName('nmso');
+    await this.veth(inside.peer, outside, server, serverIf);
+    await this.ip(inside.peer, 'addr', 'add', '198.51.100.1/24', 'dev', outside);
+    for (const address of options.servers) await this.ip(server, 'addr', 'add', address, 'dev', serverIf);
+    await this.exec(inside.peer, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
+    const timeout = String(options.udpTimeoutSeconds);
+    await this.exec(inside.peer, 'sysctl', ['-qw', `net.netfilter.nf_conntrack_udp_timeout=${timeout}`, `net.netfilter.nf_conntrack_udp_timeout_stream=${timeout}`]);
+    return { client: inside.host, clientIf: inside.hostIf, router: inside.peer, server, outside };
   }
 
   /**

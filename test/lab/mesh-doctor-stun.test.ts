@@ -10,7 +10,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { doctorJson } from './doctor-json.js';
-import { Lab, labUnavailable, uniqueName } from './harness.js';
+import { Lab, labUnavailable } from './harness.js';
 
 const skip = labUnavailable() ?? (existsSync('/usr/bin/turnserver') ? undefined : 'coturn (turnserver) is not installed');
 
@@ -23,21 +23,7 @@ interface NatLab {
 
 /** client 10.89.0.2 -> router (10.89.0.1 | 198.51.100.1) -> coturn on 198.51.100.10 and .11. */
 async function natLab(lab: Lab): Promise<NatLab> {
-  const client = await lab.netns('sc');
-  const router = await lab.netns('sr');
-  const server = await lab.netns('ss');
-  const [cIn, rIn, outside, sOut] = [uniqueName('nmsc'), uniqueName('nmsr'), uniqueName('nmso'), uniqueName('nmss')];
-  await lab.veth(client, cIn, router, rIn);
-  await lab.veth(router, outside, server, sOut);
-  await lab.ip(client, 'addr', 'add', '10.89.0.2/24', 'dev', cIn);
-  await lab.ip(client, 'route', 'add', 'default', 'via', '10.89.0.1');
-  await lab.ip(router, 'addr', 'add', '10.89.0.1/24', 'dev', rIn);
-  await lab.ip(router, 'addr', 'add', '198.51.100.1/24', 'dev', outside);
-  await lab.ip(server, 'addr', 'add', '198.51.100.10/24', 'dev', sOut);
-  await lab.ip(server, 'addr', 'add', '198.51.100.11/24', 'dev', sOut);
-  await lab.exec(router, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
-  // Idle UDP mappings expire after 2 s (real routers: 30-180 s), so a changed NAT rule meets fresh flows soon.
-  await lab.exec(router, 'sysctl', ['-qw', 'net.netfilter.nf_conntrack_udp_timeout=2', 'net.netfilter.nf_conntrack_udp_timeout_stream=2']);
+  const { client, router, server, outside } = await lab.natPath(['sc', 'sr', 'ss'], { client: '10.89.0.2/24', routerInside: '10.89.0.1/24', servers: ['198.51.100.10/24', '198.51.100.11/24'], udpTimeoutSeconds: 2 });
 
   const dir = lab.tmpdir();
   const log = join(dir, 'turn.log');

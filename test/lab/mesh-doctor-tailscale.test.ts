@@ -25,14 +25,11 @@ interface Host {
 /** A host in LAN 192.168.77.0/24 behind 192.168.77.1, with a tailscale0-like tunnel holding 100.101.0.1. */
 async function meshHost(t: TestContext): Promise<Host> {
   const lab = Lab.forTest(t);
-  const ns = await lab.netns('mt');
-  const gw = await lab.netns('mg');
-  const lan = uniqueName('lan');
-  const gwIf = uniqueName('gwl');
-  await lab.veth(ns, lan, gw, gwIf);
-  await lab.ip(ns, 'addr', 'add', '192.168.77.10/24', 'dev', lan);
-  await lab.ip(gw, 'addr', 'add', '192.168.77.1/24', 'dev', gwIf);
-  await lab.ip(ns, 'route', 'add', 'default', 'via', '192.168.77.1');
+  const { host: ns } = await lab.linkedPair(
+    { label: 'mt', ifPrefix: 'lan', addresses: ['192.168.77.10/24'] },
+    { label: 'mg', ifPrefix: 'gwl', addresses: ['192.168.77.1/24'] },
+    { gateway: '192.168.77.1' },
+  );
   const tun = uniqueName('tailscale');
   await lab.tun(ns, tun, { addresses: ['100.101.0.1/32'] });
   // A well-kept host: no link-local addressing on the tunnel (what `netmend fix link-local` leaves).
@@ -116,4 +113,6 @@ test('netmend doctor: every topic green on a healthy Tailscale host', { skip: la
   assert.deepEqual(bad, [], JSON.stringify(bad, null, 1));
   assert.equal(run.code, 0);
   for (const id of TAILSCALE_IDS) assert.equal(run.byId[id].status, 'pass', id);
+  // routes.* and mesh.* both need Tailscale's prefs and status: each command runs once per run.
+  assert.deepEqual(readFileSync(join(dir, 'calls.log'), 'utf8').trim().split('\n').sort(), ['prefs', 'serve', 'status']);
 });

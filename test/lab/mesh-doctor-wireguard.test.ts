@@ -74,22 +74,10 @@ test('mesh.wg-handshake: a wrong public key for the peer fails with the key conf
 
 test('mesh.wg-handshake: behind a real masquerading router, no keepalive warns; the server then cannot reach the client until a keepalive is set', { skip, timeout: 180_000 }, async (t) => {
   const lab = Lab.forTest(t);
-  const client = await lab.netns('wc');
-  const router = await lab.netns('wr');
-  const server = await lab.netns('ws');
-  const [cIn, rIn, rOut, sOut] = [uniqueName('nmci'), uniqueName('nmri'), uniqueName('nmro'), uniqueName('nmso')];
-  await lab.veth(client, cIn, router, rIn);
-  await lab.veth(router, rOut, server, sOut);
-  await lab.ip(client, 'addr', 'add', '10.88.0.2/24', 'dev', cIn);
-  await lab.ip(router, 'addr', 'add', '10.88.0.1/24', 'dev', rIn);
-  await lab.ip(router, 'addr', 'add', '198.51.100.1/24', 'dev', rOut);
-  await lab.ip(server, 'addr', 'add', '198.51.100.2/24', 'dev', sOut);
-  await lab.ip(client, 'route', 'add', 'default', 'via', '10.88.0.1');
-  await lab.exec(router, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
-  const nat = await lab.exec(router, 'nft', ['-f', '-'], { input: `table ip nmnat {\n chain post {\n  type nat hook postrouting priority 100;\n  oifname "${rOut}" masquerade\n }\n}\n` });
+  // A NAT that forgets idle UDP mappings quickly, so the test stays short.
+  const { client, clientIf, router, server, outside } = await lab.natPath(['wc', 'wr', 'ws'], { client: '10.88.0.2/24', routerInside: '10.88.0.1/24', servers: ['198.51.100.2/24'], udpTimeoutSeconds: 3 });
+  const nat = await lab.exec(router, 'nft', ['-f', '-'], { input: `table ip nmnat {\n chain post {\n  type nat hook postrouting priority 100;\n  oifname "${outside}" masquerade\n }\n}\n` });
   assert.equal(nat.code, 0, nat.stderr);
-  // A NAT that forgets idle UDP mappings quickly (real routers: 30-180 s), so the test stays short.
-  await lab.exec(router, 'sysctl', ['-qw', 'net.netfilter.nf_conntrack_udp_timeout=3', 'net.netfilter.nf_conntrack_udp_timeout_stream=3']);
 
   const port = 44100 + (process.pid % 500) * 2;
   const roaming = newNode('wireguard-go', client, '10.232.0.2', port);
@@ -101,7 +89,7 @@ test('mesh.wg-handshake: behind a real masquerading router, no keepalive warns; 
   const warned = await handshakeCheck(lab, client);
   assert.equal(warned.check.status, 'warn', JSON.stringify(warned.check));
   assert.match(warned.check.summary, /no persistent keepalive/);
-  assert.ok(warned.check.evidence.some((line) => line.includes(`this host reaches 198.51.100.2 from private 10.88.0.2 via 10.88.0.1 dev ${cIn}: a NAT rewrites it`)), warned.check.evidence.join('\n'));
+  assert.ok(warned.check.evidence.some((line) => line.includes(`this host reaches 198.51.100.2 from private 10.88.0.2 via 10.88.0.1 dev ${clientIf}: a NAT rewrites it`)), warned.check.evidence.join('\n'));
   assert.equal(warned.check.fix?.command, `wg set ${roaming.iface} peer ${b64(hub.publicKey)} persistent-keepalive 25`);
 
   // The behaviour the warning is about: once the router's mapping expired, the server's packets to the client die at the router.

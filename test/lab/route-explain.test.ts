@@ -12,12 +12,7 @@ import { Lab, labUnavailable, netmend, projectRoot, run, uniqueName } from './ha
 const skip = labUnavailable();
 
 async function hairpinHost(lab: Lab): Promise<{ ns: string; lanDev: string; tun: string }> {
-  const ns = await lab.netns('re');
-  const lan = await lab.netns('rl');
-  const lanDev = uniqueName('rev');
-  await lab.veth(ns, lanDev, lan, uniqueName('rel'));
-  await lab.ip(ns, 'addr', 'add', '10.10.0.4/24', 'dev', lanDev);
-  await lab.ip(ns, '-6', 'addr', 'add', '2001:db8:10::4/64', 'dev', lanDev, 'nodad');
+  const { host: ns, hostIf: lanDev } = await lab.linkedPair({ label: 're', ifPrefix: 'rev', addresses: ['10.10.0.4/24', '2001:db8:10::4/64'] }, { label: 'rl', ifPrefix: 'rel' });
   const tun = uniqueName('ret');
   await lab.tun(ns, tun, { addresses: ['100.100.1.2/32'] });
   await lab.tailscaleRules(ns);

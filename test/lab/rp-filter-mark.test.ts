@@ -8,24 +8,20 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Lab, labUnavailable, uniqueName } from './harness.js';
+import { Lab, labUnavailable } from './harness.js';
+import { doctorJson, type DoctorCheckJson } from './doctor-json.js';
 
 const skip = labUnavailable();
 const EXIT_NODE_ENDPOINT = '198.51.100.1';
 
-interface CheckJson { id: string; status: string; summary: string; evidence: string[]; fix: { command: string } | null }
-
 test('strict rp_filter with tailscaled\'s connmark rules: src_valid_mark decides whether the reply arrives, and the check agrees', { skip, timeout: 120_000 }, async (t) => {
   const lab = Lab.forTest(t);
-  const host = await lab.netns('rp');
-  const isp = await lab.netns('ri');
-  const wan = uniqueName('rpw');
-  const ispIf = uniqueName('rpi');
-  await lab.veth(host, wan, isp, ispIf);
-  await lab.ip(host, 'addr', 'add', '10.50.0.2/24', 'dev', wan);
-  await lab.ip(isp, 'addr', 'add', '10.50.0.1/24', 'dev', ispIf);
+  const { host, peer: isp, hostIf: wan } = await lab.linkedPair(
+    { label: 'rp', ifPrefix: 'rpw', addresses: ['10.50.0.2/24'] },
+    { label: 'ri', ifPrefix: 'rpi', addresses: ['10.50.0.1/24'] },
+    { gateway: '10.50.0.1' },
+  );
   await lab.ip(isp, 'addr', 'add', `${EXIT_NODE_ENDPOINT}/32`, 'dev', 'lo');
-  await lab.ip(host, 'route', 'add', 'default', 'via', '10.50.0.1', 'dev', wan);
   // An exit node: table 52 takes the default; the uplink's own subnet is thrown back to main.
   await lab.tun(host, 'tailscale0', { addresses: ['100.100.1.2/32'] });
   await lab.tailscaleRules(host, { families: [4] });
@@ -42,10 +38,7 @@ test('strict rp_filter with tailscaled\'s connmark rules: src_valid_mark decides
   }
   // tailscaled's own packet: marked 0x80000, so rule 5210 sends it out of the uplink.
   const reply = async () => (await lab.exec(host, 'ping', ['-c', '1', '-W', '2', '-m', String(0x80000), EXIT_NODE_ENDPOINT])).code === 0;
-  const check = async (): Promise<CheckJson> => {
-    const result = await lab.netmend(host, ['doctor', 'routes', '--check', 'routes.rp-filter-strict', '--json']);
-    return (JSON.parse(result.stdout) as { checks: CheckJson[] }).checks[0];
-  };
+  const check = async (): Promise<DoctorCheckJson> => (await doctorJson(lab, host, ['doctor', 'routes', '--check', 'routes.rp-filter-strict'])).document.checks[0];
 
   await lab.exec(host, 'sysctl', ['-qw', 'net.ipv4.conf.all.src_valid_mark=1']);
   assert.equal(await reply(), true, 'with src_valid_mark=1 the restored mark routes the reverse path through main: the reply arrives');

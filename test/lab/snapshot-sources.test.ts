@@ -214,11 +214,7 @@ test('--ssh reads the same snapshot over one real ssh login; an unreachable host
 
 test('netmend snapshot | head: a reader that stops early ends the snapshot quietly, exit 0', { skip: labUnavailable(), timeout: 120_000 }, async (t) => {
   const lab = Lab.forTest(t);
-  const ns = await lab.netns('pipe');
-  const peer = await lab.netns('pipep');
-  const dev = uniqueName('vp');
-  await lab.veth(ns, dev, peer, uniqueName('vq'));
-  await lab.ip(ns, 'addr', 'add', '10.255.0.1/16', 'dev', dev);
+  const { host: ns } = await lab.linkedPair({ label: 'pipe', ifPrefix: 'vp', addresses: ['10.255.0.1/16'] }, { label: 'pipep', ifPrefix: 'vq' });
   // ~1 MB of JSON: far more than a pipe holds, so the writer meets the closed pipe.
   await lab.batch(ns, Array.from({ length: 6000 }, (_, i) => `route add 20.${i >> 8}.${i & 255}.0/24 via 10.255.0.2`));
   const command = `set -o pipefail; ${process.execPath} ${JSON.stringify(netmendBin)} snapshot | head -c 100 >/dev/null`;

@@ -14,13 +14,11 @@ import { acceptedLogins, startSshd } from './sshd.js';
 
 /** A host with a LAN, a default route and a mesh tunnel with tailscaled's rules: every routes check has something to read. */
 async function meshHost(lab: Lab): Promise<string> {
-  const ns = await lab.netns('sc');
-  const peer = await lab.netns('sp');
-  const lan = uniqueName('lan');
-  const peerIf = uniqueName('lanp');
-  await lab.veth(ns, lan, peer, peerIf);
-  await lab.ip(ns, 'addr', 'add', '192.168.7.1/24', 'dev', lan);
-  await lab.ip(ns, 'route', 'add', 'default', 'via', '192.168.7.2');
+  const { host: ns } = await lab.linkedPair(
+    { label: 'sc', ifPrefix: 'lan', addresses: ['192.168.7.1/24'] },
+    { label: 'sp', ifPrefix: 'lanp' },
+    { gateway: '192.168.7.2' },
+  );
   const tun = uniqueName('tailscale');
   await lab.tun(ns, tun, { addresses: ['100.100.7.2/32'] });
   await lab.tailscaleRules(ns);

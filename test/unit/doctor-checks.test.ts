@@ -16,17 +16,14 @@ import { formatPrefix, parsePrefix, prefixContainsPrefix } from '../../src/net/a
 import { sampleAddress } from '../../src/doctor/prefix.js';
 import { renderDocument, summaryLine } from '../../src/doctor/render.js';
 import { buildDocument, exitCodeOf, runCheck, runDoctor, selectChecks } from '../../src/doctor/run.js';
-import type { Check, CheckOptions, HostState } from '../../src/doctor/types.js';
+import type { Check, HostState } from '../../src/doctor/types.js';
 import { InputError } from '../../src/errors.js';
 import { formatRoute, formatRule } from '../../src/snapshot/format.js';
 import type { Route, Snapshot } from '../../src/snapshot/types.js';
 import { netmend } from '../lab/harness.js';
+import { checkOptions, route } from './check-fixtures.js';
 
-const options: CheckOptions = { ifaces: [], domains: ['ts.net'], names: [] };
-
-function route(partial: Partial<Route> & Pick<Route, 'dst'>): Route {
-  return { family: partial.dst.includes(':') ? 6 : 4, table: 254, type: 'unicast', metric: 0, protocol: 'boot', scope: 'global', flags: [], ...partial };
-}
+const options = checkOptions;
 
 /** A Tailscale-like host: LAN 192.168.1.0/24 on eth0, tailscale0 with 100.101.102.103, rules 5210-5270. */
 function tailscaleSnapshot(extraRoutes: Route[] = []): Snapshot {

@@ -11,19 +11,17 @@ import { hasRelayedActivePeer, MESH_TAILSCALE_GATHERER, TAILSCALE_CERT_DIRS, typ
 import { STUN_GATHERER } from '../../src/doctor/gather/stun.js';
 import { hasStalePeer, WIREGUARD_GATHERER, type WireguardFacts } from '../../src/doctor/gather/wireguard.js';
 import { runCheck } from '../../src/doctor/run.js';
-import type { CheckOptions, CheckResult, HostState } from '../../src/doctor/types.js';
+import type { CheckResult, HostState } from '../../src/doctor/types.js';
 import { encodeBindingRequest, parseStunResponse, parseStunTarget, type StunAnswer } from '../../src/net/stun.js';
-import type { Route, Snapshot } from '../../src/snapshot/types.js';
+import type { Snapshot } from '../../src/snapshot/types.js';
 import type { TailscaleNetcheck, TailscalePrefs, TailscaleServeConfig, TailscaleStatus } from '../../src/tailscale/json.js';
 import { parseWgDump } from '../../src/wireguard/dump.js';
 import { EXPECTED_TAILSCALE, scenarios, TAILSCALE_IDS, type Scenario } from '../mesh/tailscale-scenarios.js';
+import { checkOptions, route } from './check-fixtures.js';
 
-const options: CheckOptions = { ifaces: [], domains: ['ts.net'], names: [] };
+const options = checkOptions;
 const NOW = Date.parse('2026-03-01T12:00:00Z');
 
-function route(partial: Partial<Route> & Pick<Route, 'dst'>): Route {
-  return { family: 4, table: 254, type: 'unicast', metric: 0, protocol: 'boot', scope: 'global', flags: [], ...partial };
-}
 
 /** A host in LAN 192.168.77.0/24 (eth0) behind a gateway, with wg0. */
 function snapshot(): Snapshot {

@@ -3,7 +3,7 @@
  * the doctor happens in gatherers; a gatherer that cannot read something records why in
  * gatherErrors, and the checks depending on it skip with that reason.
  */
-import type { CommandRunner } from '../../system/exec.js';
+import { formatCommand, type CommandRunner, type RunResult } from '../../system/exec.js';
 import type { Snapshot } from '../../snapshot/types.js';
 import type { CheckOptions, HostState } from '../types.js';
 import { localFiles, remoteFiles, type HostFiles } from './files.js';
@@ -48,10 +48,32 @@ export const gatherers: Record<string, Gatherer> = {
   [FIREWALL_GATHERER]: (state, { runner }) => gatherFirewall(state, runner),
 };
 
+/**
+ * Queries several gatherers ask: Tailscale's status feeds routes.*, mesh.* and the DNS name
+ * probe, its prefs routes.* and mesh.*. Each runs once per doctor run; later askers share the
+ * first call's result.
+ */
+const SHARED_QUERIES = new Set(['tailscale status --json', 'tailscale debug prefs']);
+
+function sharingQueries(runner: CommandRunner): CommandRunner {
+  const asked = new Map<string, Promise<RunResult>>();
+  return {
+    where: runner.where,
+    run(file, args, options) {
+      const key = formatCommand(file, args);
+      // Only callers that read the exit code themselves may share: a throwing call would throw for all.
+      if (!SHARED_QUERIES.has(key) || !options?.allowFailure) return runner.run(file, args, options);
+      let result = asked.get(key);
+      if (!result) asked.set(key, result = runner.run(file, args, options));
+      return result;
+    },
+  };
+}
+
 export async function gatherHostState(snapshot: Snapshot, options: GatherOptions): Promise<HostState> {
   const state: HostState = { snapshot, facts: {}, gatherErrors: {} };
   const root = options.root ?? '/';
-  const { runner } = options;
+  const runner = options.runner && sharingQueries(options.runner);
   let files: HostFiles | undefined;
   if (runner && runner.where !== 'local') files = remoteFiles(runner, root);
   else if (runner || options.filesWithoutRunner) files = localFiles(root);

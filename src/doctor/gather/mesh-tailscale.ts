@@ -6,23 +6,18 @@
  * input it lacked. Certificates tailscaled cached for its DNS names are listed from its state
  * directory (under --root).
  */
-import type { CommandRunner, RunResult } from '../../system/exec.js';
+import type { CommandRunner } from '../../system/exec.js';
 import type { TailscaleNetcheck, TailscalePrefs, TailscaleServeConfig, TailscaleStatus } from '../../tailscale/json.js';
 import type { HostState } from '../types.js';
 import type { HostFiles } from './files.js';
-import { localCliExists } from './tailscale.js';
+import { localCliExists, NOT_INSTALLED, readTailscaleJson, readTailscalePrefs, readTailscaleStatus, type TailscaleOutput } from './tailscale.js';
+
+export type { TailscaleOutput } from './tailscale.js';
 
 export const MESH_TAILSCALE_GATHERER = 'mesh-tailscale';
 
 /** tailscaled's state directories: Debian/systemd (`--statedir` default) and OpenWrt's init script. */
 export const TAILSCALE_CERT_DIRS = ['/var/lib/tailscale/certs', '/etc/tailscale/certs'];
-
-export interface TailscaleOutput<T> {
-  command: string;
-  value?: T;
-  /** Why there is no value: the command's error, or "not JSON". */
-  error?: string;
-}
 
 export interface MeshTailscaleFacts {
   /** When the facts were read (ms since the epoch): expiry dates are judged against it. */
@@ -37,24 +32,6 @@ export interface MeshTailscaleFacts {
   certDirs: Array<{ dir: string; files: string[] }>;
 }
 
-const NOT_INSTALLED = 'is not installed';
-
-function firstLine(result: RunResult): string {
-  return result.stderr.trim().split('\n').find((line) => !line.startsWith('# Warning')) || `exit code ${result.exitCode}`;
-}
-
-async function readJson<T>(runner: CommandRunner, args: string[], timeoutMs: number): Promise<TailscaleOutput<T>> {
-  const result = await runner.run('tailscale', args, { allowFailure: true, timeoutMs });
-  // ssh reports a missing remote command as 127 ("command not found").
-  if (result.exitCode === 127) throw new Error(`\`tailscale\` ${NOT_INSTALLED} on ${runner.where}`);
-  if (result.exitCode !== 0) return { command: result.command, error: firstLine(result) };
-  try {
-    return { command: result.command, value: JSON.parse(result.stdout) as T };
-  } catch {
-    return { command: result.command, error: `printed no JSON: ${result.stdout.trim().split('\n')[0].slice(0, 80)}` };
-  }
-}
-
 /** Active peers without a direct address: the only case netcheck is worth its seconds for. */
 export function hasRelayedActivePeer(status: TailscaleStatus | undefined): boolean {
   return Object.values(status?.Peer ?? {}).some((peer) => peer.Active === true && !peer.CurAddr);
@@ -65,12 +42,12 @@ export async function gatherMeshTailscale(state: HostState, runner: CommandRunne
   if (runner.where === 'local' && !localCliExists('tailscale')) throw new Error(`\`tailscale\` ${NOT_INSTALLED}`);
   const now = Date.now();
   const [status, prefs, serve] = await Promise.all([
-    readJson<TailscaleStatus>(runner, ['status', '--json'], 10_000),
-    readJson<TailscalePrefs>(runner, ['debug', 'prefs'], 10_000),
-    readJson<TailscaleServeConfig | null>(runner, ['serve', 'status', '--json'], 10_000),
+    readTailscaleStatus(runner),
+    readTailscalePrefs(runner),
+    readTailscaleJson<TailscaleServeConfig | null>(runner, ['serve', 'status', '--json'], 10_000),
   ]);
   const facts: MeshTailscaleFacts = { now, status, prefs, serve, certDirs: [] };
-  if (hasRelayedActivePeer(status.value)) facts.netcheck = await readJson<TailscaleNetcheck>(runner, ['netcheck', '--format=json'], 30_000);
+  if (hasRelayedActivePeer(status.value)) facts.netcheck = await readTailscaleJson<TailscaleNetcheck>(runner, ['netcheck', '--format=json'], 30_000);
   for (const dir of TAILSCALE_CERT_DIRS) {
     const names = await files?.list(dir);
     if (names) facts.certDirs.push({ dir, files: names });

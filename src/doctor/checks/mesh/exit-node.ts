@@ -7,7 +7,7 @@ import { peerName, peersOf } from '../../../tailscale/json.js';
 import { MESH_TAILSCALE_GATHERER } from '../../gather/mesh-tailscale.js';
 import { finding, pass, skip } from '../../result.js';
 import type { Check, CheckResult } from '../../types.js';
-import { isSkip, tailscaleInput } from './inputs.js';
+import { isSkip, skipOlderClient, tailscaleInput } from './inputs.js';
 
 const CLEAR = { command: 'tailscale set --exit-node=', explanation: 'stops using it (or pick another from `tailscale exit-node list`)' };
 
@@ -42,7 +42,7 @@ const check: Check = {
     }
     const online = exitStatus?.Online ?? peer.Online;
     if (online === false) return finding(check, 'fail', `exit node ${name} is offline: internet traffic goes nowhere until it returns`, evidence, CLEAR);
-    if (online === undefined || peer.ExitNodeOption === undefined) return skip(check, `cannot tell whether exit node ${name} is usable: tailscale ${status.Version ?? '(version unknown)'} reports no Online/ExitNodeOption`);
+    if (online === undefined || peer.ExitNodeOption === undefined) return skipOlderClient(check, status, `whether exit node ${name} is usable`, 'reports no Online/ExitNodeOption');
     return pass(check, `exit node ${name} is online and offers itself`);
   },
 };

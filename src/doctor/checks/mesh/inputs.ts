@@ -35,6 +35,11 @@ export function tailscaleInput(check: Pick<Check, 'id'>, state: HostState, optio
   return { facts, status };
 }
 
+/** The skip when this client's status lacks a field older clients do not report: names the version. */
+export function skipOlderClient(check: Pick<Check, 'id'>, status: TailscaleStatus, question: string, missing: string): CheckResult {
+  return skip(check, `cannot tell${question ? ` ${question}` : ''}: tailscale ${status.Version ?? '(version unknown)'} ${missing}`);
+}
+
 export function formatDate(date: Date): string {
   return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }

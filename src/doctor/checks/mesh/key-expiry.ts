@@ -8,7 +8,7 @@ import { goTime, peerName, peersOf, versionAtLeast } from '../../../tailscale/js
 import { MESH_TAILSCALE_GATHERER } from '../../gather/mesh-tailscale.js';
 import { finding, listSome, pass, skip } from '../../result.js';
 import type { Check, CheckResult } from '../../types.js';
-import { formatDate, isSkip, tailscaleInput } from './inputs.js';
+import { formatDate, isSkip, skipOlderClient, tailscaleInput } from './inputs.js';
 
 export const EXPIRY_WARN_DAYS = 14;
 const DAY_MS = 86_400_000;
@@ -42,7 +42,7 @@ const check: Check = {
     let own: string;
     if (expiry) own = `this node's key expires on ${formatDate(expiry)}`;
     else if (versionAtLeast(status, 1, 38)) own = 'key expiry is disabled for this node';
-    else return skip(check, `cannot tell: tailscale ${status.Version ?? '(version unknown)'} does not report KeyExpiry (older than 1.38)`);
+    else return skipOlderClient(check, status, '', 'does not report KeyExpiry (older than 1.38)');
     if (expiredPeers.length > 0) {
       return finding(check, 'warn', `${own}; ${expiredPeers.length} peer${expiredPeers.length === 1 ? "'s key has" : "s' keys have"} expired: ${listSome(expiredPeers.map(peerName))}`, peerEvidence, {
         command: 'tailscale up --force-reauth (on each expired peer)',

@@ -6,9 +6,9 @@
 import type { TailscaleNetcheck, TailscalePeer } from '../../../tailscale/json.js';
 import { peerName, peersOf, TAILSCALE_DEFAULT_PORT as DEFAULT_MESH_PORT } from '../../../tailscale/json.js';
 import { MESH_TAILSCALE_GATHERER, type TailscaleOutput } from '../../gather/mesh-tailscale.js';
-import { finding, listSome, pass, skip } from '../../result.js';
+import { finding, listSome, pass } from '../../result.js';
 import type { Check, CheckResult, FixSuggestion } from '../../types.js';
-import { isSkip, tailscaleInput } from './inputs.js';
+import { isSkip, skipOlderClient, tailscaleInput } from './inputs.js';
 
 interface Cause {
   evidence: string;
@@ -61,7 +61,7 @@ const check: Check = {
     const { facts, status } = input;
     const peers = peersOf(status);
     if (peers.length > 0 && peers.every((peer) => peer.Active === undefined)) {
-      return skip(check, `cannot tell which peers are active: tailscale ${status.Version ?? '(version unknown)'} does not report Active`);
+      return skipOlderClient(check, status, 'which peers are active', 'does not report Active');
     }
     const active = peers.filter((peer) => peer.Active === true);
     const relayed = active.filter((peer) => !peer.CurAddr);

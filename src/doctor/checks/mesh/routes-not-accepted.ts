@@ -9,7 +9,7 @@ import { routingView } from '../../analysis.js';
 import { MESH_TAILSCALE_GATHERER } from '../../gather/mesh-tailscale.js';
 import { finding, listSome, pass, skip } from '../../result.js';
 import type { Check, CheckResult } from '../../types.js';
-import { isSkip, tailscaleInput } from './inputs.js';
+import { isSkip, skipOlderClient, tailscaleInput } from './inputs.js';
 
 /**
  * The subnets a peer routes for the tailnet: PrimaryRoutes, or on clients without it AllowedIPs
@@ -44,7 +44,7 @@ const check: Check = {
       if (subnets === undefined) unknown.push(peerName(peer));
       else for (const prefix of subnets) offers.push({ peer, prefix });
     }
-    if (offers.length === 0 && unknown.length > 0) return skip(check, `cannot tell: tailscale ${status.Version ?? '(version unknown)'} reports neither PrimaryRoutes nor AllowedIPs for its peers`);
+    if (offers.length === 0 && unknown.length > 0) return skipOlderClient(check, status, '', 'reports neither PrimaryRoutes nor AllowedIPs for its peers');
     const lans = routingView(state, options).lans;
     const offerText = ({ peer, prefix }: { peer: TailscalePeer; prefix: ParsedPrefix }) => `${formatPrefix(prefix)} from ${peerName(peer)}`;
     const shadowing = offers.flatMap((offer) => lans.filter((lan) => prefixesOverlap(lan.prefix, offer.prefix)).map((lan) => ({ offer, lan })));
