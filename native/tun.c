@@ -9,21 +9,12 @@
  * Plain node_api.h, no C++ wrapper library.
  */
 #define _GNU_SOURCE
-#include <errno.h>
+#include "addon.h"
 #include <fcntl.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
-#include <node_api.h>
-#include <poll.h>
-#include <pthread.h>
-#include <stdatomic.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/eventfd.h>
 #include <sys/ioctl.h>
-#include <unistd.h>
+#include <sys/socket.h>
 
 #define READ_BATCH_PACKETS 128
 /* Large enough for a full batch of 1500-byte packets plus one maximal packet. */
@@ -73,28 +64,6 @@ typedef struct tun_device {
   atomic_uint_fast64_t tx_packets, tx_bytes, tx_errors, tx_dropped, tx_batches;
   int last_tx_errno;
 } tun_device;
-
-static napi_value throw_errno(napi_env env, const char *syscall, int err, const char *detail) {
-  char message[256];
-  snprintf(message, sizeof message, "%s %s: %s", syscall, detail ? detail : "", strerror(err));
-  napi_value msg, code_value, error, errno_value, syscall_value;
-  const char *code = err == ENOENT ? "ENOENT" : err == EACCES ? "EACCES" : err == EPERM ? "EPERM" : err == EBUSY ? "EBUSY"
-                   : err == EINVAL ? "EINVAL" : err == ENODEV ? "ENODEV" : err == EEXIST ? "EEXIST" : "ERRNO";
-  napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &msg);
-  napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &code_value);
-  napi_create_error(env, code_value, msg, &error);
-  napi_create_int32(env, err, &errno_value);
-  napi_set_named_property(env, error, "errno", errno_value);
-  napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &syscall_value);
-  napi_set_named_property(env, error, "syscall", syscall_value);
-  napi_throw(env, error);
-  return NULL;
-}
-
-static napi_value throw_type(napi_env env, const char *message) {
-  napi_throw_type_error(env, NULL, message);
-  return NULL;
-}
 
 /* ---------- reading ---------- */
 
@@ -271,10 +240,11 @@ static tun_device *device_arg(napi_env env, napi_callback_info info, size_t *arg
   return dev;
 }
 
-/* open(name) -> [handle, actualName] */
+/* open(name, mtu?) -> [handle, actualName]. The MTU is set by name right away, while the link is
+ * surely still in this namespace (it may be moved to another one as soon as open returns). */
 static napi_value tun_open(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
+  size_t argc = 2;
+  napi_value argv[2];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   char name[IFNAMSIZ + 1];
   size_t name_length = 0;
@@ -291,6 +261,22 @@ static napi_value tun_open(napi_env env, napi_callback_info info) {
     int err = errno;
     close(fd);
     return throw_errno(env, "ioctl(TUNSETIFF)", err, name);
+  }
+  uint32_t mtu = 0;
+  if (argc >= 2) napi_get_value_uint32(env, argv[1], &mtu);
+  if (mtu > 0) {
+    int control = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    struct ifreq mtu_request;
+    memset(&mtu_request, 0, sizeof mtu_request);
+    memcpy(mtu_request.ifr_name, ifr.ifr_name, IFNAMSIZ);
+    mtu_request.ifr_mtu = (int)mtu;
+    if (control < 0 || ioctl(control, SIOCSIFMTU, &mtu_request) < 0) {
+      int err = errno;
+      if (control >= 0) close(control);
+      close(fd);
+      return throw_errno(env, "ioctl(SIOCSIFMTU)", err, name);
+    }
+    close(control);
   }
   int flags = fcntl(fd, F_GETFL);
   if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
@@ -431,12 +417,6 @@ static napi_value tun_write(napi_env env, napi_callback_info info) {
   return result;
 }
 
-static void set_count(napi_env env, napi_value object, const char *key, uint64_t value) {
-  napi_value number;
-  napi_create_double(env, (double)value, &number);
-  napi_set_named_property(env, object, key, number);
-}
-
 static napi_value tun_stats(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -492,7 +472,7 @@ static napi_value tun_close(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-static napi_value init(napi_env env, napi_value exports) {
+void tun_init_exports(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     { "open", NULL, tun_open, NULL, NULL, NULL, napi_default, NULL },
     { "startReading", NULL, tun_start_reading, NULL, NULL, NULL, napi_default, NULL },
@@ -502,7 +482,4 @@ static napi_value init(napi_env env, napi_value exports) {
     { "close", NULL, tun_close, NULL, NULL, NULL, napi_default, NULL },
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
-  return exports;
 }
-
-NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

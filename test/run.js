@@ -71,7 +71,7 @@ function findTests(dir, out = []) {
 
 function buildNativeAddonIfStale() {
   const addon = join(root, 'native', 'build', 'Release', 'netmend_tun.node');
-  const sources = ['tun.c', 'binding.gyp'].map((file) => join(root, 'native', file));
+  const sources = ['addon.c', 'addon.h', 'tun.c', 'udp.c', 'binding.gyp'].map((file) => join(root, 'native', file));
   if (existsSync(addon) && !sources.some((file) => statSync(file).mtimeMs > statSync(addon).mtimeMs)) return;
   // through npm: it puts its bundled node-gyp on PATH and passes nodedir from the npm config
   const gyp = spawnSync('npm', ['run', '--silent', 'build:native'], { cwd: root, stdio: 'inherit' });

@@ -3,10 +3,10 @@
  * cannot issue TUNSETIFF, and a blocking read() on the event loop would stall everything else.
  * Packets cross between native code and JavaScript in batches, one call per batch each way.
  */
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import { CheckCouldNotRunError, InputError } from '../errors.js';
+import { loadAddon, type NativeAddon, type TunHandle } from './addon.js';
+
+export { addonPath } from './addon.js';
 
 export interface TunDevice {
   readonly name: string;
@@ -43,36 +43,6 @@ export interface NativeTunDevice extends TunDevice {
   readonly closed: boolean;
 }
 
-type NativeHandle = { readonly __tun: unique symbol };
-interface TunAddon {
-  open(name: string): [NativeHandle, string];
-  /** bytes and lengths are null once, when the device was deleted under the reader. */
-  startReading(handle: NativeHandle, deliver: (bytes: ArrayBuffer | null, lengths: ArrayBuffer | null, count: number) => void): void;
-  write(handle: NativeHandle, packets: readonly Uint8Array[]): number;
-  stats(handle: NativeHandle): TunStats;
-  flush(handle: NativeHandle, timeoutMs: number): boolean;
-  close(handle: NativeHandle): void;
-}
-
-// dist/src/mesh/tun.js -> <project>/native/build/Release/
-export const addonPath = fileURLToPath(new URL('../../../native/build/Release/netmend_tun.node', import.meta.url));
-
-let addon: TunAddon | undefined;
-function loadAddon(): TunAddon {
-  if (addon) return addon;
-  if (!existsSync(addonPath)) {
-    throw new CheckCouldNotRunError(`the native TUN addon is not built (${addonPath} is missing)`,
-      'build it with `npm run build:native` (needs node-gyp, g++ and the Node headers)');
-  }
-  try {
-    addon = createRequire(import.meta.url)(addonPath) as TunAddon;
-  } catch (error) {
-    throw new CheckCouldNotRunError(`cannot load the native TUN addon ${addonPath}: ${(error as Error).message.split('\n')[0]}`,
-      'rebuild it for this Node version with `npm run build:native`', error);
-  }
-  return addon;
-}
-
 const INTERFACE_NAME = /^[A-Za-z0-9_=+.-]{1,15}$/;
 
 function openError(name: string, error: NodeJS.ErrnoException): Error {
@@ -94,7 +64,7 @@ class AddonTunDevice implements NativeTunDevice {
   private gone = false;
   private goneHandler?: () => void;
 
-  constructor(private readonly native: TunAddon, private readonly handle: NativeHandle, readonly name: string) {}
+  constructor(private readonly native: NativeAddon, private readonly handle: TunHandle, readonly name: string) {}
 
   get closed(): boolean {
     return this.isClosed;
@@ -155,12 +125,12 @@ class AddonTunDevice implements NativeTunDevice {
 
 /** Opens (creating if needed) a TUN device IFF_TUN|IFF_NO_PI. Throws CheckCouldNotRunError (exit 3)
  *  with a clear hint when the native addon is missing or /dev/net/tun cannot be opened. */
-export function openTun(name: string): NativeTunDevice {
+export function openTun(name: string, mtu = 0): NativeTunDevice {
   if (!INTERFACE_NAME.test(name)) throw new InputError(`'${name}' is not a valid interface name`, 'use 1-15 letters, digits or _=+.-');
   const native = loadAddon();
-  let opened: [NativeHandle, string];
+  let opened: [TunHandle, string];
   try {
-    opened = native.open(name);
+    opened = native.open(name, mtu);
   } catch (error) {
     throw openError(name, error as NodeJS.ErrnoException);
   }

@@ -95,9 +95,15 @@ export async function uapiSet(device: Device, lines: string[]): Promise<void> {
             throw new UapiError(code === 'EADDRINUSE' ? EADDRINUSE : EIO, `cannot listen on port ${value}: ${(error as Error).message}`);
           }
           break;
-        case 'fwmark':
-          device.fwmark = parseUint(value, 0xffffffff, 'fwmark');
+        case 'fwmark': {
+          const mark = parseUint(value, 0xffffffff, 'fwmark');
+          try {
+            device.setFwmark(mark);
+          } catch (error) {
+            throw new UapiError(EADDRINUSE, `cannot set fwmark ${value}: ${(error as Error).message}`);
+          }
           break;
+        }
         case 'replace_peers':
           if (value !== 'true') throw new UapiError(EINVAL, 'replace_peers must be true');
           device.removeAllPeers();

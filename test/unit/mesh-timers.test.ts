@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
 import { test } from 'node:test';
 import { Device } from '../../src/mesh/device.js';
 import { parsePrefix } from '../../src/mesh/allowed-ips.js';
@@ -76,10 +77,18 @@ test('a peer configured with the wrong key gets no session and nothing is delive
 });
 
 test('replayed, truncated and forged datagrams are dropped and counted, peer state unchanged', async (t) => {
-  const { a, b, peerA, received } = await pair(t);
+  const { a, b, peerA, peerB, received } = await pair(t);
+  // A relay between the two records what crosses the wire, as a tap would.
   const captured: Buffer[] = [];
-  const realReceive = b.receive.bind(b);
-  b.receive = (msg, address, port) => { captured.push(Buffer.from(msg)); realReceive(msg, address, port); };
+  const relay = dgram.createSocket('udp4');
+  t.after(() => relay.close());
+  await new Promise<void>((resolve) => relay.bind(0, '127.0.0.1', resolve));
+  relay.on('message', (msg, rinfo) => {
+    captured.push(Buffer.from(msg));
+    relay.send(msg, rinfo.port === a.port ? b.port : a.port, '127.0.0.1');
+  });
+  a.setEndpoint(peerB, { address: '127.0.0.1', port: relay.address().port, family: 4 });
+  const realReceive = (msg: Buffer, address: string, port: number) => b.receive(msg, address, port);
   a.sendPackets([icmpLike('10.50.0.1', '10.50.0.2')]);
   await until(() => received.b.length === 1, 3000, 'first packet');
   const transport = captured.find((m) => m[0] === 4 && m.length > 32)!;
