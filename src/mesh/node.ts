@@ -14,6 +14,7 @@ import { Device } from './device.js';
 import { Logger, type LogLevel } from './log.js';
 import { normalizeEndpoint } from './peer.js';
 import { startEngine, type Engine } from './engine.js';
+import { installFullTunnel, pickTable, type FullTunnel } from './full-tunnel.js';
 import type { UapiServer } from './uapi.js';
 
 /** Where `node up` writes IFACE.pid so `node down IFACE` can find it (NETMEND_RUN_DIR overrides). */
@@ -74,11 +75,15 @@ export async function startNode(config: MeshConfig, options: StartOptions = {}):
     if (peerConfig.persistentKeepalive) peer.timers.persistentKeepaliveSeconds = peerConfig.persistentKeepalive;
   });
 
+  const defaultFamilies = [...new Set(routes.filter((cidr) => /\/0$/.test(cidr)).map((cidr) => (cidr.includes(':') ? 6 : 4) as 4 | 6))];
+  let fullTunnel: FullTunnel | undefined;
   let engine: Engine | undefined;
   let pidFile: string | undefined;
   let markStopped: (why: string) => void = () => undefined;
   const stopped = new Promise<string>((resolve) => { markStopped = resolve; });
   const shutdown = async (why = 'shutdown requested') => {
+    await fullTunnel?.remove();
+    fullTunnel = undefined;
     engine?.shutdown(why);
     device.close();
     if (pidFile) {
@@ -92,7 +97,9 @@ export async function startNode(config: MeshConfig, options: StartOptions = {}):
 
   try {
     try {
-      if (config.interface.fwmark) device.setFwmark(config.interface.fwmark);
+      // A full tunnel needs the node's own datagrams marked, or they would loop into it.
+      const mark = defaultFamilies.length > 0 ? await pickTable(config.interface.fwmark) : config.interface.fwmark;
+      if (mark) device.setFwmark(mark);
       await device.setListenPort(config.interface.listenPort ?? 0);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
@@ -106,12 +113,10 @@ export async function startNode(config: MeshConfig, options: StartOptions = {}):
     const { setLinkUp, addAddress, addRoute } = await import('../netlink/configure.js');
     await setLinkUp(config.iface, config.interface.mtu);
     for (const address of config.interface.addresses) await addAddress(config.iface, address);
-    for (const cidr of routes) {
-      if (/\/0$/.test(cidr)) {
-        log.info(`warning: not routing ${cidr} through ${config.iface}: a default route needs policy routing (as wg-quick's fwmark table), which netmend node does not install`);
-        continue;
-      }
-      await addRoute(config.iface, cidr);
+    for (const cidr of routes) if (!/\/0$/.test(cidr)) await addRoute(config.iface, cidr);
+    if (defaultFamilies.length > 0) {
+      fullTunnel = await installFullTunnel(config.iface, defaultFamilies, device.fwmark);
+      log.info(`full tunnel: default route in table ${fullTunnel.table}, rules \`not fwmark ${fullTunnel.table}\` and \`suppress_prefixlength 0\``);
     }
 
     mkdirSync(runDir(), { recursive: true, mode: 0o755 });

@@ -310,14 +310,14 @@ test('a missing native addon is a CheckCouldNotRunError (exit 3) saying how to b
   const tree = lab.tmpdir();
   mkdirSync(join(tree, 'dist', 'src', 'mesh'), { recursive: true });
   cpSync(join(projectRoot, 'dist', 'src', 'errors.js'), join(tree, 'dist', 'src', 'errors.js'));
-  cpSync(join(projectRoot, 'dist', 'src', 'mesh', 'tun.js'), join(tree, 'dist', 'src', 'mesh', 'tun.js'));
+  for (const module of ['tun.js', 'addon.js']) cpSync(join(projectRoot, 'dist', 'src', 'mesh', module), join(tree, 'dist', 'src', 'mesh', module));
   cpSync(join(projectRoot, 'package.json'), join(tree, 'package.json'));
   const script = `import('${join(tree, 'dist', 'src', 'mesh', 'tun.js')}').then((m) => { try { m.openTun('nmx0'); } catch (e) { console.log(JSON.stringify({ kind: e.constructor.name, exitCode: e.exitCode, message: e.message, hint: e.hint })); } });`;
   const result = await run(process.execPath, ['-e', script]);
   const error = JSON.parse(result.stdout);
   assert.equal(error.kind, 'CheckCouldNotRunError');
   assert.equal(error.exitCode, 3);
-  assert.match(error.message, /native TUN addon is not built .*native\/build\/Release\/netmend_tun\.node is missing/);
+  assert.match(error.message, /native addon is not built .*native\/build\/Release\/netmend_tun\.node is missing/);
   assert.match(error.hint, /npm run build:native/);
 });
 
