@@ -1,5 +1,10 @@
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { formatStatus, readStatus } from '../../src/mesh/status.js';
+import { UapiServer } from '../../src/mesh/uapi.js';
 import { test } from 'node:test';
 import { Device } from '../../src/mesh/device.js';
 import { parsePrefix } from '../../src/mesh/allowed-ips.js';
@@ -106,6 +111,15 @@ test('replayed, truncated and forged datagrams are dropped and counted, peer sta
   assert.equal(peerA.rxBytes, rxBefore);
   assert.deepEqual(peerA.endpoint, endpointBefore, 'unauthenticated packets never move the endpoint');
   assert.ok(b.drops.unauthenticated >= 1 && b.drops.malformed >= 2, JSON.stringify(b.drops));
+  // `node status` shows the counters, read over the control socket.
+  const dir = mkdtempSync(join(tmpdir(), 'netmend-uapi-'));
+  const server = new UapiServer(b, dir);
+  t.after(() => { server.close(); rmSync(dir, { recursive: true, force: true }); });
+  await server.listen();
+  const status = await readStatus(b.name, dir);
+  assert.equal(status.drops?.replayed, 1);
+  assert.ok((status.drops?.badMac ?? 0) >= 1, JSON.stringify(status.drops));
+  assert.match(formatStatus([status]), /dropped: \d+ bad MAC, 1 replayed, 0 not from an allowed IP/);
 });
 
 test('an inner packet whose source is not the peer\'s AllowedIPs is dropped (cryptokey routing)', async (t) => {
