@@ -36,6 +36,7 @@
 #define TX_MAX_SEGMENTS 64
 #define TX_GSO_MAX_BYTES 65000
 #define TX_QUEUE_LIMIT_BYTES (16 * 1024 * 1024)
+#define INLINE_MAX_PACKETS 16
 #define TRANSPORT_HEADER 16
 #define TAG_LEN 16
 #define MESSAGE_TRANSPORT 4
@@ -158,6 +159,7 @@ typedef struct udp_bind {
   int deliver_finalized;
 
   int writer_started;
+  int writer_busy; /* a job is being sent: an inline send would overtake it */
   pthread_t writer;
   pthread_mutex_t write_lock;
   pthread_cond_t write_ready;
@@ -612,10 +614,14 @@ static void *writer_main(void *arg) {
     bind->head = job->next;
     if (bind->head == NULL) bind->tail = NULL;
     bind->queued_bytes -= job->bytes;
+    bind->writer_busy = 1;
     pthread_mutex_unlock(&bind->write_lock);
     if (tx && ctx) run_job(bind, tx, ctx, job);
     else atomic_fetch_add(&bind->tx_dropped, job->count);
     free_job(job);
+    pthread_mutex_lock(&bind->write_lock);
+    bind->writer_busy = 0;
+    pthread_mutex_unlock(&bind->write_lock);
   }
   if (ctx) EVP_CIPHER_CTX_free(ctx);
   if (tx) { free(tx->wire); free(tx->sizes); free(tx); }
@@ -941,6 +947,21 @@ static napi_value udp_send(napi_env env, napi_callback_info info) {
   free(pointers); free(sizes);
   atomic_fetch_add(&ep->refs, 1);
   job->ep = ep;
+  /* A few packets with nothing queued: seal and send right here. A thread hand-off costs more
+   * latency than the work itself (pings, handshakes, interactive traffic); bulk goes to the writer. */
+  pthread_mutex_lock(&bind->write_lock);
+  int send_inline = bind->head == NULL && !bind->writer_busy && count <= INLINE_MAX_PACKETS;
+  pthread_mutex_unlock(&bind->write_lock);
+  static __thread tx_state *inline_tx;
+  static __thread EVP_CIPHER_CTX *inline_ctx;
+  if (send_inline && !inline_tx) inline_tx = calloc(1, sizeof *inline_tx);
+  if (send_inline && !inline_ctx) inline_ctx = new_aead(1);
+  if (send_inline && inline_tx && inline_ctx) {
+    run_job(bind, inline_tx, inline_ctx, job);
+    free_job(job);
+    napi_create_uint32(env, count, &result);
+    return result;
+  }
   if (!bind->writer_started) {
     int err = pthread_create(&bind->writer, NULL, writer_main, bind);
     if (err != 0) { free_job(job); return throw_errno(env, "pthread_create", err, "udp writer"); }

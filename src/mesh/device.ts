@@ -8,7 +8,7 @@ import { randomInt } from 'node:crypto';
 import { AllowedIps, type Prefix } from './allowed-ips.js';
 import { NativeEndpoint, receiveKeys, UdpBind, type BindStats } from './bind.js';
 import { clampPrivateKey, isZero, x25519PrivateKeyObject, x25519PublicKey } from './crypto.js';
-import { Handshakes } from './handshakes.js';
+import { Handshakes, warmUpHandshakeCode } from './handshakes.js';
 import type { Keypair } from './keypairs.js';
 import { Logger } from './log.js';
 import { MAX_PEERS, REJECT_AFTER_TIME_MS } from './messages.js';
@@ -106,6 +106,7 @@ export class Device {
       this.identity = undefined;
     }
     this.handshakes.cookieChecker.init(this.identity?.publicKey);
+    if (this.identity) setImmediate(warmUpHandshakeCode);
     for (const peer of [...this.peers.values()]) {
       if (this.identity && peer.publicKey.equals(this.identity.publicKey)) {
         this.removePeer(peer);

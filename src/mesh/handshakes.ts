@@ -4,12 +4,14 @@
  * event-loop turn, so transport packets keep flowing during a flood and the queue's length is
  * a real backlog, which is what "under load" measures, as in wireguard-go.
  */
-import { CookieChecker, sourceBytes } from './cookie.js';
+import { randomBytes } from 'node:crypto';
+import { CookieChecker, CookieGenerator, sourceBytes } from './cookie.js';
+import { clampPrivateKey, x25519PrivateKeyObject, x25519PublicKey } from './crypto.js';
 import type { Device } from './device.js';
 import {
   HANDSHAKE_QUEUE_SIZE, MESSAGE_COOKIE_REPLY, MESSAGE_INITIATION, REKEY_TIMEOUT_MS, UNDER_LOAD_AFTER_TIME_MS, UNDER_LOAD_QUEUE_LENGTH,
 } from './messages.js';
-import { consumeInitiation, consumeResponse, createInitiation, createResponse, deriveKeypair } from './noise.js';
+import { consumeInitiation, consumeResponse, createInitiation, createResponse, deriveKeypair, Handshake, type LocalIdentity } from './noise.js';
 import { formatEndpoint, type Endpoint, type Peer } from './peer.js';
 
 interface QueuedHandshake {
@@ -225,4 +227,39 @@ export class Handshakes {
     peer.txBytes += msg.length;
     device.log.verbose(`${peer.label}: sent handshake response`);
   }
+}
+
+let warmedUp = false;
+
+/**
+ * One complete handshake between two throwaway identities, once per process: the first real
+ * handshake otherwise pays for compiling this JavaScript and for OpenSSL's first X25519 and
+ * BLAKE2s calls (tens of milliseconds on a small machine), which shows as a slow first ping.
+ */
+export function warmUpHandshakeCode(): void {
+  if (warmedUp) return;
+  warmedUp = true;
+  const identity = (): LocalIdentity => {
+    const privateKey = x25519PrivateKeyObject(clampPrivateKey(randomBytes(32)));
+    return { privateKey, publicKey: x25519PublicKey(privateKey) };
+  };
+  const initiator = identity();
+  const responder = identity();
+  const onInitiator = new Handshake(responder.publicKey);
+  onInitiator.precompute(initiator);
+  const onResponder = new Handshake(initiator.publicKey);
+  onResponder.precompute(responder);
+  const checker = new CookieChecker();
+  checker.init(responder.publicKey);
+  const initiation = createInitiation(initiator, onInitiator, 1);
+  if (!initiation) return;
+  new CookieGenerator(responder.publicKey).addMacs(initiation);
+  if (!checker.checkMac1(initiation)) return;
+  const consumed = consumeInitiation(responder, initiation, () => ({ peer: 0, handshake: onResponder }), performance.now());
+  if ('error' in consumed) return;
+  const response = createResponse(onResponder, 2);
+  if (!response) return;
+  consumeResponse(initiator, response, () => ({ peer: 0, handshake: onInitiator }));
+  deriveKeypair(onInitiator, 0)?.wipe();
+  deriveKeypair(onResponder, 0)?.wipe();
 }

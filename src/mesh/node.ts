@@ -13,6 +13,7 @@ import type { MeshConfig } from './config.js';
 import { Device } from './device.js';
 import { Logger, type LogLevel } from './log.js';
 import { normalizeEndpoint } from './peer.js';
+import { applyDns, type AppliedDns } from './dns.js';
 import { startEngine, type Engine } from './engine.js';
 import { installFullTunnel, pickTable, type FullTunnel } from './full-tunnel.js';
 import type { UapiServer } from './uapi.js';
@@ -56,7 +57,6 @@ export async function startNode(config: MeshConfig, options: StartOptions = {}):
 
   const device = new Device({ name: config.iface, mtu: config.interface.mtu, logger: log });
   device.setPrivateKey(config.interface.privateKey);
-  if (config.interface.dns.length > 0) log.info(`warning: DNS = ${config.interface.dns.join(', ')} is not applied by netmend node; configure the resolver separately`);
 
   const endpoints = await Promise.all(config.peers.map((peer) => (peer.endpoint ? resolveEndpoint(peer.endpoint.host, peer.endpoint.port, config.file) : undefined)));
   const routes: string[] = [];
@@ -77,11 +77,14 @@ export async function startNode(config: MeshConfig, options: StartOptions = {}):
 
   const defaultFamilies = [...new Set(routes.filter((cidr) => /\/0$/.test(cidr)).map((cidr) => (cidr.includes(':') ? 6 : 4) as 4 | 6))];
   let fullTunnel: FullTunnel | undefined;
+  let dns: AppliedDns | undefined;
   let engine: Engine | undefined;
   let pidFile: string | undefined;
   let markStopped: (why: string) => void = () => undefined;
   const stopped = new Promise<string>((resolve) => { markStopped = resolve; });
   const shutdown = async (why = 'shutdown requested') => {
+    await dns?.remove();
+    dns = undefined;
     await fullTunnel?.remove();
     fullTunnel = undefined;
     engine?.shutdown(why);
@@ -117,6 +120,12 @@ export async function startNode(config: MeshConfig, options: StartOptions = {}):
     if (defaultFamilies.length > 0) {
       fullTunnel = await installFullTunnel(config.iface, defaultFamilies, device.fwmark);
       log.info(`full tunnel: default route in table ${fullTunnel.table}, rules \`not fwmark ${fullTunnel.table}\` and \`suppress_prefixlength 0\``);
+    }
+
+    if (config.interface.dns.length > 0) {
+      dns = await applyDns(config.iface, config.interface.dns);
+      if (dns) log.info(`DNS = ${config.interface.dns.join(', ')} applied through ${dns.method}`);
+      else log.info(`warning: DNS = ${config.interface.dns.join(', ')} is not applied: neither systemd-resolved nor resolvconf is available`);
     }
 
     mkdirSync(runDir(), { recursive: true, mode: 0o755 });
