@@ -6,8 +6,9 @@
  *  - IP_PKTINFO / IPV6_RECVPKTINFO: every datagram reports the local address it arrived on, and a
  *    peer's endpoint can carry that address as a sticky source for replies; a send from a
  *    source that no longer works drops the source and goes out again without it;
- *  - a reader thread: recvmmsg (+ UDP_GRO), transport messages decrypted right there with the
- *    receive key registered for their index, the whole batch handed to JavaScript in one call;
+ *  - receiving on the JavaScript thread's event loop (uv_poll, one wake-up per batch): recvmmsg
+ *    (+ UDP_GRO), transport messages decrypted in C with the receive key registered for their
+ *    index, the whole batch handed to JavaScript in one call;
  *  - a writer thread: batches of plaintext packets for one peer are padded, sealed and sent with
  *    sendmmsg (+ UDP_SEGMENT when the kernel takes it).
  * The protocol (handshakes, timers, replay window, roaming, cryptokey routing) stays in
@@ -20,6 +21,7 @@
 #include <netinet/udp.h>
 #include <openssl/evp.h>
 #include <sys/socket.h>
+#include <uv.h>
 
 #ifndef UDP_SEGMENT
 #define UDP_SEGMENT 103
@@ -32,7 +34,6 @@
 #define RX_SLOTS 64
 #define RX_SLOT_BYTES 65536
 #define RX_MAX_RECORDS 1024
-#define RX_QUEUE_BATCHES 64
 #define TX_MAX_SEGMENTS 64
 #define TX_GSO_MAX_BYTES 65000
 #define TX_QUEUE_LIMIT_BYTES (16 * 1024 * 1024)
@@ -153,10 +154,15 @@ typedef struct udp_bind {
   int gro4, gro6;
   atomic_bool gso_off;
 
-  int reading;
-  pthread_t reader;
-  napi_threadsafe_function deliver;
-  int deliver_finalized;
+  /* Receiving runs on the JavaScript thread's own event loop (uv_poll): a datagram reaches
+   * JavaScript after one wake-up, not two (a reader thread, then the loop). */
+  napi_env env;
+  napi_ref on_batch;
+  napi_async_context async_context;
+  uv_poll_t poll4, poll6;
+  int polls_open;
+  int finalized;
+  struct rx_state *rx;
 
   int writer_started;
   int writer_busy; /* a job is being sent: an inline send would overtake it */
@@ -229,23 +235,34 @@ typedef struct rx_batch {
 
 static void free_rx_data(napi_env env, void *data, void *hint) { (void)env; (void)hint; free(data); }
 
-static void call_js_with_rx(napi_env env, napi_value callback, void *context, void *data) {
-  (void)context;
-  rx_batch *batch = data;
-  if (env == NULL || callback == NULL) { free(batch->records); free(batch->data); free(batch); return; }
-  napi_value argv[3], undefined;
+static void free_rx_batch(rx_batch *batch) {
+  free(batch->records);
+  free(batch->data);
+  free(batch);
+}
+
+/* On the JavaScript thread: onBatch(records, data, count). The data buffer is handed over, not copied. */
+static void deliver_rx(udp_bind *bind, rx_batch *batch) {
+  napi_env env = bind->env;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) { free_rx_batch(batch); return; }
+  napi_value callback = NULL, global, argv[3], result;
   void *target;
+  if (napi_get_reference_value(env, bind->on_batch, &callback) != napi_ok || callback == NULL) goto out;
   if (napi_create_arraybuffer(env, batch->count * sizeof(record), &target, &argv[0]) != napi_ok) goto out;
   memcpy(target, batch->records, batch->count * sizeof(record));
   if (napi_create_external_arraybuffer(env, batch->data, batch->data_bytes ? batch->data_bytes : 1, free_rx_data, NULL, &argv[1]) != napi_ok) goto out;
   batch->data = NULL;
   napi_create_uint32(env, batch->count, &argv[2]);
-  napi_get_undefined(env, &undefined);
-  napi_call_function(env, undefined, callback, 3, argv, NULL);
+  napi_get_global(env, &global);
+  if (napi_make_callback(env, bind->async_context, global, callback, 3, argv, &result) == napi_pending_exception) {
+    napi_value exception;
+    napi_get_and_clear_last_exception(env, &exception);
+    napi_fatal_exception(env, exception);
+  }
 out:
-  free(batch->records);
-  free(batch->data);
-  free(batch);
+  napi_close_handle_scope(env, scope);
+  free_rx_batch(batch);
 }
 
 static int open_transport(EVP_CIPHER_CTX *ctx, const uint8_t key[32], const uint8_t *msg, uint32_t length, uint8_t *out) {
@@ -299,17 +316,13 @@ static void add_segment(udp_bind *bind, EVP_CIPHER_CTX *ctx, rx_batch *batch, co
 }
 
 static int hand_rx_to_js(udp_bind *bind, rx_batch *batch) {
-  for (;;) {
-    napi_status status = napi_call_threadsafe_function(bind->deliver, batch, napi_tsfn_nonblocking);
-    if (status == napi_ok) return 1;
-    if (status != napi_queue_full || atomic_load(&bind->stopping)) return 0;
-    struct pollfd stop = { .fd = bind->stop_fd, .events = POLLIN };
-    poll(&stop, 1, 1);
-  }
+  deliver_rx(bind, batch);
+  return !bind->closed;
 }
 
-static void drain_socket(udp_bind *bind, int fd, int family, uint8_t *slots, struct mmsghdr *msgs, struct iovec *iovs,
-                         struct sockaddr_in6 *names, uint8_t (*controls)[128], EVP_CIPHER_CTX *ctx) {
+/* One recvmmsg: returns the datagrams read (0 when none), -1 once the bind was closed meanwhile. */
+static int drain_socket(udp_bind *bind, int fd, int family, uint8_t *slots, struct mmsghdr *msgs, struct iovec *iovs,
+                        struct sockaddr_in6 *names, uint8_t (*controls)[128], EVP_CIPHER_CTX *ctx) {
   for (int i = 0; i < RX_SLOTS; i++) {
     iovs[i].iov_base = slots + (size_t)i * RX_SLOT_BYTES;
     iovs[i].iov_len = RX_SLOT_BYTES;
@@ -322,17 +335,17 @@ static void drain_socket(udp_bind *bind, int fd, int family, uint8_t *slots, str
     msgs[i].msg_hdr.msg_controllen = sizeof controls[i];
   }
   int n = recvmmsg(fd, msgs, RX_SLOTS, MSG_DONTWAIT, NULL);
-  if (n <= 0) return;
+  if (n <= 0) return 0;
   size_t total = 0;
   uint32_t segments = 0;
   for (int i = 0; i < n; i++) total += msgs[i].msg_len;
   rx_batch *batch = malloc(sizeof *batch);
-  if (!batch) return;
+  if (!batch) return n;
   batch->count = 0;
   batch->data_bytes = 0;
   batch->records = malloc(sizeof(record) * RX_MAX_RECORDS);
   batch->data = malloc(total ? total : 1);
-  if (!batch->records || !batch->data) { free(batch->records); free(batch->data); free(batch); return; }
+  if (!batch->records || !batch->data) { free(batch->records); free(batch->data); free(batch); return n; }
   for (int i = 0; i < n; i++) {
     record meta;
     memset(&meta, 0, sizeof meta);
@@ -369,14 +382,14 @@ static void drain_socket(udp_bind *bind, int fd, int family, uint8_t *slots, str
       uint32_t piece = length - at < step ? length - at : step;
       if (batch->count == RX_MAX_RECORDS) {
         /* Flush the full batch; a fresh one takes the rest. */
-        if (!hand_rx_to_js(bind, batch)) { free(batch->records); free(batch->data); free(batch); return; }
+        if (!hand_rx_to_js(bind, batch)) return -1;
         batch = malloc(sizeof *batch);
-        if (!batch) return;
+        if (!batch) return n;
         batch->count = 0;
         batch->data_bytes = 0;
         batch->records = malloc(sizeof(record) * RX_MAX_RECORDS);
         batch->data = malloc(total ? total : 1);
-        if (!batch->records || !batch->data) { free(batch->records); free(batch->data); free(batch); return; }
+        if (!batch->records || !batch->data) { free(batch->records); free(batch->data); free(batch); return n; }
       }
       add_segment(bind, ctx, batch, data + at, piece, &meta);
       segments++;
@@ -387,30 +400,62 @@ static void drain_socket(udp_bind *bind, int fd, int family, uint8_t *slots, str
   atomic_fetch_add(&bind->rx_segments, segments);
   atomic_fetch_add(&bind->rx_bytes, total);
   atomic_fetch_add(&bind->rx_batches, 1);
-  if (batch->count == 0 || !hand_rx_to_js(bind, batch)) { free(batch->records); free(batch->data); free(batch); }
+  if (batch->count == 0) free_rx_batch(batch);
+  else if (!hand_rx_to_js(bind, batch)) return -1;
+  return n;
 }
 
-static void *reader_main(void *arg) {
-  udp_bind *bind = arg;
-  uint8_t *slots = malloc((size_t)RX_SLOTS * RX_SLOT_BYTES);
-  struct mmsghdr *msgs = calloc(RX_SLOTS, sizeof *msgs);
-  struct iovec *iovs = calloc(RX_SLOTS, sizeof *iovs);
-  struct sockaddr_in6 *names = calloc(RX_SLOTS, sizeof *names);
-  uint8_t (*controls)[128] = calloc(RX_SLOTS, 128);
-  EVP_CIPHER_CTX *ctx = new_aead(0);
-  if (!slots || !msgs || !iovs || !names || !controls || !ctx) goto out;
-  struct pollfd fds[3] = { { .fd = bind->stop_fd, .events = POLLIN }, { .fd = bind->fd4, .events = POLLIN }, { .fd = bind->fd6, .events = POLLIN } };
-  while (!atomic_load(&bind->stopping)) {
-    int ready = poll(fds, 3, -1);
-    if (ready < 0) { if (errno == EINTR) continue; break; }
-    if (fds[0].revents) break;
-    if (fds[1].revents & POLLIN) drain_socket(bind, bind->fd4, AF_INET, slots, msgs, iovs, names, controls, ctx);
-    if (fds[2].revents & POLLIN) drain_socket(bind, bind->fd6, AF_INET6, slots, msgs, iovs, names, controls, ctx);
+typedef struct rx_state {
+  uint8_t *slots;
+  struct mmsghdr *msgs;
+  struct iovec *iovs;
+  struct sockaddr_in6 *names;
+  uint8_t (*controls)[128];
+  EVP_CIPHER_CTX *ctx;
+} rx_state;
+
+static void free_rx_state(rx_state *rx) {
+  if (!rx) return;
+  if (rx->ctx) EVP_CIPHER_CTX_free(rx->ctx);
+  free(rx->slots); free(rx->msgs); free(rx->iovs); free(rx->names); free(rx->controls);
+  free(rx);
+}
+
+static rx_state *new_rx_state(void) {
+  rx_state *rx = calloc(1, sizeof *rx);
+  if (!rx) return NULL;
+  rx->slots = malloc((size_t)RX_SLOTS * RX_SLOT_BYTES);
+  rx->msgs = calloc(RX_SLOTS, sizeof *rx->msgs);
+  rx->iovs = calloc(RX_SLOTS, sizeof *rx->iovs);
+  rx->names = calloc(RX_SLOTS, sizeof *rx->names);
+  rx->controls = calloc(RX_SLOTS, 128);
+  rx->ctx = new_aead(0);
+  if (!rx->slots || !rx->msgs || !rx->iovs || !rx->names || !rx->controls || !rx->ctx) { free_rx_state(rx); return NULL; }
+  return rx;
+}
+
+/* Readable: drain a bounded number of batches, so timers and the other socket get their turn. */
+static void on_readable(uv_poll_t *handle, int status, int events) {
+  (void)status; (void)events;
+  udp_bind *bind = handle->data;
+  int v4 = handle == &bind->poll4;
+  for (int round = 0; round < 8 && !bind->closed; round++) {
+    rx_state *rx = bind->rx;
+    int n = drain_socket(bind, v4 ? bind->fd4 : bind->fd6, v4 ? AF_INET : AF_INET6, rx->slots, rx->msgs, rx->iovs, rx->names, rx->controls, rx->ctx);
+    if (n < RX_SLOTS) break;
   }
-out:
-  if (ctx) EVP_CIPHER_CTX_free(ctx);
-  free(slots); free(msgs); free(iovs); free(names); free(controls);
-  return NULL;
+}
+
+static void release_bind(udp_bind *bind) {
+  pthread_mutex_destroy(&bind->write_lock);
+  pthread_cond_destroy(&bind->write_ready);
+  free_rx_state(bind->rx);
+  free(bind);
+}
+
+static void poll_closed(uv_handle_t *handle) {
+  udp_bind *bind = handle->data;
+  if (--bind->polls_open == 0 && bind->finalized) release_bind(bind);
 }
 
 /* ---------------- writing ---------------- */
@@ -636,11 +681,8 @@ static void stop_bind(udp_bind *bind) {
   atomic_store(&bind->stopping, true);
   uint64_t one = 1;
   if (write(bind->stop_fd, &one, sizeof one) < 0) { /* the flag alone stops the threads */ }
-  if (bind->reading) {
-    pthread_join(bind->reader, NULL);
-    if (!bind->deliver_finalized) napi_release_threadsafe_function(bind->deliver, napi_tsfn_abort);
-    bind->reading = 0;
-  }
+  if (bind->fd4 >= 0) { uv_poll_stop(&bind->poll4); uv_close((uv_handle_t *)&bind->poll4, poll_closed); }
+  if (bind->fd6 >= 0) { uv_poll_stop(&bind->poll6); uv_close((uv_handle_t *)&bind->poll6, poll_closed); }
   if (bind->writer_started) {
     pthread_mutex_lock(&bind->write_lock);
     pthread_cond_broadcast(&bind->write_ready);
@@ -659,25 +701,13 @@ static void stop_bind(udp_bind *bind) {
 }
 
 static void finalize_bind(napi_env env, void *data, void *hint) {
-  (void)env; (void)hint;
+  (void)hint;
   udp_bind *bind = data;
   stop_bind(bind);
-  pthread_mutex_destroy(&bind->write_lock);
-  pthread_cond_destroy(&bind->write_ready);
-  free(bind);
-}
-
-static void deliver_finalized(napi_env env, void *data, void *hint) {
-  (void)env; (void)hint;
-  udp_bind *bind = data;
-  bind->deliver_finalized = 1;
-  if (bind->reading) {
-    atomic_store(&bind->stopping, true);
-    uint64_t one = 1;
-    if (write(bind->stop_fd, &one, sizeof one) < 0) { /* flag suffices */ }
-    pthread_join(bind->reader, NULL);
-    bind->reading = 0;
-  }
+  napi_delete_reference(env, bind->on_batch);
+  napi_async_destroy(env, bind->async_context);
+  bind->finalized = 1;
+  if (bind->polls_open == 0) release_bind(bind);
 }
 
 static udp_bind *bind_arg(napi_env env, napi_value value) {
@@ -740,19 +770,37 @@ static napi_value udp_open(napi_env env, napi_callback_info info) {
   pthread_cond_init(&bind->write_ready, NULL);
 
   napi_value handle, resource, result, port_value;
-  napi_create_external(env, bind, finalize_bind, NULL, &handle);
+  uv_loop_t *loop = NULL;
+  bind->rx = new_rx_state();
   napi_create_string_utf8(env, "netmend:udp-read", NAPI_AUTO_LENGTH, &resource);
-  if (napi_create_threadsafe_function(env, argv[3], NULL, resource, RX_QUEUE_BATCHES, 1, bind, deliver_finalized, NULL, call_js_with_rx, &bind->deliver) != napi_ok) {
-    return throw_type(env, "udpOpen: could not create the delivery function");
+  if (!bind->rx || napi_get_uv_event_loop(env, &loop) != napi_ok || napi_create_reference(env, argv[3], 1, &bind->on_batch) != napi_ok
+      || napi_async_init(env, NULL, resource, &bind->async_context) != napi_ok) {
+    if (fd4 >= 0) close(fd4);
+    if (fd6 >= 0) close(fd6);
+    close(stop_fd);
+    free_rx_state(bind->rx);
+    free(bind);
+    return throw_errno(env, "udpOpen", ENOMEM, NULL);
   }
-  int err = pthread_create(&bind->reader, NULL, reader_main, bind);
-  if (err != 0) {
-    napi_release_threadsafe_function(bind->deliver, napi_tsfn_abort);
-    return throw_errno(env, "pthread_create", err, "udp reader");
+  bind->env = env;
+  bind->fd4 = fd4;
+  bind->fd6 = fd6;
+  /* The sockets alone must not keep Node alive: the device decides when to stop. */
+  if (fd4 >= 0) {
+    uv_poll_init(loop, &bind->poll4, fd4);
+    bind->poll4.data = bind;
+    uv_poll_start(&bind->poll4, UV_READABLE, on_readable);
+    uv_unref((uv_handle_t *)&bind->poll4);
+    bind->polls_open++;
   }
-  bind->reading = 1;
-  /* The reader must not keep Node alive on its own: the device decides when to stop. */
-  napi_unref_threadsafe_function(env, bind->deliver);
+  if (fd6 >= 0) {
+    uv_poll_init(loop, &bind->poll6, fd6);
+    bind->poll6.data = bind;
+    uv_poll_start(&bind->poll6, UV_READABLE, on_readable);
+    uv_unref((uv_handle_t *)&bind->poll6);
+    bind->polls_open++;
+  }
+  napi_create_external(env, bind, finalize_bind, NULL, &handle);
   napi_create_array_with_length(env, 2, &result);
   napi_create_uint32(env, bind->port, &port_value);
   napi_set_element(env, result, 0, handle);
