@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import { aeadOpen, counterNonce, newEphemeral, x25519PrivateKeyObject, x25519PublicKey } from '../../src/mesh/crypto.js';
 import { CookieChecker, CookieGenerator } from '../../src/mesh/cookie.js';
 import { consumeInitiation, consumeResponse, createInitiation, createResponse, deriveKeypair, Handshake, INITIAL_CHAINING_KEY, INITIAL_HASH, type LocalIdentity } from '../../src/mesh/noise.js';
+import { loadAddon } from '../../src/mesh/addon.js';
 import { decryptTransport, encryptTransport } from '../../src/mesh/transport.js';
 
 const vector = JSON.parse(readFileSync('/work/shared/reference/wireguard-handshake-vector.json', 'utf8')) as Record<string, string>;
@@ -81,6 +82,15 @@ test('the handshake vector reproduces byte for byte, both messages and the sessi
   const keepalive = encryptTransport(initiatorKeys, Buffer.alloc(0), 1420);
   assert.equal(keepalive.toString('hex'), vector.transport_initiator_counter1_keepalive);
   assert.equal(encryptTransport(responderKeys, Buffer.alloc(0), 1420).toString('hex'), vector.transport_responder_counter0_keepalive);
+
+  // The native data path (native/udp.c) seals and opens the same bytes.
+  const native = loadAddon();
+  assert.equal(native.transportSeal(initiatorKeys.sendKey, initiatorKeys.remoteIndex, 0, 1420, hex('inner_ip_packet_33B')).toString('hex'), vector.transport_initiator_counter0_data);
+  assert.equal(native.transportSeal(responderKeys.sendKey, responderKeys.remoteIndex, 0, 1420, Buffer.alloc(0)).toString('hex'), vector.transport_responder_counter0_keepalive);
+  assert.equal(native.transportOpen(responderKeys.receiveKey, data)?.subarray(0, 33).toString('hex'), vector.inner_ip_packet_33B);
+  const tampered = Buffer.from(data);
+  tampered[20] ^= 1;
+  assert.equal(native.transportOpen(responderKeys.receiveKey, tampered), null);
 
   const plain = decryptTransport(responderKeys, data);
   assert.ok(plain);
