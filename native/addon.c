@@ -49,6 +49,16 @@ void set_count(napi_env env, napi_value object, const char *key, uint64_t value)
   napi_set_named_property(env, object, key, number);
 }
 
+void call_from_loop(napi_env env, napi_async_context context, napi_value callback, size_t argc, const napi_value *argv) {
+  napi_value global, result;
+  napi_get_global(env, &global);
+  if (napi_make_callback(env, context, global, callback, argc, argv, &result) == napi_pending_exception) {
+    napi_value exception;
+    napi_get_and_clear_last_exception(env, &exception);
+    napi_fatal_exception(env, exception);
+  }
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   tun_init_exports(env, exports);
   udp_init_exports(env, exports);

@@ -18,6 +18,9 @@
 napi_value throw_errno(napi_env env, const char *syscall, int err, const char *detail);
 napi_value throw_type(napi_env env, const char *message);
 void set_count(napi_env env, napi_value object, const char *key, uint64_t value);
+/* Calls a JavaScript callback from a libuv callback (uv_poll): microtasks run after it, and an
+ * exception it throws is reported as uncaught, as for any Node event. */
+void call_from_loop(napi_env env, napi_async_context context, napi_value callback, size_t argc, const napi_value *argv);
 
 void tun_init_exports(napi_env env, napi_value exports);
 void udp_init_exports(napi_env env, napi_value exports);

@@ -78,7 +78,7 @@ static void deliver(tun_device *dev, read_batch *batch) {
   napi_env env = dev->env;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
-  napi_value callback = NULL, global, argv[3], result;
+  napi_value callback = NULL, argv[3];
   void *target;
   if (napi_get_reference_value(env, dev->on_batch, &callback) != napi_ok || callback == NULL) goto out;
   if (batch == NULL) {
@@ -92,12 +92,7 @@ static void deliver(tun_device *dev, read_batch *batch) {
     memcpy(target, batch->lengths, batch->count * sizeof(uint32_t));
     napi_create_uint32(env, batch->count, &argv[2]);
   }
-  napi_get_global(env, &global);
-  if (napi_make_callback(env, dev->async_context, global, callback, 3, argv, &result) == napi_pending_exception) {
-    napi_value exception;
-    napi_get_and_clear_last_exception(env, &exception);
-    napi_fatal_exception(env, exception);
-  }
+  call_from_loop(env, dev->async_context, callback, 3, argv);
 out:
   napi_close_handle_scope(env, scope);
 }

@@ -246,7 +246,7 @@ static void deliver_rx(udp_bind *bind, rx_batch *batch) {
   napi_env env = bind->env;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) { free_rx_batch(batch); return; }
-  napi_value callback = NULL, global, argv[3], result;
+  napi_value callback = NULL, argv[3];
   void *target;
   if (napi_get_reference_value(env, bind->on_batch, &callback) != napi_ok || callback == NULL) goto out;
   if (napi_create_arraybuffer(env, batch->count * sizeof(record), &target, &argv[0]) != napi_ok) goto out;
@@ -254,12 +254,7 @@ static void deliver_rx(udp_bind *bind, rx_batch *batch) {
   if (napi_create_external_arraybuffer(env, batch->data, batch->data_bytes ? batch->data_bytes : 1, free_rx_data, NULL, &argv[1]) != napi_ok) goto out;
   batch->data = NULL;
   napi_create_uint32(env, batch->count, &argv[2]);
-  napi_get_global(env, &global);
-  if (napi_make_callback(env, bind->async_context, global, callback, 3, argv, &result) == napi_pending_exception) {
-    napi_value exception;
-    napi_get_and_clear_last_exception(env, &exception);
-    napi_fatal_exception(env, exception);
-  }
+  call_from_loop(env, bind->async_context, callback, 3, argv);
 out:
   napi_close_handle_scope(env, scope);
   free_rx_batch(batch);
