@@ -208,9 +208,9 @@ export async function runNetnsSteps(lab: Lab, program: string[], label: string):
     await start(ns2, wg2);
     await configurePeers();
   });
+  const vethrc = uniqueName('nmrc');
+  const vethrs = uniqueName('nmrs');
   await step('NAT: router ns0 with SNAT 192.168.1.0/24 -> 10.0.0.1', async () => {
-    const vethrc = uniqueName('nmrc');
-    const vethrs = uniqueName('nmrs');
     const vethc = uniqueName('nmc');
     const veths = uniqueName('nms');
     await lab.veth(ns0, vethrc, ns1, vethc);
@@ -238,6 +238,8 @@ export async function runNetnsSteps(lab: Lab, program: string[], label: string):
   });
   await step('NAT: teardown, ip link del', async () => {
     await must(ns0, 'iptables', ['-t', 'nat', '-F']);
+    await lab.ip(ns0, 'link', 'del', vethrc);
+    await lab.ip(ns0, 'link', 'del', vethrs);
     await deleteBoth();
   });
 
