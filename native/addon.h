@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 /* Throws an Error with code (ENOENT, EADDRINUSE, ...), errno and syscall, as Node's own errors. */

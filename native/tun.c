@@ -44,7 +44,6 @@ typedef struct write_batch {
 
 typedef struct tun_device {
   int fd;
-  int stop_fd; /* eventfd: wakes the reader's poll() on close */
   char name[IFNAMSIZ];
   atomic_bool stopping;
   int closed;
@@ -209,8 +208,6 @@ static void stop_device(tun_device *dev) {
   if (dev->closed) return;
   dev->closed = 1;
   atomic_store(&dev->stopping, true);
-  uint64_t one = 1;
-  if (write(dev->stop_fd, &one, sizeof one) < 0) { /* the flag alone stops the threads */ }
   stop_polling(dev);
   if (dev->writer_started) {
     pthread_mutex_lock(&dev->write_lock);
@@ -225,7 +222,6 @@ static void stop_device(tun_device *dev) {
     dev->write_head = next;
   }
   close(dev->fd);
-  close(dev->stop_fd);
 }
 
 static void finalize_device(napi_env env, void *data, void *hint) {
@@ -292,16 +288,9 @@ static napi_value tun_open(napi_env env, napi_callback_info info) {
     close(fd);
     return throw_errno(env, "fcntl(O_NONBLOCK)", err, name);
   }
-  int stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (stop_fd < 0) {
-    int err = errno;
-    close(fd);
-    return throw_errno(env, "eventfd", err, NULL);
-  }
   tun_device *dev = calloc(1, sizeof *dev);
-  if (dev == NULL) { close(fd); close(stop_fd); return throw_errno(env, "calloc", ENOMEM, NULL); }
+  if (dev == NULL) { close(fd); return throw_errno(env, "calloc", ENOMEM, NULL); }
   dev->fd = fd;
-  dev->stop_fd = stop_fd;
   memcpy(dev->name, ifr.ifr_name, IFNAMSIZ);
   dev->name[IFNAMSIZ - 1] = 0;
   pthread_mutex_init(&dev->write_lock, NULL);

@@ -148,7 +148,6 @@ typedef struct udp_bind {
   int fd4, fd6;
   uint16_t port;
   uint32_t device;
-  int stop_fd;
   atomic_bool stopping;
   int closed;
   int gro4, gro6;
@@ -674,8 +673,6 @@ static void stop_bind(udp_bind *bind) {
   if (bind->closed) return;
   bind->closed = 1;
   atomic_store(&bind->stopping, true);
-  uint64_t one = 1;
-  if (write(bind->stop_fd, &one, sizeof one) < 0) { /* the flag alone stops the threads */ }
   if (bind->fd4 >= 0) { uv_poll_stop(&bind->poll4); uv_close((uv_handle_t *)&bind->poll4, poll_closed); }
   if (bind->fd6 >= 0) { uv_poll_stop(&bind->poll6); uv_close((uv_handle_t *)&bind->poll6, poll_closed); }
   if (bind->writer_started) {
@@ -692,7 +689,6 @@ static void stop_bind(udp_bind *bind) {
   }
   if (bind->fd4 >= 0) close(bind->fd4);
   if (bind->fd6 >= 0) close(bind->fd6);
-  close(bind->stop_fd);
 }
 
 static void finalize_bind(napi_env env, void *data, void *hint) {
@@ -745,13 +741,10 @@ static napi_value udp_open(napi_env env, napi_callback_info info) {
     return throw_errno(env, "bind", err, "udp6");
   }
   if (fd4 < 0 && fd6 < 0) return throw_errno(env, "bind", EADDRINUSE, "udp");
-  int stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   udp_bind *bind = calloc(1, sizeof *bind);
-  if (stop_fd < 0 || !bind) {
+  if (!bind) {
     if (fd4 >= 0) close(fd4);
     if (fd6 >= 0) close(fd6);
-    if (stop_fd >= 0) close(stop_fd);
-    free(bind);
     return throw_errno(env, "udpOpen", ENOMEM, NULL);
   }
   bind->fd4 = fd4;
@@ -760,7 +753,6 @@ static napi_value udp_open(napi_env env, napi_callback_info info) {
   bind->gro6 = gro6;
   bind->port = (uint16_t)port;
   bind->device = device;
-  bind->stop_fd = stop_fd;
   pthread_mutex_init(&bind->write_lock, NULL);
   pthread_cond_init(&bind->write_ready, NULL);
 
@@ -772,7 +764,6 @@ static napi_value udp_open(napi_env env, napi_callback_info info) {
       || napi_async_init(env, NULL, resource, &bind->async_context) != napi_ok) {
     if (fd4 >= 0) close(fd4);
     if (fd6 >= 0) close(fd6);
-    close(stop_fd);
     free_rx_state(bind->rx);
     free(bind);
     return throw_errno(env, "udpOpen", ENOMEM, NULL);
