@@ -230,15 +230,26 @@ export class Handshakes {
 }
 
 let warmedUp = false;
+const WARM_UP_ROUNDS = 6;
 
 /**
- * One complete handshake between two throwaway identities, once per process: the first real
- * handshake otherwise pays for compiling this JavaScript and for OpenSSL's first X25519 and
- * BLAKE2s calls (tens of milliseconds on a small machine), which shows as a slow first ping.
+ * A few complete handshakes between throwaway identities, once per process, one per event-loop
+ * turn: the first real handshake otherwise pays for compiling this JavaScript (interpreted, then
+ * baseline-compiled after a few calls) and for OpenSSL's first X25519 and BLAKE2s calls: measured
+ * here ~4 ms of CPU per handshake side cold against ~1 ms warm, which shows as a slow first ping.
  */
 export function warmUpHandshakeCode(): void {
   if (warmedUp) return;
   warmedUp = true;
+  let round = 0;
+  const next = () => {
+    oneThrowawayHandshake();
+    if (++round < WARM_UP_ROUNDS) setImmediate(next).unref();
+  };
+  next();
+}
+
+function oneThrowawayHandshake(): void {
   const identity = (): LocalIdentity => {
     const privateKey = x25519PrivateKeyObject(clampPrivateKey(randomBytes(32)));
     return { privateKey, publicKey: x25519PublicKey(privateKey) };
