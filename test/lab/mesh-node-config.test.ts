@@ -8,28 +8,18 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { Lab, labUnavailable, netmendBin, run, uniqueName } from './harness.js';
-import { b64, newNode, ping, pingUntilReply, startNode, waitFor, wireguardGoMissing } from './mesh-interop-lab.js';
+import { Lab, labUnavailable, netmendBin, run } from './harness.js';
+import { b64, ping, pingUntilReply, waitFor, wireguardGoMissing, wireguardGoPeerWithAddressBehind } from './mesh-interop-lab.js';
 
 const skip = labUnavailable() ?? wireguardGoMissing();
 
-/** nsA (netmend) and nsB (wireguard-go, with 10.99.0.1 behind it) over veth. */
+/** netmend's config for the peer of wireguardGoPeerWithAddressBehind, with a full tunnel. */
 async function fullTunnelLab(lab: Lab, port: number) {
-  const nsA = await lab.netns('fa');
-  const nsB = await lab.netns('fb');
-  const vethA = uniqueName('nmfa');
-  const vethB = uniqueName('nmfb');
-  await lab.veth(nsA, vethA, nsB, vethB);
-  await lab.ip(nsA, 'addr', 'add', '10.243.0.1/24', 'dev', vethA);
-  await lab.ip(nsB, 'addr', 'add', '10.243.0.2/24', 'dev', vethB);
-  await lab.ip(nsB, 'addr', 'add', '10.99.0.1/32', 'dev', 'lo');
-  const mine = newNode('netmend', nsA, '10.244.0.1', port);
-  const peer = newNode('wireguard-go', nsB, '10.244.0.2', port + 1);
-  await startNode(lab, peer, [{ node: mine }]);
+  const { nsA, nsB, mine, peer } = await wireguardGoPeerWithAddressBehind(lab, port);
   const config = (extra: string[]) => {
     const file = join(lab.tmpdir(), `${mine.iface}.conf`);
-    writeFileSync(file, ['[Interface]', `PrivateKey = ${b64(mine.privateKey)}`, 'Address = 10.244.0.1/24', `ListenPort = ${port}`, ...extra, '',
-      '[Peer]', `PublicKey = ${b64(peer.publicKey)}`, `Endpoint = 10.243.0.2:${port + 1}`, 'AllowedIPs = 0.0.0.0/0', ''].join('\n'), { mode: 0o600 });
+    writeFileSync(file, ['[Interface]', `PrivateKey = ${b64(mine.privateKey)}`, 'Address = 10.242.0.1/24', `ListenPort = ${port}`, ...extra, '',
+      '[Peer]', `PublicKey = ${b64(peer.publicKey)}`, `Endpoint = 10.241.0.2:${port + 1}`, 'AllowedIPs = 0.0.0.0/0', ''].join('\n'), { mode: 0o600 });
     return file;
   };
   return { nsA, nsB, mine, peer, config };

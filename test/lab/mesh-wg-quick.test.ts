@@ -13,7 +13,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Lab, labUnavailable, projectRoot, run, uniqueName } from './harness.js';
-import { b64, newNode, ping, pingUntilReply, startNode, waitFor, wireguardGoMissing } from './mesh-interop-lab.js';
+import { b64, ping, pingUntilReply, waitFor, wireguardGoMissing, wireguardGoPeerWithAddressBehind } from './mesh-interop-lab.js';
 
 const skip = labUnavailable() ?? wireguardGoMissing() ?? (existsSync('/usr/bin/wg-quick') ? undefined : 'wg-quick is not installed')
   ?? (existsSync('/sys/module/wireguard') ? 'the WireGuard kernel module is loaded: wg-quick would not use a userspace implementation' : undefined);
@@ -26,26 +26,13 @@ const implementations: Array<[string, string]> = [
 for (const [label, implementation] of implementations) {
   test(`wg-quick with ${label}: full tunnel without a loop, wg show/showconf/set, down, down+up at once`, { skip, timeout: 180_000 }, async (t) => {
     const lab = Lab.forTest(t);
-    const nsA = await lab.netns('qa');
-    const nsB = await lab.netns('qb');
-    const vethA = uniqueName('nmqa');
-    const vethB = uniqueName('nmqb');
-    await lab.veth(nsA, vethA, nsB, vethB);
-    await lab.ip(nsA, 'addr', 'add', '10.241.0.1/24', 'dev', vethA);
-    await lab.ip(nsB, 'addr', 'add', '10.241.0.2/24', 'dev', vethB);
-    // An address behind the peer, reachable from nsA only through the tunnel's default route.
-    await lab.ip(nsB, 'addr', 'add', '10.99.0.1/32', 'dev', 'lo');
-
-    const peer = newNode('wireguard-go', nsB, '10.242.0.2', 51900);
+    const { nsA, nsB, mine, peer } = await wireguardGoPeerWithAddressBehind(lab, 51900);
     const iface = uniqueName('nmq');
-    const mine = newNode('netmend', nsA, '10.242.0.1', 51901);
-    await startNode(lab, peer, [{ node: mine, publicKey: mine.publicKey, allowedIps: ['10.242.0.1/32', 'fd42::1/128'] }]);
-    await lab.ip(nsB, 'addr', 'add', 'fd42::2/64', 'dev', peer.iface);
 
     const file = join(lab.tmpdir(), `${iface}.conf`);
     writeFileSync(file, [
-      '[Interface]', `PrivateKey = ${b64(mine.privateKey)}`, 'Address = 10.242.0.1/24, fd42::1/64', 'ListenPort = 51901', '',
-      '[Peer]', `PublicKey = ${b64(peer.publicKey)}`, 'Endpoint = 10.241.0.2:51900', 'AllowedIPs = 0.0.0.0/0, ::/0', '',
+      '[Interface]', `PrivateKey = ${b64(mine.privateKey)}`, 'Address = 10.242.0.1/24, fd42::1/64', 'ListenPort = 51900', '',
+      '[Peer]', `PublicKey = ${b64(peer.publicKey)}`, 'Endpoint = 10.241.0.2:51901', 'AllowedIPs = 0.0.0.0/0, ::/0', '',
     ].join('\n'), { mode: 0o600 });
     const env = { ...process.env, WG_QUICK_USERSPACE_IMPLEMENTATION: implementation };
     const wgQuick = (action: 'up' | 'down') => lab.exec(nsA, 'wg-quick', [action, file], { env, timeoutMs: 60_000 });
@@ -66,7 +53,7 @@ for (const [label, implementation] of implementations) {
     assert.ok((await ping(lab, nsA, 'fd42::2')).ok, 'IPv6 through the tunnel');
     // No loop: the implementation's own datagrams carry the mark the `not fwmark` rule exempts.
     const sockets = await lab.exec(nsA, 'ss', ['-u', '-a', '-n', '-e']);
-    assert.match(sockets.stdout, /:51901 .*fwmark:0xca6c/, sockets.stdout);
+    assert.match(sockets.stdout, /:51900 .*fwmark:0xca6c/, sockets.stdout);
     assert.match(await lab.ip(nsA, 'rule', 'show'), /not from all fwmark 0xca6c lookup 51820/);
 
     const show = await lab.exec(nsA, 'wg', ['show', iface]);
@@ -76,12 +63,12 @@ for (const [label, implementation] of implementations) {
     const showconf = await lab.exec(nsA, 'wg', ['showconf', iface]);
     assert.match(showconf.stdout, /FwMark = 0xca6c/);
     assert.match(showconf.stdout, /AllowedIPs = 0\.0\.0\.0\/0, ::\/0/);
-    assert.match(showconf.stdout, /Endpoint = 10\.241\.0\.2:51900/);
+    assert.match(showconf.stdout, /Endpoint = 10\.241\.0\.2:51901/);
 
     assert.equal((await lab.exec(nsA, 'wg', ['set', iface, 'peer', b64(peer.publicKey), 'remove'])).code, 0);
     assert.equal((await lab.exec(nsA, 'wg', ['show', iface, 'peers'])).stdout.trim(), '');
     assert.equal((await lab.exec(nsA, 'ping', ['-c', '1', '-W', '1', '10.99.0.1'])).code, 1, 'no peer, no way out');
-    assert.equal((await lab.exec(nsA, 'wg', ['set', iface, 'peer', b64(peer.publicKey), 'endpoint', '10.241.0.2:51900', 'allowed-ips', '0.0.0.0/0,::/0'])).code, 0);
+    assert.equal((await lab.exec(nsA, 'wg', ['set', iface, 'peer', b64(peer.publicKey), 'endpoint', '10.241.0.2:51901', 'allowed-ips', '0.0.0.0/0,::/0'])).code, 0);
     assert.ok(await pingUntilReply(lab, nsA, '10.99.0.1'), 'the restored peer carries the full tunnel again');
 
     // Down and up again at once: the name and the control socket must already be free.
