@@ -1,41 +1,33 @@
 /*
  * netmend's TUN addon: what Node cannot do by itself. It opens a TUN device (TUNSETIFF,
  * IFF_TUN | IFF_NO_PI) and moves packets without blocking the event loop:
- *  - a reader thread waits with poll(), drains the non-blocking fd into one contiguous batch
- *    (up to READ_BATCH_PACKETS) and hands the whole batch to JavaScript in one threadsafe call;
+ *  - reading runs on the JavaScript thread's event loop (uv_poll): when the fd is readable it is
+ *    drained into one contiguous batch (up to READ_BATCH_PACKETS) handed to JavaScript in one
+ *    call, one wake-up per batch (a reader thread would add a second one, and latency);
  *  - write() copies a whole array of packets into one native batch in a single JS->native
  *    crossing and a writer thread performs the write(2) calls, so the syscalls overlap with
  *    whatever the JavaScript thread does next (crypto, on a 2-core router).
  * Plain node_api.h, no C++ wrapper library.
  */
 #define _GNU_SOURCE
-#include <errno.h>
+#include "addon.h"
 #include <fcntl.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
-#include <node_api.h>
-#include <poll.h>
-#include <pthread.h>
-#include <stdatomic.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/eventfd.h>
 #include <sys/ioctl.h>
-#include <unistd.h>
+#include <sys/socket.h>
+#include <uv.h>
 
 #define READ_BATCH_PACKETS 128
 /* Large enough for a full batch of 1500-byte packets plus one maximal packet. */
 #define READ_BATCH_BYTES (256 * 1024)
 #define MAX_PACKET 65536
 /* Batches queued towards JavaScript before the reader pauses (the kernel queue then absorbs or drops). */
-#define READ_QUEUE_BATCHES 64
 /* Bytes queued towards the device before write() starts dropping, like a full txqueue. */
 #define WRITE_QUEUE_LIMIT_BYTES (8 * 1024 * 1024)
+#define INLINE_WRITE_PACKETS 16
 
 typedef struct read_batch {
-  uint32_t gone; /* not packets: the device went away under us (`ip link del`) */
   uint32_t count;
   uint32_t bytes;
   uint32_t lengths[READ_BATCH_PACKETS];
@@ -52,17 +44,21 @@ typedef struct write_batch {
 
 typedef struct tun_device {
   int fd;
-  int stop_fd; /* eventfd: wakes the reader's poll() on close */
   char name[IFNAMSIZ];
   atomic_bool stopping;
   int closed;
 
   int reading;
-  pthread_t reader;
-  napi_threadsafe_function deliver;
-  int deliver_finalized; /* Node tore the function down itself (environment exit) */
+  napi_env env;
+  napi_ref on_batch;
+  napi_async_context async_context;
+  uv_poll_t poll;
+  int poll_open;  /* the poll handle is not closed yet */
+  int finalized;  /* the JS handle is gone: free once the poll handle is closed */
+  read_batch *batch;
 
   int writer_started;
+  int writer_busy; /* a batch is being written: an inline write would overtake it */
   pthread_t writer;
   pthread_mutex_t write_lock;
   pthread_cond_t write_ready;
@@ -74,115 +70,94 @@ typedef struct tun_device {
   int last_tx_errno;
 } tun_device;
 
-static napi_value throw_errno(napi_env env, const char *syscall, int err, const char *detail) {
-  char message[256];
-  snprintf(message, sizeof message, "%s %s: %s", syscall, detail ? detail : "", strerror(err));
-  napi_value msg, code_value, error, errno_value, syscall_value;
-  const char *code = err == ENOENT ? "ENOENT" : err == EACCES ? "EACCES" : err == EPERM ? "EPERM" : err == EBUSY ? "EBUSY"
-                   : err == EINVAL ? "EINVAL" : err == ENODEV ? "ENODEV" : err == EEXIST ? "EEXIST" : "ERRNO";
-  napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &msg);
-  napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &code_value);
-  napi_create_error(env, code_value, msg, &error);
-  napi_create_int32(env, err, &errno_value);
-  napi_set_named_property(env, error, "errno", errno_value);
-  napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &syscall_value);
-  napi_set_named_property(env, error, "syscall", syscall_value);
-  napi_throw(env, error);
-  return NULL;
-}
-
-static napi_value throw_type(napi_env env, const char *message) {
-  napi_throw_type_error(env, NULL, message);
-  return NULL;
-}
-
 /* ---------- reading ---------- */
 
-static void free_read_batch(read_batch *batch) { free(batch); }
-
-/* Runs on the JavaScript thread: one ArrayBuffer for the bytes, one for the lengths. */
-static void call_js_with_batch(napi_env env, napi_value callback, void *context, void *data) {
-  (void)context;
-  read_batch *batch = data;
-  if (env == NULL || callback == NULL) { free_read_batch(batch); return; }
-  napi_value bytes, lengths, undefined, argv[3];
-  if (batch->gone) {
-    free_read_batch(batch);
+/* On the JavaScript thread: callback(bytes, lengths, count), or (null, null, 0) once the device is gone. */
+static void deliver(tun_device *dev, read_batch *batch) {
+  napi_env env = dev->env;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  napi_value callback = NULL, argv[3];
+  void *target;
+  if (napi_get_reference_value(env, dev->on_batch, &callback) != napi_ok || callback == NULL) goto out;
+  if (batch == NULL) {
     napi_get_null(env, &argv[0]);
     napi_get_null(env, &argv[1]);
     napi_create_uint32(env, 0, &argv[2]);
-    napi_get_undefined(env, &undefined);
-    napi_call_function(env, undefined, callback, 3, argv, NULL);
+  } else {
+    if (napi_create_arraybuffer(env, batch->bytes, &target, &argv[0]) != napi_ok) goto out;
+    memcpy(target, batch->data, batch->bytes);
+    if (napi_create_arraybuffer(env, batch->count * sizeof(uint32_t), &target, &argv[1]) != napi_ok) goto out;
+    memcpy(target, batch->lengths, batch->count * sizeof(uint32_t));
+    napi_create_uint32(env, batch->count, &argv[2]);
+  }
+  call_from_loop(env, dev->async_context, callback, 3, argv);
+out:
+  napi_close_handle_scope(env, scope);
+}
+
+static void stop_polling(tun_device *dev);
+
+static void on_readable(uv_poll_t *handle, int status, int events) {
+  (void)events;
+  tun_device *dev = handle->data;
+  if (dev->closed || !dev->reading) return;
+  if (status < 0) {
+    /* EPOLLERR: the kernel deleted the interface (`ip link del`): tell JavaScript once. */
+    stop_polling(dev);
+    deliver(dev, NULL);
     return;
   }
-  void *target;
-  if (napi_create_arraybuffer(env, batch->bytes, &target, &bytes) != napi_ok) { free_read_batch(batch); return; }
-  memcpy(target, batch->data, batch->bytes);
-  if (napi_create_arraybuffer(env, batch->count * sizeof(uint32_t), &target, &lengths) != napi_ok) { free_read_batch(batch); return; }
-  memcpy(target, batch->lengths, batch->count * sizeof(uint32_t));
-  argv[0] = bytes;
-  argv[1] = lengths;
-  napi_create_uint32(env, batch->count, &argv[2]);
-  free_read_batch(batch);
-  napi_get_undefined(env, &undefined);
-  napi_call_function(env, undefined, callback, 3, argv, NULL);
-}
-
-/* Non-blocking hand-off with a retry that watches the stop fd, so close() can always join us. */
-static int hand_to_js(tun_device *dev, read_batch *batch) {
-  for (;;) {
-    napi_status status = napi_call_threadsafe_function(dev->deliver, batch, napi_tsfn_nonblocking);
-    if (status == napi_ok) return 1;
-    if (status != napi_queue_full || atomic_load(&dev->stopping)) return 0;
-    struct pollfd stop = { .fd = dev->stop_fd, .events = POLLIN };
-    poll(&stop, 1, 1);
-  }
-}
-
-static void *reader_main(void *arg) {
-  tun_device *dev = arg;
-  struct pollfd fds[2] = { { .fd = dev->fd, .events = POLLIN }, { .fd = dev->stop_fd, .events = POLLIN } };
-  read_batch *batch = NULL;
-  while (!atomic_load(&dev->stopping)) {
-    int ready = poll(fds, 2, -1);
-    if (ready < 0) { if (errno == EINTR) continue; break; }
-    if (fds[1].revents) break;
-    if (fds[0].revents & (POLLERR | POLLHUP | POLLNVAL)) {
-      /* The kernel deleted the interface: tell JavaScript once, then stop reading. */
-      read_batch *gone = batch ? batch : malloc(sizeof *gone);
-      batch = NULL;
-      if (gone) {
-        gone->gone = 1;
-        gone->count = 0;
-        gone->bytes = 0;
-        if (!hand_to_js(dev, gone)) free(gone);
-      }
-      break;
-    }
-    if (!(fds[0].revents & POLLIN)) continue;
-    if (batch == NULL && (batch = malloc(sizeof *batch)) == NULL) { usleep(1000); continue; }
-    batch->gone = 0;
+  read_batch *batch = dev->batch;
+  for (int round = 0; round < 4 && !dev->closed && dev->reading; round++) {
     batch->count = 0;
     batch->bytes = 0;
+    int gone = 0;
     while (batch->count < READ_BATCH_PACKETS && READ_BATCH_BYTES - batch->bytes >= MAX_PACKET) {
       ssize_t n = read(dev->fd, batch->data + batch->bytes, MAX_PACKET);
       if (n < 0) {
         if (errno == EINTR) continue;
-        if (errno != EAGAIN) atomic_fetch_add(&dev->rx_errors, 1);
+        if (errno == EBADFD || errno == EBADF || errno == ENODEV) gone = 1;
+        else if (errno != EAGAIN) atomic_fetch_add(&dev->rx_errors, 1);
         break;
       }
       if (n == 0) break;
       batch->lengths[batch->count++] = (uint32_t)n;
       batch->bytes += (uint32_t)n;
     }
-    if (batch->count == 0) continue;
-    atomic_fetch_add(&dev->rx_packets, batch->count);
-    atomic_fetch_add(&dev->rx_bytes, batch->bytes);
-    atomic_fetch_add(&dev->rx_batches, 1);
-    if (hand_to_js(dev, batch)) batch = NULL;
+    if (batch->count > 0) {
+      atomic_fetch_add(&dev->rx_packets, batch->count);
+      atomic_fetch_add(&dev->rx_bytes, batch->bytes);
+      atomic_fetch_add(&dev->rx_batches, 1);
+      deliver(dev, batch);
+    }
+    if (gone) {
+      stop_polling(dev);
+      if (!dev->closed) deliver(dev, NULL);
+      return;
+    }
+    if (batch->count < READ_BATCH_PACKETS) break;
   }
-  free(batch);
-  return NULL;
+}
+
+static void free_device(tun_device *dev) {
+  free(dev->batch);
+  pthread_mutex_destroy(&dev->write_lock);
+  pthread_cond_destroy(&dev->write_ready);
+  free(dev);
+}
+
+static void poll_closed(uv_handle_t *handle) {
+  tun_device *dev = handle->data;
+  dev->poll_open = 0;
+  if (dev->finalized) free_device(dev);
+}
+
+static void stop_polling(tun_device *dev) {
+  if (!dev->reading) return;
+  dev->reading = 0;
+  uv_poll_stop(&dev->poll);
+  uv_close((uv_handle_t *)&dev->poll, poll_closed);
 }
 
 /* ---------- writing ---------- */
@@ -197,6 +172,7 @@ static void *writer_main(void *arg) {
     dev->write_head = batch->next;
     if (dev->write_head == NULL) dev->write_tail = NULL;
     dev->write_queued_bytes -= batch->bytes;
+    dev->writer_busy = 1;
     pthread_mutex_unlock(&dev->write_lock);
 
     uint8_t *cursor = batch->data;
@@ -220,6 +196,9 @@ static void *writer_main(void *arg) {
       cursor += batch->lengths[i];
     }
     free(batch);
+    pthread_mutex_lock(&dev->write_lock);
+    dev->writer_busy = 0;
+    pthread_mutex_unlock(&dev->write_lock);
   }
 }
 
@@ -229,13 +208,7 @@ static void stop_device(tun_device *dev) {
   if (dev->closed) return;
   dev->closed = 1;
   atomic_store(&dev->stopping, true);
-  uint64_t one = 1;
-  if (write(dev->stop_fd, &one, sizeof one) < 0) { /* the flag alone stops the threads */ }
-  if (dev->reading) {
-    pthread_join(dev->reader, NULL);
-    if (!dev->deliver_finalized) napi_release_threadsafe_function(dev->deliver, napi_tsfn_abort);
-    dev->reading = 0;
-  }
+  stop_polling(dev);
   if (dev->writer_started) {
     pthread_mutex_lock(&dev->write_lock);
     pthread_cond_broadcast(&dev->write_ready);
@@ -249,16 +222,16 @@ static void stop_device(tun_device *dev) {
     dev->write_head = next;
   }
   close(dev->fd);
-  close(dev->stop_fd);
 }
 
 static void finalize_device(napi_env env, void *data, void *hint) {
-  (void)env; (void)hint;
+  (void)hint;
   tun_device *dev = data;
   stop_device(dev);
-  pthread_mutex_destroy(&dev->write_lock);
-  pthread_cond_destroy(&dev->write_ready);
-  free(dev);
+  if (dev->on_batch) napi_delete_reference(env, dev->on_batch);
+  if (dev->async_context) napi_async_destroy(env, dev->async_context);
+  dev->finalized = 1;
+  if (!dev->poll_open) free_device(dev);
 }
 
 static tun_device *device_arg(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv) {
@@ -271,10 +244,11 @@ static tun_device *device_arg(napi_env env, napi_callback_info info, size_t *arg
   return dev;
 }
 
-/* open(name) -> [handle, actualName] */
+/* open(name, mtu?) -> [handle, actualName]. The MTU is set by name right away, while the link is
+ * surely still in this namespace (it may be moved to another one as soon as open returns). */
 static napi_value tun_open(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
+  size_t argc = 2;
+  napi_value argv[2];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   char name[IFNAMSIZ + 1];
   size_t name_length = 0;
@@ -292,22 +266,31 @@ static napi_value tun_open(napi_env env, napi_callback_info info) {
     close(fd);
     return throw_errno(env, "ioctl(TUNSETIFF)", err, name);
   }
+  uint32_t mtu = 0;
+  if (argc >= 2) napi_get_value_uint32(env, argv[1], &mtu);
+  if (mtu > 0) {
+    int control = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    struct ifreq mtu_request;
+    memset(&mtu_request, 0, sizeof mtu_request);
+    memcpy(mtu_request.ifr_name, ifr.ifr_name, IFNAMSIZ);
+    mtu_request.ifr_mtu = (int)mtu;
+    if (control < 0 || ioctl(control, SIOCSIFMTU, &mtu_request) < 0) {
+      int err = errno;
+      if (control >= 0) close(control);
+      close(fd);
+      return throw_errno(env, "ioctl(SIOCSIFMTU)", err, name);
+    }
+    close(control);
+  }
   int flags = fcntl(fd, F_GETFL);
   if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
     int err = errno;
     close(fd);
     return throw_errno(env, "fcntl(O_NONBLOCK)", err, name);
   }
-  int stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (stop_fd < 0) {
-    int err = errno;
-    close(fd);
-    return throw_errno(env, "eventfd", err, NULL);
-  }
   tun_device *dev = calloc(1, sizeof *dev);
-  if (dev == NULL) { close(fd); close(stop_fd); return throw_errno(env, "calloc", ENOMEM, NULL); }
+  if (dev == NULL) { close(fd); return throw_errno(env, "calloc", ENOMEM, NULL); }
   dev->fd = fd;
-  dev->stop_fd = stop_fd;
   memcpy(dev->name, ifr.ifr_name, IFNAMSIZ);
   dev->name[IFNAMSIZ - 1] = 0;
   pthread_mutex_init(&dev->write_lock, NULL);
@@ -322,20 +305,6 @@ static napi_value tun_open(napi_env env, napi_callback_info info) {
   return result;
 }
 
-/* On environment teardown Node finalizes the function before our handle: stop the reader first. */
-static void deliver_finalized(napi_env env, void *data, void *hint) {
-  (void)env; (void)hint;
-  tun_device *dev = data;
-  dev->deliver_finalized = 1;
-  if (dev->reading) {
-    atomic_store(&dev->stopping, true);
-    uint64_t one = 1;
-    if (write(dev->stop_fd, &one, sizeof one) < 0) { /* the flag alone stops the reader */ }
-    pthread_join(dev->reader, NULL);
-    dev->reading = 0;
-  }
-}
-
 /* startReading(handle, callback(bytes: ArrayBuffer, lengths: ArrayBuffer, count)); (null, null, 0) once if the device is deleted */
 static napi_value tun_start_reading(napi_env env, napi_callback_info info) {
   size_t argc = 2;
@@ -343,21 +312,23 @@ static napi_value tun_start_reading(napi_env env, napi_callback_info info) {
   tun_device *dev = device_arg(env, info, &argc, argv);
   if (dev == NULL) return NULL;
   if (dev->closed) return throw_errno(env, "startReading", EBADF, dev->name);
-  if (dev->reading) return throw_type(env, "startReading: already reading");
+  if (dev->reading || dev->on_batch) return throw_type(env, "startReading: already reading");
   napi_valuetype type;
   if (argc < 2 || napi_typeof(env, argv[1], &type) != napi_ok || type != napi_function) return throw_type(env, "startReading: callback must be a function");
   napi_value resource_name;
+  uv_loop_t *loop = NULL;
   napi_create_string_utf8(env, "netmend:tun-read", NAPI_AUTO_LENGTH, &resource_name);
-  if (napi_create_threadsafe_function(env, argv[1], NULL, resource_name, READ_QUEUE_BATCHES, 1, dev, deliver_finalized, NULL,
-                                      call_js_with_batch, &dev->deliver) != napi_ok) {
-    return throw_type(env, "startReading: could not create the delivery function");
+  if (!dev->batch) dev->batch = malloc(sizeof *dev->batch);
+  if (!dev->batch || napi_get_uv_event_loop(env, &loop) != napi_ok || napi_create_reference(env, argv[1], 1, &dev->on_batch) != napi_ok
+      || napi_async_init(env, NULL, resource_name, &dev->async_context) != napi_ok) {
+    return throw_errno(env, "startReading", ENOMEM, dev->name);
   }
-  int err = pthread_create(&dev->reader, NULL, reader_main, dev);
-  if (err != 0) {
-    napi_release_threadsafe_function(dev->deliver, napi_tsfn_abort);
-    return throw_errno(env, "pthread_create", err, "reader");
-  }
+  dev->env = env;
+  uv_poll_init(loop, &dev->poll, dev->fd);
+  dev->poll.data = dev;
+  dev->poll_open = 1;
   dev->reading = 1;
+  uv_poll_start(&dev->poll, UV_READABLE, on_readable);
   return NULL;
 }
 
@@ -398,7 +369,34 @@ static napi_value tun_write(napi_env env, napi_callback_info info) {
     }
     pthread_mutex_lock(&dev->write_lock);
     int full = dev->write_queued_bytes + total > WRITE_QUEUE_LIMIT_BYTES;
+    int idle = dev->write_head == NULL && !dev->writer_busy;
     pthread_mutex_unlock(&dev->write_lock);
+    /* A few packets and an idle writer: write them here, sparing a thread hand-off (latency);
+     * whatever the kernel does not take at once goes to the writer as usual. */
+    uint32_t direct = 0;
+    if (idle && n <= INLINE_WRITE_PACKETS) {
+      for (; direct < n; direct++) {
+        ssize_t written;
+        do written = write(dev->fd, pointers[direct], sizes[direct]); while (written < 0 && errno == EINTR);
+        if (written < 0) {
+          if (errno == EAGAIN) break;
+          dev->last_tx_errno = errno;
+          atomic_fetch_add(&dev->tx_errors, 1);
+          continue;
+        }
+        atomic_fetch_add(&dev->tx_packets, 1);
+        atomic_fetch_add(&dev->tx_bytes, (uint64_t)written);
+      }
+      queued += direct;
+      if (direct == n) continue;
+    }
+    if (direct > 0) {
+      memmove(pointers, pointers + direct, (n - direct) * sizeof pointers[0]);
+      memmove(sizes, sizes + direct, (n - direct) * sizeof sizes[0]);
+      n -= direct;
+      total = 0;
+      for (uint32_t i = 0; i < n; i++) total += sizes[i];
+    }
     if (full) { atomic_fetch_add(&dev->tx_dropped, n); continue; }
     write_batch *batch = malloc(sizeof *batch + n * sizeof(uint32_t) + total);
     if (batch == NULL) { atomic_fetch_add(&dev->tx_dropped, n); continue; }
@@ -429,12 +427,6 @@ static napi_value tun_write(napi_env env, napi_callback_info info) {
   }
   napi_create_uint32(env, queued, &result);
   return result;
-}
-
-static void set_count(napi_env env, napi_value object, const char *key, uint64_t value) {
-  napi_value number;
-  napi_create_double(env, (double)value, &number);
-  napi_set_named_property(env, object, key, number);
 }
 
 static napi_value tun_stats(napi_env env, napi_callback_info info) {
@@ -492,7 +484,7 @@ static napi_value tun_close(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-static napi_value init(napi_env env, napi_value exports) {
+void tun_init_exports(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     { "open", NULL, tun_open, NULL, NULL, NULL, napi_default, NULL },
     { "startReading", NULL, tun_start_reading, NULL, NULL, NULL, napi_default, NULL },
@@ -502,7 +494,4 @@ static napi_value init(napi_env env, napi_value exports) {
     { "close", NULL, tun_close, NULL, NULL, NULL, napi_default, NULL },
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
-  return exports;
 }
-
-NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

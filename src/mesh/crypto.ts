@@ -140,11 +140,34 @@ export interface Ephemeral {
   publicKey: Buffer;
 }
 
-export function newEphemeral(rawPrivate?: Uint8Array): Ephemeral {
+function generateEphemeral(rawPrivate?: Uint8Array): Ephemeral {
   const raw = rawPrivate ? clampPrivateKey(rawPrivate) : clampPrivateKey(randomBytes(KEY_LEN));
   const privateKey = x25519PrivateKeyObject(raw);
   raw.fill(0);
   return { privateKey, publicKey: x25519PublicKey(privateKey) };
+}
+
+/**
+ * Making an X25519 key pair through KeyObjects costs about half a millisecond here, the largest
+ * part of a handshake message: a fresh one is made after each use, off the critical path, so the
+ * next initiation or response does not wait for it. Each ephemeral is used exactly once.
+ */
+const ephemeralPool: Ephemeral[] = [];
+let refillScheduled = false;
+
+function refillEphemerals(): void {
+  refillScheduled = false;
+  while (ephemeralPool.length < 2) ephemeralPool.push(generateEphemeral());
+}
+
+export function newEphemeral(rawPrivate?: Uint8Array): Ephemeral {
+  if (rawPrivate) return generateEphemeral(rawPrivate);
+  const ready = ephemeralPool.shift();
+  if (!refillScheduled) {
+    refillScheduled = true;
+    setImmediate(refillEphemerals).unref();
+  }
+  return ready ?? generateEphemeral();
 }
 
 export function isZero(bytes: Uint8Array): boolean {

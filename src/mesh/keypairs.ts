@@ -3,12 +3,12 @@
  * `next` is a responder's unconfirmed session (never sent on), `previous` still receives
  * packets that were in flight during a rekey.
  */
-import { createSecretKey, type KeyObject } from 'node:crypto';
 import { ReplayFilter } from './replay.js';
 
 export class Keypair {
-  readonly sendKey: KeyObject;
-  readonly receiveKey: KeyObject;
+  /** Raw keys: the native data path seals and opens with them (receiveKey is registered there by index). */
+  readonly sendKey: Buffer;
+  readonly receiveKey: Buffer;
   /** Next counter to send; a double is exact far beyond any counter a session can reach. */
   sendCounter = 0;
   readonly replay = new ReplayFilter();
@@ -26,11 +26,17 @@ export class Keypair {
     readonly remoteIndex: number,
     now: number,
   ) {
-    this.sendKey = createSecretKey(sendKey);
-    this.receiveKey = createSecretKey(receiveKey);
+    this.sendKey = Buffer.from(sendKey);
+    this.receiveKey = Buffer.from(receiveKey);
     sendKey.fill(0);
     receiveKey.fill(0);
     this.createdAt = now;
+  }
+
+  wipe(): void {
+    this.wiped = true;
+    this.sendKey.fill(0);
+    this.receiveKey.fill(0);
   }
 
   ageMs(now: number): number {
@@ -84,7 +90,6 @@ export class KeypairSlots {
   clear(): Keypair[] {
     const all = this.all();
     this.previous = this.current = this.next = undefined;
-    for (const keypair of all) keypair.wiped = true;
     return all;
   }
 }

@@ -5,7 +5,7 @@
  * and on shutdown (the link, and with it its addresses and routes; the socket; the pid file).
  */
 import { lookup } from 'node:dns/promises';
-import { existsSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CheckCouldNotRunError, InputError } from '../errors.js';
 import { parsePrefix } from './allowed-ips.js';
@@ -13,7 +13,10 @@ import type { MeshConfig } from './config.js';
 import { Device } from './device.js';
 import { Logger, type LogLevel } from './log.js';
 import { normalizeEndpoint } from './peer.js';
-import { UAPI_DIR, UapiServer } from './uapi.js';
+import { applyDns, type AppliedDns } from './dns.js';
+import { startEngine, type Engine } from './engine.js';
+import { installFullTunnel, pickTable, type FullTunnel } from './full-tunnel.js';
+import type { UapiServer } from './uapi.js';
 
 /** Where `node up` writes IFACE.pid so `node down IFACE` can find it (NETMEND_RUN_DIR overrides). */
 export function runDir(): string {
@@ -54,11 +57,6 @@ export async function startNode(config: MeshConfig, options: StartOptions = {}):
 
   const device = new Device({ name: config.iface, mtu: config.interface.mtu, logger: log });
   device.setPrivateKey(config.interface.privateKey);
-  if (config.interface.fwmark) {
-    device.fwmark = config.interface.fwmark;
-    log.info('warning: FwMark is recorded but not applied to the UDP socket (Node cannot set SO_MARK)');
-  }
-  if (config.interface.dns.length > 0) log.info(`warning: DNS = ${config.interface.dns.join(', ')} is not applied by netmend node; configure the resolver separately`);
 
   const endpoints = await Promise.all(config.peers.map((peer) => (peer.endpoint ? resolveEndpoint(peer.endpoint.host, peer.endpoint.port, config.file) : undefined)));
   const routes: string[] = [];
@@ -77,88 +75,67 @@ export async function startNode(config: MeshConfig, options: StartOptions = {}):
     if (peerConfig.persistentKeepalive) peer.timers.persistentKeepaliveSeconds = peerConfig.persistentKeepalive;
   });
 
-  const uapi = new UapiServer(device, options.uapiDir ?? UAPI_DIR);
-  let tunClose: (() => void) | undefined;
-  let linkCreated = false;
+  const defaultFamilies = [...new Set(routes.filter((cidr) => /\/0$/.test(cidr)).map((cidr) => (cidr.includes(':') ? 6 : 4) as 4 | 6))];
+  let fullTunnel: FullTunnel | undefined;
+  let dns: AppliedDns | undefined;
+  let engine: Engine | undefined;
   let pidFile: string | undefined;
-  let down = false;
-  let watch: NodeJS.Timeout | undefined;
   let markStopped: (why: string) => void = () => undefined;
   const stopped = new Promise<string>((resolve) => { markStopped = resolve; });
-
   const shutdown = async (why = 'shutdown requested') => {
-    if (down) return;
-    down = true;
-    if (watch) clearInterval(watch);
+    await dns?.remove();
+    dns = undefined;
+    await fullTunnel?.remove();
+    fullTunnel = undefined;
+    engine?.shutdown(why);
     device.close();
-    uapi.close();
-    tunClose?.();
-    if (linkCreated) {
-      const { deleteLink } = await import('../netlink/configure.js');
-      try { await deleteLink(config.iface); } catch (error) { log.error(`could not delete ${config.iface}: ${(error as Error).message}`); }
-    }
     if (pidFile) {
       try {
         if (readFileSync(pidFile, 'utf8').trim() === String(process.pid)) unlinkSync(pidFile);
       } catch { /* already gone */ }
+      pidFile = undefined;
     }
     markStopped(why);
   };
 
   try {
     try {
+      // A full tunnel needs the node's own datagrams marked, or they would loop into it.
+      const mark = defaultFamilies.length > 0 ? await pickTable(config.interface.fwmark) : config.interface.fwmark;
+      if (mark) device.setFwmark(mark);
       await device.setListenPort(config.interface.listenPort ?? 0);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EPERM') throw new CheckCouldNotRunError(`cannot set FwMark ${config.interface.fwmark} on the UDP sockets: EPERM`, 'SO_MARK needs CAP_NET_ADMIN: run as root');
       throw new CheckCouldNotRunError(`cannot listen on UDP port ${config.interface.listenPort ?? 0}: ${code ?? (error as Error).message}`,
         code === 'EADDRINUSE' ? 'another WireGuard node uses that ListenPort; pick another one' : undefined);
     }
-    try {
-      await uapi.listen();
-    } catch (error) {
-      throw new CheckCouldNotRunError(`cannot serve the control socket: ${(error as Error).message}`,
-        `stop the other node first (\`netmend node down ${config.iface}\`)`);
-    }
-
-    const { openTun } = await import('./tun.js');
-    const tun = openTun(config.iface);
-    linkCreated = true;
-    tunClose = () => tun.close();
-    device.sink = tun;
-    tun.onPackets((packets) => device.sendPackets(packets));
+    engine = await startEngine(device, { mtu: config.interface.mtu, uapiDir: options.uapiDir });
+    void engine.stopped.then((why) => shutdown(why));
 
     const { setLinkUp, addAddress, addRoute } = await import('../netlink/configure.js');
     await setLinkUp(config.iface, config.interface.mtu);
     for (const address of config.interface.addresses) await addAddress(config.iface, address);
-    for (const cidr of routes) {
-      if (/\/0$/.test(cidr)) {
-        log.info(`warning: not routing ${cidr} through ${config.iface}: a default route needs policy routing (as wg-quick's fwmark table), which netmend node does not install`);
-        continue;
-      }
-      await addRoute(config.iface, cidr);
+    for (const cidr of routes) if (!/\/0$/.test(cidr)) await addRoute(config.iface, cidr);
+    if (defaultFamilies.length > 0) {
+      fullTunnel = await installFullTunnel(config.iface, defaultFamilies, device.fwmark);
+      log.info(`full tunnel: default route in table ${fullTunnel.table}, rules \`not fwmark ${fullTunnel.table}\` and \`suppress_prefixlength 0\``);
+    }
+
+    if (config.interface.dns.length > 0) {
+      dns = await applyDns(config.iface, config.interface.dns);
+      if (dns) log.info(`DNS = ${config.interface.dns.join(', ')} applied through ${dns.method}`);
+      else log.info(`warning: DNS = ${config.interface.dns.join(', ')} is not applied: neither systemd-resolved nor resolvconf is available`);
     }
 
     mkdirSync(runDir(), { recursive: true, mode: 0o755 });
     pidFile = pidFileOf(config.iface);
     writeFileSync(pidFile, `${process.pid}\n`);
     device.start();
-    // As wireguard-go: deleting the interface (`ip link del`, wg-quick down) or the control
-    // socket stops the node. sysfs shows the node's own network namespace.
-    watch = setInterval(() => {
-      if (!existsSync(`/sys/class/net/${config.iface}`)) {
-        linkCreated = false;
-        log.info(`${config.iface} was deleted: shutting down`);
-        void shutdown('interface deleted');
-      } else if (!existsSync(uapi.path)) {
-        log.info(`${uapi.path} was removed: shutting down`);
-        void shutdown('control socket removed');
-      }
-    }, 1000);
-    watch.unref();
-    log.info(`up: listening on UDP ${device.port}, ${device.peers.size} peer(s), control socket ${uapi.path}`);
+    log.info(`up: listening on UDP ${device.port}, ${device.peers.size} peer(s), control socket ${engine.uapi.path}`);
   } catch (error) {
     await shutdown();
     throw error;
   }
-  return { device, uapi, shutdown: () => shutdown(), stopped };
+  return { device, uapi: engine.uapi, shutdown: () => shutdown(), stopped };
 }

@@ -1,5 +1,6 @@
 /** A peer: its handshake, sessions, endpoint, staged packets, counters and timers. */
 import { CookieGenerator } from './cookie.js';
+import type { NativeEndpoint } from './bind.js';
 import { KeypairSlots } from './keypairs.js';
 import { peerLabel } from './log.js';
 import { Handshake } from './noise.js';
@@ -10,8 +11,10 @@ export interface Endpoint {
   address: string;
   port: number;
   family: 4 | 6;
-  /** The address as a dual-stack (udp6) socket wants it: IPv4 mapped as ::ffff:a.b.c.d. */
-  socketAddress?: string;
+  /** The address as 4 or 16 bytes, when already known (received datagrams carry it). */
+  addressBytes?: Buffer;
+  /** The local address (and interface) the peer last reached us on: replies leave from it. */
+  source?: { address: Buffer; ifindex: number };
 }
 
 export function formatEndpoint(endpoint: Endpoint): string {
@@ -44,13 +47,14 @@ export class Peer {
   readonly timers: PeerTimers;
   readonly label: string;
   endpoint?: Endpoint;
+  /** The endpoint as the native writer sees it (created with the first endpoint). */
+  nativeEndpoint?: NativeEndpoint;
   /** Packets waiting for a session (oldest dropped beyond MAX_STAGED_PACKETS). */
   staged: Buffer[] = [];
   rxBytes = 0;
   txBytes = 0;
   /** Monotonic ms of the last initiation or response we sent (one per REKEY_TIMEOUT). */
   lastSentHandshake = -Infinity;
-  /** Monotonic ms of the first data sent after the last authenticated receive. */
   removed = false;
 
   constructor(readonly publicKey: Buffer, actions: (peer: Peer) => TimerActions) {

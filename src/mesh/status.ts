@@ -6,7 +6,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { CheckCouldNotRunError, InputError } from '../errors.js';
-import { UAPI_DIR, uapiRequest } from './uapi.js';
+import { NETMEND_STATS_REQUEST, UAPI_DIR, uapiRequest } from './uapi.js';
 
 export interface PeerStatus {
   publicKey: string;
@@ -21,12 +21,26 @@ export interface PeerStatus {
   persistentKeepalive: number;
 }
 
+/** Packets the node dropped, by reason (netmend's own nodes only; absent for wireguard-go). */
+export interface DropStatus {
+  /** Transport messages that failed authentication, and handshakes with a bad mac1. */
+  badMac: number;
+  replayed: number;
+  /** Decrypted packets whose inner source is not in the sending peer's AllowedIPs. */
+  noAllowedIp: number;
+  /** Packets from the TUN with no peer for their destination. */
+  noRoute: number;
+  /** Every counter the node keeps. */
+  all: Record<string, number>;
+}
+
 export interface InterfaceStatus {
   interface: string;
   publicKey?: string;
   listenPort?: number;
   fwmark?: number;
   peers: PeerStatus[];
+  drops?: DropStatus;
 }
 
 const hexToBase64 = (hex: string) => Buffer.from(hex, 'hex').toString('base64');
@@ -103,7 +117,31 @@ export async function readStatus(iface: string, dir = UAPI_DIR): Promise<Interfa
   }
   if (reply.errno !== 0) throw new CheckCouldNotRunError(`${path} answered errno=${reply.errno}`);
   const { publicKeyOf } = await import('./keys.js');
-  return parseUapiGet(iface, reply.lines, Date.now(), publicKeyOf);
+  const status = parseUapiGet(iface, reply.lines, Date.now(), publicKeyOf);
+  status.drops = await readDrops(path);
+  return status;
+}
+
+async function readDrops(path: string): Promise<DropStatus | undefined> {
+  let reply;
+  try {
+    reply = await uapiRequest(path, NETMEND_STATS_REQUEST);
+  } catch {
+    return undefined; // not a netmend node (wireguard-go closes the connection)
+  }
+  if (reply.errno !== 0) return undefined;
+  const all: Record<string, number> = {};
+  for (const line of reply.lines) {
+    const eq = line.indexOf('=');
+    if (eq > 0) all[line.slice(0, eq)] = Number(line.slice(eq + 1));
+  }
+  return {
+    badMac: (all.unauthenticated ?? 0) + (all.badMac1 ?? 0),
+    replayed: all.replayed ?? 0,
+    noAllowedIp: all.sourceNotAllowed ?? 0,
+    noRoute: all.noRoute ?? 0,
+    all,
+  };
 }
 
 function bytes(n: number): string {
@@ -133,6 +171,7 @@ export function formatStatus(statuses: InterfaceStatus[]): string {
     out.push('  private key: (hidden)');
     if (status.listenPort) out.push(`  listening port: ${status.listenPort}`);
     if (status.fwmark) out.push(`  fwmark: 0x${status.fwmark.toString(16)}`);
+    if (status.drops) out.push(`  dropped: ${status.drops.badMac} bad MAC, ${status.drops.replayed} replayed, ${status.drops.noAllowedIp} not from an allowed IP, ${status.drops.noRoute} with no peer for the destination`);
     for (const peer of status.peers) {
       out.push('', `peer: ${peer.publicKey}`);
       if (peer.presharedKey) out.push('  preshared key: (hidden)');

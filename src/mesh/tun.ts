@@ -4,7 +4,7 @@
  * Packets cross between native code and JavaScript in batches, one call per batch each way.
  */
 import { CheckCouldNotRunError, InputError } from '../errors.js';
-import { loadNativeAddon } from '../native/addon.js';
+import { loadAddon, type NativeAddon, type TunHandle } from './addon.js';
 
 export interface TunDevice {
   readonly name: string;
@@ -41,17 +41,6 @@ export interface NativeTunDevice extends TunDevice {
   readonly closed: boolean;
 }
 
-type NativeHandle = { readonly __tun: unique symbol };
-interface TunAddon {
-  open(name: string): [NativeHandle, string];
-  /** bytes and lengths are null once, when the device was deleted under the reader. */
-  startReading(handle: NativeHandle, deliver: (bytes: ArrayBuffer | null, lengths: ArrayBuffer | null, count: number) => void): void;
-  write(handle: NativeHandle, packets: readonly Uint8Array[]): number;
-  stats(handle: NativeHandle): TunStats;
-  flush(handle: NativeHandle, timeoutMs: number): boolean;
-  close(handle: NativeHandle): void;
-}
-
 const INTERFACE_NAME = /^[A-Za-z0-9_=+.-]{1,15}$/;
 
 function openError(name: string, error: NodeJS.ErrnoException): Error {
@@ -73,7 +62,7 @@ class AddonTunDevice implements NativeTunDevice {
   private gone = false;
   private goneHandler?: () => void;
 
-  constructor(private readonly native: TunAddon, private readonly handle: NativeHandle, readonly name: string) {}
+  constructor(private readonly native: NativeAddon, private readonly handle: TunHandle, readonly name: string) {}
 
   get closed(): boolean {
     return this.isClosed;
@@ -134,12 +123,12 @@ class AddonTunDevice implements NativeTunDevice {
 
 /** Opens (creating if needed) a TUN device IFF_TUN|IFF_NO_PI. Throws CheckCouldNotRunError (exit 3)
  *  with a clear hint when the native addon is missing or /dev/net/tun cannot be opened. */
-export function openTun(name: string): NativeTunDevice {
+export function openTun(name: string, mtu = 0): NativeTunDevice {
   if (!INTERFACE_NAME.test(name)) throw new InputError(`'${name}' is not a valid interface name`, 'use 1-15 letters, digits or _=+.-');
-  const native = loadNativeAddon<TunAddon>();
-  let opened: [NativeHandle, string];
+  const native = loadAddon();
+  let opened: [TunHandle, string];
   try {
-    opened = native.open(name);
+    opened = native.open(name, mtu);
   } catch (error) {
     throw openError(name, error as NodeJS.ErrnoException);
   }

@@ -95,9 +95,15 @@ export async function uapiSet(device: Device, lines: string[]): Promise<void> {
             throw new UapiError(code === 'EADDRINUSE' ? EADDRINUSE : EIO, `cannot listen on port ${value}: ${(error as Error).message}`);
           }
           break;
-        case 'fwmark':
-          device.fwmark = parseUint(value, 0xffffffff, 'fwmark');
+        case 'fwmark': {
+          const mark = parseUint(value, 0xffffffff, 'fwmark');
+          try {
+            device.setFwmark(mark);
+          } catch (error) {
+            throw new UapiError(EADDRINUSE, `cannot set fwmark ${value}: ${(error as Error).message}`);
+          }
           break;
+        }
         case 'replace_peers':
           if (value !== 'true') throw new UapiError(EINVAL, 'replace_peers must be true');
           device.removeAllPeers();
@@ -248,9 +254,17 @@ export class UapiServer {
         return `errno=${-errno}\n\n`;
       }
     }
+    if (operation === NETMEND_STATS_REQUEST) {
+      // netmend's own extension for `node status`: drop counters. wg never sends it.
+      const lines = Object.entries(this.device.drops).map(([name, count]) => `${name}=${count}\n`).join('');
+      return `${lines}errno=0\n\n`;
+    }
     return `errno=${-EINVAL}\n\n`;
   }
 }
+
+/** The request `node status` adds to `get=1`; other implementations close the connection on it. */
+export const NETMEND_STATS_REQUEST = 'netmend_drops=1';
 
 /** True when something accepts connections on the Unix socket at path. */
 export function isServed(path: string): Promise<boolean> {

@@ -185,15 +185,15 @@ export async function wgDump(lab: Lab, ns: string, iface: string): Promise<Array
   });
 }
 
-/** Two namespaces joined by veth: 10.231.0.1 (a) and 10.231.0.2 (b). */
-export async function twoHosts(lab: Lab): Promise<{ nsA: string; nsB: string; vethA: string; vethB: string }> {
+/** Two namespaces joined by veth: NET.1 (a) and NET.2 (b), NET = 10.231.0 unless given. */
+export async function twoHosts(lab: Lab, net = '10.231.0'): Promise<{ nsA: string; nsB: string; vethA: string; vethB: string }> {
   const nsA = await lab.netns('a');
   const nsB = await lab.netns('b');
   const vethA = uniqueName('nmva');
   const vethB = uniqueName('nmvb');
   await lab.veth(nsA, vethA, nsB, vethB);
-  await lab.ip(nsA, 'addr', 'add', '10.231.0.1/24', 'dev', vethA);
-  await lab.ip(nsB, 'addr', 'add', '10.231.0.2/24', 'dev', vethB);
+  await lab.ip(nsA, 'addr', 'add', `${net}.1/24`, 'dev', vethA);
+  await lab.ip(nsB, 'addr', 'add', `${net}.2/24`, 'dev', vethB);
   return { nsA, nsB, vethA, vethB };
 }
 
@@ -207,4 +207,19 @@ export async function netmendInitiatesToWireguardGo(lab: Lab, nsA: string, nsB: 
   await startNode(lab, theirs, [{ node: mine }]);
   await startNode(lab, mine, [{ node: theirs, endpoint: `10.231.0.2:${port + 1}` }], netmendOptions);
   return { mine, theirs };
+}
+
+/**
+ * For full-tunnel tests: nsA and nsB over veth (10.241.0.1/.2), a wireguard-go peer in nsB on
+ * 10.242.0.2 (port `port` + 1) that accepts `mine` (10.242.0.1, fd42::1), and 10.99.0.1 behind it
+ * (on nsB's lo), which nsA reaches only through a tunnel's default route.
+ */
+export async function wireguardGoPeerWithAddressBehind(lab: Lab, port: number): Promise<{ nsA: string; nsB: string; mine: Node; peer: Node }> {
+  const { nsA, nsB } = await twoHosts(lab, '10.241.0');
+  await lab.ip(nsB, 'addr', 'add', '10.99.0.1/32', 'dev', 'lo');
+  const mine = newNode('netmend', nsA, '10.242.0.1', port);
+  const peer = newNode('wireguard-go', nsB, '10.242.0.2', port + 1);
+  await startNode(lab, peer, [{ node: mine, allowedIps: ['10.242.0.1/32', 'fd42::1/128'] }]);
+  await lab.ip(nsB, 'addr', 'add', 'fd42::2/64', 'nodad', 'dev', peer.iface);
+  return { nsA, nsB, mine, peer };
 }

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { aeadOpen, counterNonce, newEphemeral, x25519PrivateKeyObject, x25519PublicKey } from '../../src/mesh/crypto.js';
 import { CookieChecker, CookieGenerator } from '../../src/mesh/cookie.js';
 import { consumeInitiation, consumeResponse, createInitiation, createResponse, deriveKeypair, Handshake, INITIAL_CHAINING_KEY, INITIAL_HASH, type LocalIdentity } from '../../src/mesh/noise.js';
-import { decryptTransport, encryptTransport } from '../../src/mesh/transport.js';
+import { loadAddon } from '../../src/mesh/addon.js';
 
 const vector = JSON.parse(readFileSync('/work/shared/reference/wireguard-handshake-vector.json', 'utf8')) as Record<string, string>;
 const hex = (name: string) => Buffer.from(vector[name], 'hex');
@@ -70,22 +70,26 @@ test('the handshake vector reproduces byte for byte, both messages and the sessi
   const initiatorKeys = deriveKeypair(onInitiator, 0);
   const responderKeys = deriveKeypair(onResponder, 0);
   assert.ok(initiatorKeys && responderKeys);
-  assert.equal(initiatorKeys.sendKey.export().toString('hex'), vector.initiator_send_key);
-  assert.equal(initiatorKeys.receiveKey.export().toString('hex'), vector.initiator_recv_key);
-  assert.equal(responderKeys.receiveKey.export().toString('hex'), vector.initiator_send_key);
-  assert.equal(responderKeys.sendKey.export().toString('hex'), vector.initiator_recv_key);
+  assert.equal(initiatorKeys.sendKey.toString('hex'), vector.initiator_send_key);
+  assert.equal(initiatorKeys.receiveKey.toString('hex'), vector.initiator_recv_key);
+  assert.equal(responderKeys.receiveKey.toString('hex'), vector.initiator_send_key);
+  assert.equal(responderKeys.sendKey.toString('hex'), vector.initiator_recv_key);
 
-  // Transport: the 33-byte ping padded to 48, then a keepalive, then the responder's keepalive.
-  const data = encryptTransport(initiatorKeys, hex('inner_ip_packet_33B'), 1420);
+  // Transport, as the native data path (native/udp.c) seals and opens it: the 33-byte ping padded
+  // to 48, then a keepalive, then the responder's keepalive.
+  const native = loadAddon();
+  const data = native.transportSeal(initiatorKeys.sendKey, initiatorKeys.remoteIndex, 0, 1420, hex('inner_ip_packet_33B'));
   assert.equal(data.toString('hex'), vector.transport_initiator_counter0_data);
-  const keepalive = encryptTransport(initiatorKeys, Buffer.alloc(0), 1420);
+  const keepalive = native.transportSeal(initiatorKeys.sendKey, initiatorKeys.remoteIndex, 1, 1420, Buffer.alloc(0));
   assert.equal(keepalive.toString('hex'), vector.transport_initiator_counter1_keepalive);
-  assert.equal(encryptTransport(responderKeys, Buffer.alloc(0), 1420).toString('hex'), vector.transport_responder_counter0_keepalive);
-
-  const plain = decryptTransport(responderKeys, data);
+  assert.equal(native.transportSeal(responderKeys.sendKey, responderKeys.remoteIndex, 0, 1420, Buffer.alloc(0)).toString('hex'), vector.transport_responder_counter0_keepalive);
+  const plain = native.transportOpen(responderKeys.receiveKey, data);
   assert.ok(plain);
   assert.equal(plain.subarray(0, 33).toString('hex'), vector.inner_ip_packet_33B);
   assert.equal(plain.length, 48);
+  const tampered = Buffer.from(data);
+  tampered[20] ^= 1;
+  assert.equal(native.transportOpen(responderKeys.receiveKey, tampered), null);
   assert.ok(aeadOpen(responderKeys.receiveKey, counterNonce(1), keepalive.subarray(16), Buffer.alloc(0)));
 });
 

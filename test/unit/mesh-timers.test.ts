@@ -1,4 +1,10 @@
 import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { formatStatus, readStatus } from '../../src/mesh/status.js';
+import { UapiServer } from '../../src/mesh/uapi.js';
 import { test } from 'node:test';
 import { Device } from '../../src/mesh/device.js';
 import { parsePrefix } from '../../src/mesh/allowed-ips.js';
@@ -76,10 +82,18 @@ test('a peer configured with the wrong key gets no session and nothing is delive
 });
 
 test('replayed, truncated and forged datagrams are dropped and counted, peer state unchanged', async (t) => {
-  const { a, b, peerA, received } = await pair(t);
+  const { a, b, peerA, peerB, received } = await pair(t);
+  // A relay between the two records what crosses the wire, as a tap would.
   const captured: Buffer[] = [];
-  const realReceive = b.receive.bind(b);
-  b.receive = (msg, address, port) => { captured.push(Buffer.from(msg)); realReceive(msg, address, port); };
+  const relay = dgram.createSocket('udp4');
+  t.after(() => relay.close());
+  await new Promise<void>((resolve) => relay.bind(0, '127.0.0.1', resolve));
+  relay.on('message', (msg, rinfo) => {
+    captured.push(Buffer.from(msg));
+    relay.send(msg, rinfo.port === a.port ? b.port : a.port, '127.0.0.1');
+  });
+  a.setEndpoint(peerB, { address: '127.0.0.1', port: relay.address().port, family: 4 });
+  const realReceive = (msg: Buffer, address: string, port: number) => b.receive(msg, address, port);
   a.sendPackets([icmpLike('10.50.0.1', '10.50.0.2')]);
   await until(() => received.b.length === 1, 3000, 'first packet');
   const transport = captured.find((m) => m[0] === 4 && m.length > 32)!;
@@ -97,6 +111,15 @@ test('replayed, truncated and forged datagrams are dropped and counted, peer sta
   assert.equal(peerA.rxBytes, rxBefore);
   assert.deepEqual(peerA.endpoint, endpointBefore, 'unauthenticated packets never move the endpoint');
   assert.ok(b.drops.unauthenticated >= 1 && b.drops.malformed >= 2, JSON.stringify(b.drops));
+  // `node status` shows the counters, read over the control socket.
+  const dir = mkdtempSync(join(tmpdir(), 'netmend-uapi-'));
+  const server = new UapiServer(b, dir);
+  t.after(() => { server.close(); rmSync(dir, { recursive: true, force: true }); });
+  await server.listen();
+  const status = await readStatus(b.name, dir);
+  assert.equal(status.drops?.replayed, 1);
+  assert.ok((status.drops?.badMac ?? 0) >= 1, JSON.stringify(status.drops));
+  assert.match(formatStatus([status]), /dropped: \d+ bad MAC, 1 replayed, 0 not from an allowed IP/);
 });
 
 test('an inner packet whose source is not the peer\'s AllowedIPs is dropped (cryptokey routing)', async (t) => {
