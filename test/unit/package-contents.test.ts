@@ -21,7 +21,7 @@ const shipped = [
   /^package\.json$/,
   /^README\.md$/,
   /^oclif\.manifest\.json$/,
-  /^bin\/run\.js$/,
+  /^bin\/(run|netmend-wg)\.js$/,
   /^dist\/(src|commands)\/[\w/.-]+\.js$/,
   /^native\/binding\.gyp$/,
   /^native\/install\.js$/,
@@ -30,8 +30,9 @@ const shipped = [
   /^openwrt\/[\w.-]+$/,
 ];
 
-// Measured at 148 files, 231 kB packed, 856 kB unpacked; the budget leaves room to grow, not to bloat.
-const budget = { files: 200, packedBytes: 320_000, unpackedBytes: 1_200_000 };
+// Measured at 226 files, 401 kB packed, 1369 kB unpacked (with path explain, doctor forward/mesh and
+// the native UDP data path); the budget leaves room to grow, not to bloat.
+const budget = { files: 280, packedBytes: 520_000, unpackedBytes: 1_800_000 };
 
 test('the package holds only what a user runs: no tests, benchmarks, maps or build intermediates', () => {
   const unexpected = paths.filter((path) => !shipped.some((pattern) => pattern.test(path)));
