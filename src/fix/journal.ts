@@ -11,12 +11,12 @@
  * an older fix past it would leave the newer change in place while reporting success.
  */
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmdirSync, statSync, unlinkSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statSync, unlinkSync } from 'node:fs';
 import { dirname, join, posix } from 'node:path';
 import { InputError } from '../errors.js';
 import { writeFileAtomic } from '../system/atomic-write.js';
 import { formatCommand, type CommandRunner } from '../system/exec.js';
-import { underRoot } from './plan.js';
+import { assertInsideRoot, underRoot, unsafePathReason } from '../system/root-path.js';
 
 export const JOURNAL_DIR = '/var/lib/netmend/fixes';
 
@@ -103,44 +103,6 @@ export function saveEntry(root: string, entry: JournalEntry): void {
   entry.checksum = checksumOf(body);
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   writeFileAtomic(path, `${JSON.stringify({ ...body, checksum: entry.checksum }, null, 2)}\n`, { mode: 0o600 });
-}
-
-/**
- * Why a path read from the journal (or about to be written into it) cannot be used, or
- * undefined: it must be absolute and normalised, without `..`, so that under --root it names
- * exactly one file inside the root.
- */
-export function unsafePathReason(path: unknown): string | undefined {
-  if (typeof path !== 'string' || path === '') return 'a path that is not a string';
-  const shown = JSON.stringify(path);
-  if (path.includes('\0')) return `path ${shown} contains a NUL byte`;
-  if (!path.startsWith('/')) return `path ${shown} is not absolute`;
-  if (path.split('/').includes('..')) return `path ${shown} contains '..'`;
-  if (path === '/' || posix.normalize(path) !== path || path.endsWith('/')) return `path ${shown} is not a normalised file path`;
-  return undefined;
-}
-
-/**
- * Refuses (exit 2) a path whose real location is outside --root: a symlinked directory on the
- * way that leads out of the root would make a write or an unlink land on another file.
- */
-export function assertInsideRoot(root: string, path: string): void {
-  const syntax = unsafePathReason(path);
-  if (syntax) throw new InputError(`refusing ${syntax}`);
-  if (!root || root === '/') return;
-  let rootReal: string;
-  try {
-    rootReal = realpathSync(root);
-  } catch {
-    throw new InputError(`--root ${root} does not exist`);
-  }
-  // The deepest directory on the way that exists decides where the file really is.
-  let dir = dirname(underRoot(root, path));
-  while (!existsSync(dir)) dir = dirname(dir);
-  const real = realpathSync(dir);
-  if (real !== rootReal && !real.startsWith(`${rootReal}/`)) {
-    throw new InputError(`refusing ${path}: under --root it leads to ${real}, outside ${rootReal} (a symlinked directory on the way)`, 'replace the symlink with a directory, or use the real path as --root');
-  }
 }
 
 const isString = (value: unknown): value is string => typeof value === 'string';
