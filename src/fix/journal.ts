@@ -17,6 +17,7 @@ import { InputError } from '../errors.js';
 import { writeFileAtomic } from '../system/atomic-write.js';
 import { formatCommand, type CommandRunner } from '../system/exec.js';
 import { assertInsideRoot, underRoot, unsafePathReason } from '../system/root-path.js';
+import { commandToRun, undoCommandProblem } from './undo-commands.js';
 
 export const JOURNAL_DIR = '/var/lib/netmend/fixes';
 
@@ -135,6 +136,11 @@ function shapeProblem(value: Record<string, unknown>, id: string): string | unde
     if (typeof step !== 'object' || step === null || !isArgv(step.command) || !Array.isArray(step.undo) || !step.undo.every(isArgv) || typeof step.done !== 'boolean') return 'a live step is malformed';
   }
   if (!Array.isArray(value.reloads) || !value.reloads.every(isArgv)) return "'reloads' is not a list of commands";
+  // Checked before anything runs: undo runs these as root.
+  for (const command of [...(value.live as JournalLiveStep[]).flatMap((step) => step.undo), ...(value.reloads as string[][])]) {
+    const problem = undoCommandProblem(command);
+    if (problem) return `undo would run ${problem}`;
+  }
   return undefined;
 }
 
@@ -295,7 +301,7 @@ export interface UndoReport {
 export async function runReloads(runner: CommandRunner, reloads: readonly (readonly string[])[]): Promise<{ done: string[]; warnings: string[] }> {
   const outcome = { done: [] as string[], warnings: [] as string[] };
   for (const [file, ...args] of reloads) {
-    const result = await runner.run(file, args, { allowFailure: true });
+    const result = await runner.run(file, args, { allowFailure: true, ownProcessGroup: true });
     if (result.exitCode !== 0) outcome.warnings.push(`\`${formatCommand(file, args)}\` failed: ${result.stderr.trim().split('\n')[0] || `exit ${result.exitCode}`}`);
     else outcome.done.push(`ran ${formatCommand(file, args)}`);
   }
@@ -323,8 +329,8 @@ export async function undoEntry(root: string, entry: JournalEntry, runner: Comma
   for (const step of [...entry.live].reverse()) {
     if (!step.done) continue;
     for (const command of step.undo) {
-      const [file, ...args] = command;
-      const result = await runner.run(file, args, { allowFailure: true });
+      const [file, ...args] = commandToRun(command);
+      const result = await runner.run(file, args, { allowFailure: true, ownProcessGroup: true });
       if (result.exitCode !== 0 && !ALREADY_UNDONE.test(result.stderr)) {
         report.problems.push(`\`${formatCommand(file, args)}\`: ${result.stderr.trim().split('\n')[0] || `exit ${result.exitCode}`}`);
       } else {
@@ -345,7 +351,7 @@ export async function undoEntry(root: string, entry: JournalEntry, runner: Comma
     file.written = false;
   }
   report.done.push(...removeCreatedDirectories(root, entry.createdDirs ?? []));
-  const reloads = await runReloads(runner, entry.reloads);
+  const reloads = await runReloads(runner, entry.reloads.map(commandToRun));
   report.done.push(...reloads.done);
   report.warnings.push(...reloads.warnings);
   entry.state = because === 'undo' ? 'undone' : 'rolled-back';
