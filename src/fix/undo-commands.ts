@@ -7,10 +7,12 @@
  *
  * Derived from the planners in src/fix: link-local and subnet-routes (`ip`), dns (`resolvectl`,
  * `tailscale set`, `systemctl`, `/etc/init.d/dnsmasq`, netmend's own `fix dns
- * --restart-resolver`), the reloads (`networkctl reload`, `/etc/init.d/network reload`), and the
- * firewall, sysctl, UCI and daemon-restart steps fixes take (`nft`, `iptables`, `sysctl`, `uci`,
- * `kill` of a recorded pid). A new fix that plans another program adds it here; runFix refuses
- * a plan whose undo this list would refuse, so that never reaches a journal.
+ * --restart-resolver`), forwarding (`nft delete table`, `nft -f` of the table it saved,
+ * `iptables[-legacy] -w -t T -D/-X`, `systemctl [--root=R] disable`, `fw4 reload`), the reloads
+ * (`networkctl reload`, `/etc/init.d/network reload`), and the sysctl, UCI and daemon-restart
+ * steps fixes take (`sysctl -w`, `uci`, `kill` of a recorded pid). A new fix that plans another
+ * program adds it here; runFix refuses a plan whose undo this list would refuse, so that never
+ * reaches a journal.
  */
 import { parseTarget } from './dns/reload.js';
 
@@ -25,6 +27,9 @@ const refusing = (letters: string, long: readonly string[]): ArgumentRule => (ar
 };
 
 const IP_OBJECTS = ['link', 'addr', 'address', 'route', 'rule', 'neigh', 'neighbour'];
+const IPTABLES_RULE = refusing('M', ['--modprobe']);
+/** The table a fix saved before replacing it (fix forwarding), under netmend's own state directory. */
+const SAVED_RULESET = /^(?:\/[\w.-]+)*\/var\/lib\/netmend\/[\w.-]+\.nft$/;
 
 const RULES: Record<string, ArgumentRule> = {
   // Only the family switches before the object: no -batch FILE, no `netns exec`.
@@ -33,13 +38,27 @@ const RULES: Record<string, ArgumentRule> = {
     return IP_OBJECTS.includes(object) ? undefined : `'${object}' is not one of ${IP_OBJECTS.join(', ')}`;
   },
   networkctl: verbIn(['reload', 'reconfigure']),
-  systemctl: (args) => verbIn(['restart', 'reload', 'try-reload-or-restart', 'reload-or-restart', 'start', 'stop'])(args)
-    ?? (args.slice(1).every((unit) => /^[\w@.:\\-]+$/.test(unit)) && args.length > 1 ? undefined : 'a unit name is missing or malformed'),
+  systemctl: (args) => {
+    const verb = args.findIndex((arg) => !/^(?:--root=\/\S*|-q|--quiet|--no-block)$/.test(arg));
+    if (verb < 0) return 'no verb';
+    return verbIn(['restart', 'reload', 'try-reload-or-restart', 'reload-or-restart', 'start', 'stop', 'enable', 'disable'])(args.slice(verb))
+      ?? (args.length > verb + 1 && args.slice(verb + 1).every((unit) => /^[\w@.:\\-]+$/.test(unit)) ? undefined : 'a unit name is missing or malformed');
+  },
   sysctl: (args) => (args.every((arg) => /^-[wq]+$/.test(arg) || /^[A-Za-z0-9_.\/-]+=[^\n]*$/.test(arg)) ? undefined : 'only -w/-q and key=value'),
-  nft: refusing('fiI', ['--file', '--interactive', '--includepath']),
+  // A ruleset file only as the one a fix saved itself; nft has no way to run a program.
+  nft: (args) => {
+    const file = args.findIndex((arg) => arg === '-f' || arg === '--file');
+    if (file >= 0 && !(SAVED_RULESET.test(args[file + 1] ?? '') && !args[file + 1].split('/').includes('..'))) return `option ${args[file]} ${args[file + 1] ?? ''} loads a file that is not a ruleset netmend saved`;
+    return refusing('fiI', ['--interactive', '--includepath', '--file'])(args.filter((_, index) => index !== file));
+  },
   // --modprobe names a program iptables runs.
-  iptables: refusing('M', ['--modprobe']),
-  ip6tables: refusing('M', ['--modprobe']),
+  iptables: IPTABLES_RULE,
+  ip6tables: IPTABLES_RULE,
+  'iptables-legacy': IPTABLES_RULE,
+  'ip6tables-legacy': IPTABLES_RULE,
+  'iptables-nft': IPTABLES_RULE,
+  'ip6tables-nft': IPTABLES_RULE,
+  fw4: verbIn(['reload', 'restart']),
   uci: verbIn(['set', 'delete', 'add_list', 'del_list', 'commit', 'revert', 'add', 'rename', 'reorder']),
   resolvectl: verbIn(['revert', 'dns', 'domain', 'default-route', 'flush-caches']),
   tailscale: verbIn(['set', 'up', 'down']),
