@@ -9,7 +9,7 @@ import { mkdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { write } from './dns-fixtures.js';
-import { Lab, labUnavailable } from './harness.js';
+import { hostWithoutMesh, Lab, labUnavailable } from './harness.js';
 
 const skip = labUnavailable();
 
@@ -27,20 +27,11 @@ function parseDocument(stdout: string, what: string): Record<string, DoctorDocum
   return Object.fromEntries(document.checks.map((check) => [check.id, check]));
 }
 
-/** A namespace like a host without any mesh: a LAN link carrying the default route. */
-async function hostWithoutMesh(lab: Lab): Promise<string> {
-  const ns = await lab.netns('dnu');
-  const gateway = await lab.netns('dnug');
-  await lab.veth(ns, 'lan0', gateway, 'uplink0');
-  await lab.batch(ns, ['addr add 192.0.2.10/24 dev lan0', 'route add default via 192.0.2.1']);
-  return ns;
-}
-
 const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 test('a dangling symlink or a symlink loop in a conf-dir: dns.resolver-config fails naming the path (doctor dns and doctor), no crash', { skip }, async (t) => {
   const lab = Lab.forTest(t);
-  const ns = await hostWithoutMesh(lab);
+  const ns = await hostWithoutMesh(lab, 'dnu');
   const root = lab.tmpdir();
   write(root, 'etc/resolv.conf', 'nameserver 127.0.0.1\n');
   write(root, 'etc/dnsmasq.conf', 'no-resolv\nserver=192.0.2.53\n');
@@ -77,7 +68,7 @@ test('a dangling symlink or a symlink loop in a conf-dir: dns.resolver-config fa
 
 test('conf-dir with "..", a conf-dir symlinked out of --root and a conf file linking out: not read, named as such', { skip }, async (t) => {
   const lab = Lab.forTest(t);
-  const ns = await hostWithoutMesh(lab);
+  const ns = await hostWithoutMesh(lab, 'dnu');
   const outer = lab.tmpdir();
   const root = join(outer, 'root');
   // Files of the machine netmend runs on: if read, their line would stop the doctor (exit 2)
