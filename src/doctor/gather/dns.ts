@@ -2,7 +2,9 @@
  * The DNS gatherer: every read and every query the dns.* checks need, done once. Files are read
  * under --root; sockets, processes and queries are the live host's (this network namespace).
  * Files that do not parse are bad input (exit 2): the checks would otherwise reason about
- * a configuration the resolver itself rejects.
+ * a configuration the resolver itself rejects. Resolver files that cannot be read at all (a
+ * dangling symlink in a conf-dir), or that lead outside --root, are kept as evidence instead
+ * (dns.resolver-config): they are the finding, not a reason to stop.
  */
 import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
