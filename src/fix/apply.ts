@@ -14,11 +14,13 @@ import { readState } from '../snapshot/load.js';
 import type { Snapshot } from '../snapshot/types.js';
 import { writeFileAtomic } from '../system/atomic-write.js';
 import { formatCommand, localRunner, spawnDetached, type CommandRunner } from '../system/exec.js';
+import { assertInsideRoot } from '../system/root-path.js';
 import { unifiedDiff } from './diff.js';
 import type { FixFlagValues } from './flags.js';
-import { assertInsideRoot, captureFile, missingDirectories, newEntryId, runReloads, saveEntry, undoEntry, withJournalLock, type JournalEntry } from './journal.js';
+import { captureFile, missingDirectories, newEntryId, runReloads, saveEntry, undoEntry, withJournalLock, type JournalEntry } from './journal.js';
 import { checkLockout, sshPeerFromEnv } from './lockout.js';
 import { refuseSymlinkTarget, underRoot, type FileChange, type FixContext, type FixPlan, type PlanBuilder } from './plan.js';
+import { undoCommandProblem } from './undo-commands.js';
 import { verifyChecks } from './verify.js';
 
 export interface RunFixOptions {
@@ -141,6 +143,17 @@ function pendingFiles(plan: FixPlan, root: string): PendingFile[] {
   return pending;
 }
 
+/**
+ * A planner bug, caught before anything is journalled: an undo step or reload that `fix undo`
+ * would refuse to run (src/fix/undo-commands.ts) would leave a change nothing can take back.
+ */
+function refuseUndoThatUndoRefuses(plan: FixPlan): void {
+  for (const command of [...plan.live.flatMap((step) => step.undo), ...plan.reloads]) {
+    const problem = undoCommandProblem(command);
+    if (problem) throw new Error(`fix ${plan.fix} plans a step that undo would refuse: ${problem}`);
+  }
+}
+
 export function formatPlan(plan: FixPlan, pending: PendingFile[]): string[] {
   const lines: string[] = [`fix ${plan.fix} (${plan.method}): ${plan.summary}`];
   if (pending.length === 0 && plan.live.length === 0) {
@@ -197,6 +210,7 @@ export async function runFix(flags: FixFlagValues, build: PlanBuilder, options: 
   const snapshot = flags.snapshot ? await readState({ snapshotFile: flags.snapshot }) : await liveSnapshot(flags);
   const context: FixContext = { root, runner, snapshot, method: (flags as { method?: string }).method ?? 'auto', live: flags.live, force: flags.force, sshPeer: peer };
   const plan = await build(context);
+  refuseUndoThatUndoRefuses(plan);
   const pending = pendingFiles(plan, root);
   for (const line of formatPlan(plan, pending)) print(line);
   if (pending.length === 0 && plan.live.length === 0) return;
@@ -278,7 +292,8 @@ async function applyJournalled(plan: FixPlan, pending: PendingFile[], flags: Fix
       // Marked done before running: a half-applied step is undone too (its undo tolerates absence).
       entry.live[index].done = true;
       saveEntry(root, entry);
-      await runner.run(step.command[0], step.command.slice(1));
+      // Out of reach of the terminal's Ctrl-C: this process hears it and rolls back once the step is whole.
+      await runner.run(step.command[0], step.command.slice(1), { ownProcessGroup: true });
     }
   } catch (error) {
     // A Ctrl-C reaches the running command too: its failure is the interruption, not a bad fix.

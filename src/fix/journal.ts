@@ -11,12 +11,13 @@
  * an older fix past it would leave the newer change in place while reporting success.
  */
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmdirSync, statSync, unlinkSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statSync, unlinkSync } from 'node:fs';
 import { dirname, join, posix } from 'node:path';
 import { InputError } from '../errors.js';
 import { writeFileAtomic } from '../system/atomic-write.js';
 import { formatCommand, type CommandRunner } from '../system/exec.js';
-import { underRoot } from './plan.js';
+import { assertInsideRoot, underRoot, unsafePathReason } from '../system/root-path.js';
+import { commandToRun, undoCommandProblem } from './undo-commands.js';
 
 export const JOURNAL_DIR = '/var/lib/netmend/fixes';
 
@@ -105,44 +106,6 @@ export function saveEntry(root: string, entry: JournalEntry): void {
   writeFileAtomic(path, `${JSON.stringify({ ...body, checksum: entry.checksum }, null, 2)}\n`, { mode: 0o600 });
 }
 
-/**
- * Why a path read from the journal (or about to be written into it) cannot be used, or
- * undefined: it must be absolute and normalised, without `..`, so that under --root it names
- * exactly one file inside the root.
- */
-export function unsafePathReason(path: unknown): string | undefined {
-  if (typeof path !== 'string' || path === '') return 'a path that is not a string';
-  const shown = JSON.stringify(path);
-  if (path.includes('\0')) return `path ${shown} contains a NUL byte`;
-  if (!path.startsWith('/')) return `path ${shown} is not absolute`;
-  if (path.split('/').includes('..')) return `path ${shown} contains '..'`;
-  if (path === '/' || posix.normalize(path) !== path || path.endsWith('/')) return `path ${shown} is not a normalised file path`;
-  return undefined;
-}
-
-/**
- * Refuses (exit 2) a path whose real location is outside --root: a symlinked directory on the
- * way that leads out of the root would make a write or an unlink land on another file.
- */
-export function assertInsideRoot(root: string, path: string): void {
-  const syntax = unsafePathReason(path);
-  if (syntax) throw new InputError(`refusing ${syntax}`);
-  if (!root || root === '/') return;
-  let rootReal: string;
-  try {
-    rootReal = realpathSync(root);
-  } catch {
-    throw new InputError(`--root ${root} does not exist`);
-  }
-  // The deepest directory on the way that exists decides where the file really is.
-  let dir = dirname(underRoot(root, path));
-  while (!existsSync(dir)) dir = dirname(dir);
-  const real = realpathSync(dir);
-  if (real !== rootReal && !real.startsWith(`${rootReal}/`)) {
-    throw new InputError(`refusing ${path}: under --root it leads to ${real}, outside ${rootReal} (a symlinked directory on the way)`, 'replace the symlink with a directory, or use the real path as --root');
-  }
-}
-
 const isString = (value: unknown): value is string => typeof value === 'string';
 const isArgv = (value: unknown): value is string[] => Array.isArray(value) && value.length > 0 && value.every(isString);
 
@@ -173,6 +136,11 @@ function shapeProblem(value: Record<string, unknown>, id: string): string | unde
     if (typeof step !== 'object' || step === null || !isArgv(step.command) || !Array.isArray(step.undo) || !step.undo.every(isArgv) || typeof step.done !== 'boolean') return 'a live step is malformed';
   }
   if (!Array.isArray(value.reloads) || !value.reloads.every(isArgv)) return "'reloads' is not a list of commands";
+  // Checked before anything runs: undo runs these as root.
+  for (const command of [...(value.live as JournalLiveStep[]).flatMap((step) => step.undo), ...(value.reloads as string[][])]) {
+    const problem = undoCommandProblem(command);
+    if (problem) return `undo would run ${problem}`;
+  }
   return undefined;
 }
 
@@ -333,7 +301,7 @@ export interface UndoReport {
 export async function runReloads(runner: CommandRunner, reloads: readonly (readonly string[])[]): Promise<{ done: string[]; warnings: string[] }> {
   const outcome = { done: [] as string[], warnings: [] as string[] };
   for (const [file, ...args] of reloads) {
-    const result = await runner.run(file, args, { allowFailure: true });
+    const result = await runner.run(file, args, { allowFailure: true, ownProcessGroup: true });
     if (result.exitCode !== 0) outcome.warnings.push(`\`${formatCommand(file, args)}\` failed: ${result.stderr.trim().split('\n')[0] || `exit ${result.exitCode}`}`);
     else outcome.done.push(`ran ${formatCommand(file, args)}`);
   }
@@ -361,8 +329,8 @@ export async function undoEntry(root: string, entry: JournalEntry, runner: Comma
   for (const step of [...entry.live].reverse()) {
     if (!step.done) continue;
     for (const command of step.undo) {
-      const [file, ...args] = command;
-      const result = await runner.run(file, args, { allowFailure: true });
+      const [file, ...args] = commandToRun(command);
+      const result = await runner.run(file, args, { allowFailure: true, ownProcessGroup: true });
       if (result.exitCode !== 0 && !ALREADY_UNDONE.test(result.stderr)) {
         report.problems.push(`\`${formatCommand(file, args)}\`: ${result.stderr.trim().split('\n')[0] || `exit ${result.exitCode}`}`);
       } else {
@@ -383,7 +351,7 @@ export async function undoEntry(root: string, entry: JournalEntry, runner: Comma
     file.written = false;
   }
   report.done.push(...removeCreatedDirectories(root, entry.createdDirs ?? []));
-  const reloads = await runReloads(runner, entry.reloads);
+  const reloads = await runReloads(runner, entry.reloads.map(commandToRun));
   report.done.push(...reloads.done);
   report.warnings.push(...reloads.warnings);
   entry.state = because === 'undo' ? 'undone' : 'rolled-back';

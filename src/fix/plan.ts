@@ -113,11 +113,7 @@ export interface FixContext {
 
 export type PlanBuilder = (context: FixContext) => Promise<FixPlan>;
 
-/** The file path under --root. */
-export function underRoot(root: string, path: string): string {
-  if (!root || root === '/') return path;
-  return `${root.replace(/\/+$/, '')}/${path.replace(/^\/+/, '')}`;
-}
+export { underRoot } from '../system/root-path.js';
 
 /**
  * A fix never writes through a symlink (live or dangling): the link belongs to another program,

@@ -14,6 +14,14 @@ export interface RunOptions {
   env?: Record<string, string>;
   /** Resolve even when the exit code is not 0 (the caller reads exitCode). */
   allowFailure?: boolean;
+  /**
+   * Start it in a session and process group of its own, out of reach of the terminal: Ctrl-C
+   * sends SIGINT to the whole foreground process group, and a command a fix runs (`ip`, a
+   * resolver restart, `networkctl reload`) killed half way leaves a change its rollback cannot
+   * take back. netmend itself hears the signal and rolls back once the command has finished.
+   * Read-only commands leave it unset and stop with netmend.
+   */
+  ownProcessGroup?: boolean;
 }
 
 export interface RunResult {
@@ -58,6 +66,7 @@ async function runProcess(file: string, args: readonly string[], display: string
       reject: false,
       stripFinalNewline: false,
       encoding: 'utf8',
+      detached: options.ownProcessGroup ?? false,
     });
   } catch (error) {
     throw new CheckCouldNotRunError(`could not start \`${display}\`: ${(error as Error).message}`);

@@ -5,11 +5,12 @@
  * under a --root. dig is the user's view; undo must restore every file byte for byte.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { write, tree } from './dns-fixtures.js';
-import { Lab, labUnavailable } from './harness.js';
+import { Lab, labUnavailable, netmendBin } from './harness.js';
 
 const skip = labUnavailable() ?? (existsSync('/usr/sbin/dnsmasq') && existsSync('/usr/sbin/unbound') && existsSync('/usr/bin/dig') ? undefined : 'dnsmasq, unbound and dig are needed');
 
@@ -208,18 +209,26 @@ test('dnsmasq: resolv.conf clobbered by the mesh daemon; fix restores it, adds s
   assert.deepEqual(await dig(s, OTHER_NAME, 'A'), [OTHER_V4]);
 });
 
-test('dnsmasq that forks (no -k, its default): fix dns restarts it and finds the daemon by its pid file; undo exits 0 and restarts it again', { skip }, async (t) => {
-  const s = await world(t);
+/**
+ * The local resolver as an init script starts it: dnsmasq without -k forks into the background
+ * (the command returns at once, the daemon is its child). Returns the daemon's pid.
+ */
+async function forkingDnsmasq(s: Scenario): Promise<number> {
   write(s.root, 'etc/dnsmasq.conf', `no-resolv\nserver=${UPSTREAM}\n`);
   mkdirSync(join(s.root, 'etc/dnsmasq.d'), { recursive: true });
   write(s.root, 'etc/resolv.conf', LOCAL_RESOLV);
   stopByPidFile(s.lab, s.localPidFile);
-  // Started as an init script would: the command returns once dnsmasq has forked into the background.
   const started = await s.lab.exec(s.ns, 'dnsmasq', [`--pid-file=${s.localPidFile}`, '--no-hosts', '--bind-interfaces', `--log-facility=${join(s.run, 'local.log')}`,
     `--conf-file=${join(s.root, 'etc/dnsmasq.conf')}`, `--conf-dir=${join(s.root, 'etc/dnsmasq.d')},*.conf`, '--listen-address=127.0.0.53']);
   assert.equal(started.code, 0, started.stderr);
-  const firstPid = await waitForPid(s.lab, s.localPidFile);
+  const pid = await waitForPid(s.lab, s.localPidFile);
   await s.lab.waitFor(async () => (await dig(s, OTHER_NAME, 'A')).length > 0, 15_000, 'the forked dnsmasq answering');
+  return pid;
+}
+
+test('dnsmasq that forks (no -k, its default): fix dns restarts it and finds the daemon by its pid file; undo exits 0 and restarts it again', { skip }, async (t) => {
+  const s = await world(t);
+  const firstPid = await forkingDnsmasq(s);
   const before = tree(s.root);
 
   const applied = await s.lab.netmend(s.ns, fixArgs(s, '--via', 'dnsmasq', '--apply'));
@@ -239,6 +248,55 @@ test('dnsmasq that forks (no -k, its default): fix dns restarts it and finds the
   assert.notEqual(Number(readFileSync(s.localPidFile, 'utf8').trim()), restartedPid, 'undo restarted it on the old configuration');
   await s.lab.waitFor(async () => (await dig(s, MESH_NAME, 'A')).length === 0, 15_000, 'dnsmasq back on the old configuration');
   assert.deepEqual(await dig(s, OTHER_NAME, 'A'), [OTHER_V4]);
+});
+
+/** True once a signal is pending for pid (sent, not yet acted on: the process is stopped). */
+function signalPending(pid: number, signal: number): boolean {
+  let status: string;
+  try { status = readFileSync(`/proc/${pid}/status`, 'utf8'); } catch { return false; }
+  const bit = 1n << BigInt(signal - 1);
+  return [...status.matchAll(/^(?:SigPnd|ShdPnd):\s*([0-9a-f]+)$/gm)].some((match) => (BigInt(`0x${match[1]}`) & bit) !== 0n);
+}
+
+test('Ctrl-C while fix dns restarts dnsmasq (SIGINT to the whole process group): the restart finishes, the fix rolls back, exit 130, files byte for byte, dnsmasq serves its old configuration', { skip }, async (t) => {
+  const s = await world(t);
+  const daemon = await forkingDnsmasq(s);
+  const before = tree(s.root);
+  // A daemon that takes its time to exit on SIGTERM (here: stopped until the test lets it go), so
+  // the Ctrl-C lands exactly while the restart waits for it: the moment a killed restart leaves
+  // no resolver running, and nothing for the rollback to restart.
+  process.kill(daemon, 'SIGSTOP');
+  s.lab.onCleanup(() => { try { process.kill(daemon, 'SIGCONT'); } catch { /* gone */ } });
+  // As a shell runs a foreground job: netmend leads a process group of its own, which is what
+  // the terminal sends SIGINT to.
+  const child = spawn('ip', ['netns', 'exec', s.ns, process.execPath, netmendBin, ...fixArgs(s, '--via', 'dnsmasq', '--apply')],
+    { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+  let output = '';
+  child.stdout.on('data', (chunk) => { output += String(chunk); });
+  child.stderr.on('data', (chunk) => { output += String(chunk); });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  t.after(() => { if (child.exitCode === null && child.signalCode === null) process.kill(-child.pid!, 'SIGKILL'); });
+  let ended = false;
+  void exited.then(() => { ended = true; });
+  await s.lab.waitFor(async () => {
+    if (ended) throw new Error(`the fix ended before restarting dnsmasq: ${output}`);
+    return signalPending(daemon, 15);
+  }, 60_000, 'the fix\'s resolver restart to send SIGTERM to dnsmasq');
+
+  process.kill(-child.pid!, 'SIGINT');
+  process.kill(daemon, 'SIGCONT');
+  const exit = await Promise.race([exited, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no exit within 60 s: ${output}`)), 60_000))]);
+  assert.deepEqual(exit, { code: 130, signal: null }, output);
+  assert.match(output, /SIGINT: fix dns stopped and rolled back \(journal /);
+  assert.doesNotMatch(output, /warning:|rollback problem/, 'the restart and the rollback\'s restart both completed');
+  assert.deepEqual(tree(s.root), before, 'every file byte for byte as before');
+  const list = await s.lab.netmend(s.ns, ['fix', 'list', '--root', s.root]);
+  assert.match(list.stdout, /rolled-back \(interrupted by SIGINT\)  dns/, list.stdout);
+  // What the user notices: the resolver runs, on its old configuration.
+  const now = Number(readFileSync(s.localPidFile, 'utf8').trim());
+  assert.ok(now !== daemon && existsSync(`/proc/${now}`), `a new dnsmasq (pid file: ${now}) runs`);
+  await s.lab.waitFor(async () => (await dig(s, OTHER_NAME, 'A')).join() === OTHER_V4, 15_000, 'dnsmasq answering again');
+  assert.deepEqual(await dig(s, MESH_NAME, 'A'), [], 'on the old configuration (no split DNS)');
 });
 
 test('dnsmasq: no split DNS (mesh names fail through the local resolver), then fixed', { skip }, async (t) => {

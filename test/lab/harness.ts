@@ -283,6 +283,15 @@ export class Lab {
   }
 }
 
+/** A namespace like a host without any mesh: one LAN link carrying the default route to a gateway namespace. */
+export async function hostWithoutMesh(lab: Lab, label = 'nm'): Promise<string> {
+  const ns = await lab.netns(label);
+  const gateway = await lab.netns(`${label}g`);
+  await lab.veth(ns, 'lan0', gateway, 'uplink0');
+  await lab.batch(ns, ['addr add 192.0.2.10/24 dev lan0', 'route add default via 192.0.2.1']);
+  return ns;
+}
+
 /** Run netmend outside any namespace (file-based tests: --snapshot, --root). */
 export function netmend(args: string[], options: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number } = {}): Promise<CommandOutput> {
   return run(process.execPath, [netmendBin, ...args], { ...options, env: { ...process.env, NO_COLOR: '1', ...options.env } });

@@ -1,12 +1,14 @@
 /** fix dns decisions that need no daemon: which resolver, how to reload it, bad flags. */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { InputError } from '../../src/errors.js';
 import { chooseVia, validateDnsOptions, type DnsFixOptions } from '../../src/fix/dns/plan.js';
 import { parseTarget, reloadCommand } from '../../src/fix/dns/reload.js';
+import { netmend } from '../lab/harness.js';
 
 function root(t: TestContext, files: Record<string, string>): string {
   const dir = mkdtempSync(join(tmpdir(), 'netmend-dnsfix-'));
@@ -45,4 +47,31 @@ test('bad flags are usage errors naming the flag', () => {
   assert.throws(() => validateDnsOptions({ ...base, server: '100.100.100' }), /--server/);
   assert.throws(() => validateDnsOptions({ ...base, via: 'bind' }), /--via: unknown method 'bind'/);
   assert.throws(() => validateDnsOptions({ ...base, iface: 'a-very-long-interface-name' }), /--iface/);
+});
+
+test('--restart-resolver with a pid file naming a dnsmasq that has just exited (not yet reaped): "no running resolver", exit 3, not an internal error', { skip: process.getuid?.() === 0 ? undefined : 'needs root like fix --apply' }, async (t) => {
+  const dir = root(t, {});
+  const pidFile = join(dir, 'dnsmasq.pid');
+  // A parent that does not wait for its dnsmasq child, which exits at once: a zombie named dnsmasq.
+  const parent = spawn('python3', ['-c', [
+    'import os, sys',
+    "pid = os.fork()",
+    "if pid == 0: os.execv('/usr/sbin/dnsmasq', ['dnsmasq', '--version'])",
+    `open(${JSON.stringify(pidFile)}, 'w').write(str(pid))`,
+    "print('ready', flush=True)",
+    'sys.stdin.read()',
+  ].join('\n')], { stdio: ['pipe', 'pipe', 'inherit'] });
+  t.after(() => parent.kill('SIGKILL'));
+  await new Promise<void>((resolve, reject) => {
+    parent.stdout.once('data', () => resolve());
+    parent.once('exit', (code) => reject(new Error(`python exited ${code}`)));
+  });
+  const pid = Number(readFileSync(pidFile, 'utf8'));
+  for (let i = 0; i < 200 && !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8')); i++) await new Promise((resolve) => setTimeout(resolve, 25));
+  assert.match(readFileSync(`/proc/${pid}/status`, 'utf8'), /^State:\s+Z/m, 'the child is a zombie');
+
+  const result = await netmend(['fix', 'dns', '--restart-resolver', pidFile]);
+  assert.equal(result.code, 3, result.stdout + result.stderr);
+  assert.match(result.stderr, new RegExp(`no running resolver at ${pidFile.replace(/[.]/g, '\\.')}`));
+  assert.doesNotMatch(result.stderr, /internal error/);
 });

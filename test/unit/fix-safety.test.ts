@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { newEntryId, saveEntry, type JournalEntry } from '../../src/fix/journal.js';
-import { netmend, projectRoot } from '../lab/harness.js';
+import { Lab, labUnavailable, netmend, projectRoot } from '../lab/harness.js';
 
 const asRoot = process.getuid?.() === 0 ? undefined : 'fix undo and --apply need root';
 
@@ -152,6 +152,49 @@ test('journal paths: "..", relative and symlinked-parent paths are refused; noth
   assert.equal(list.stdout.split('\n').filter((line) => / {2}damaged {2}/.test(line)).length, 4, list.stdout);
 });
 
+test('journal commands: undo runs only the programs netmend\'s fixes use; an entry naming any other (valid checksum) is refused by id and path before anything runs', { skip: asRoot }, async (t) => {
+  const outer = tempDir(t);
+  const root = join(outer, 'root');
+  put(root, 'etc/created-by-the-fix.conf', 'the fix wrote this\n');
+  const marker = join(outer, 'ran');
+  const script = join(outer, 'script');
+  writeFileSync(script, `link add x type dummy\n`);
+  const crafted: Array<{ undo?: string[]; reload?: string[]; reason: RegExp }> = [
+    { undo: ['sh', '-c', `touch ${marker}`], reason: /runs "sh", not a program netmend's fixes use \(ip, networkctl, systemctl, sysctl, nft, iptables/ },
+    { undo: ['/usr/bin/touch', marker], reason: /runs "\/usr\/bin\/touch"/ },
+    { reload: ['touch', marker], reason: /runs "touch"/ },
+    { undo: ['ip', 'netns', 'exec', 'x', 'touch', marker], reason: /'netns' is not one of link, addr/ },
+    { undo: ['ip', '-batch', script], reason: /'-batch' is not one of link/ },
+    { undo: ['iptables', `--modprobe=/usr/bin/touch`], reason: /option --modprobe=\/usr\/bin\/touch loads or runs another file/ },
+    { reload: ['nft', '-af', script], reason: /option -af loads or runs another file/ },
+    { undo: ['/etc/init.d/../../usr/bin/touch', marker], reason: /runs "\/etc\/init\.d\/\.\.\/\.\.\/usr\/bin\/touch"/ },
+    { undo: ['kill', '1'], reason: /one recorded process id \(not 1\)/ },
+    { undo: ['systemctl', 'edit', 'x.service'], reason: /'edit' is not one of restart/ },
+    { reload: [process.execPath, '-e', `require("fs").writeFileSync(${JSON.stringify(marker)}, "")`, 'dns', '--restart-resolver', '/run/x.pid'], reason: /runs ".*node"/ },
+  ];
+  let hour = 10;
+  for (const { undo, reload, reason } of crafted) {
+    const entry = journalCreated(root, 'crafted', ['/etc/created-by-the-fix.conf'], `2026-04-01T${hour++}:00:00.000Z`);
+    if (undo) entry.live = [{ description: 'a live change', command: ['ip', 'link', 'set', 'dev', 'lo', 'up'], undo: [undo], done: true }];
+    if (reload) entry.reloads = [reload];
+    saveEntry(root, entry); // a valid checksum: the entry is refused for what it would run
+    const shown = (undo ?? reload)!.join(' ');
+    const path = journalFile(root, entry.id);
+    for (const args of [['fix', 'undo', entry.id, '--root', root], ['fix', 'undo', '--root', root]]) {
+      const result = await netmend(args);
+      assert.equal(result.code, 2, `${shown} (${args.join(' ')}): ${result.stdout}\n${result.stderr}`);
+      assert.match(result.stderr, new RegExp(`journal entry ${entry.id} \\(${path.replace(/[.]/g, '\\.')}\\) is damaged: undo would run `), shown);
+      assert.match(result.stderr, reason, shown);
+      assert.equal(existsSync(marker), false, `${shown}: nothing ran`);
+      assert.equal(readFileSync(join(root, 'etc/created-by-the-fix.conf'), 'utf8'), 'the fix wrote this\n', `${shown}: nothing was undone`);
+    }
+    const list = await netmend(['fix', 'list', '--root', root]);
+    assert.equal(list.code, 2);
+    assert.match(list.stdout, new RegExp(`^${entry.id}  damaged  .*undo would run `, 'm'), list.stdout);
+    rmSync(path);
+  }
+});
+
 test('fix dns never writes a path that leaves --root (conf-dir with "..", a symlinked conf-dir)', { skip: asRoot }, async (t) => {
   const outer = tempDir(t);
   const root = join(outer, 'root');
@@ -197,10 +240,12 @@ test('a dangling symlink as the fix dns target: exit 2 naming the path, plan and
 
 /**
  * Runs the real fix framework (runFix, as every `netmend fix` command does) in a child process
- * with a plan whose second live step waits for the test's go-ahead, so a signal arrives exactly
- * mid-apply. The child reports errors as the CLI does (reportError gives the exit code).
+ * inside a namespace, with a plan whose second live step waits for the test's go-ahead, so a
+ * signal arrives exactly mid-apply. The live changes are veth pairs in that namespace, undone
+ * with `ip link del` (undo runs only what netmend's fixes run). The child reports errors as the
+ * CLI does (reportError gives the exit code).
  */
-function startSignalFix(root: string, work: string, blockIn: 'live' | 'verify') {
+function startSignalFix(ns: string, root: string, work: string, blockIn: 'live' | 'verify') {
   const imports = {
     apply: new URL('../../src/fix/apply.js', import.meta.url).href,
     report: new URL('../../src/cli/report-error.js', import.meta.url).href,
@@ -220,9 +265,9 @@ function startSignalFix(root: string, work: string, blockIn: 'live' | 'verify') 
         { path: '/etc/netmend-new/sub/new.conf', content: 'new\\n', reason: 'create a file in new directories' },
       ],
       live: [
-        { description: 'a live change', command: ['sh', '-c', 'echo on > ' + work + '/live-state'], undo: [['rm', '-f', work + '/live-state']] },
+        { description: 'a live change', command: ['ip', 'link', 'add', 'first0', 'type', 'veth', 'peer', 'name', 'first1'], undo: [['ip', 'link', 'del', 'first0']] },
         { description: 'a slow live change', command: ['sh', '-c', blockIn === 'live' ? waitForGo : 'true'], undo: [] },
-        { description: 'a later live change', command: ['sh', '-c', 'echo on > ' + work + '/later-state'], undo: [['rm', '-f', work + '/later-state']] },
+        { description: 'a later live change', command: ['ip', 'link', 'add', 'later0', 'type', 'veth', 'peer', 'name', 'later1'], undo: [['ip', 'link', 'del', 'later0']] },
       ],
       verifyAsync: blockIn === 'verify' ? async (aborted) => {
         writeFileSync(work + '/waiting', '');
@@ -236,7 +281,7 @@ function startSignalFix(root: string, work: string, blockIn: 'live' | 'verify') 
     } catch (error) {
       process.exitCode = reportError(error, false);
     }`;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { cwd: projectRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '--input-type=module', '-e', script], { cwd: projectRoot, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk) => { stdout += String(chunk); });
@@ -275,7 +320,10 @@ for (const { signal, code, blockIn } of [
   { signal: 'SIGTERM' as const, code: 143, blockIn: 'live' as const },
   { signal: 'SIGINT' as const, code: 130, blockIn: 'verify' as const },
 ]) {
-  test(`${signal} while a fix applies (${blockIn === 'live' ? 'during a live step' : 'while verifying'}): rolled back through the journal, exit ${code}, nothing half-done`, { skip: asRoot }, async (t) => {
+  test(`${signal} while a fix applies (${blockIn === 'live' ? 'during a live step' : 'while verifying'}): rolled back through the journal, exit ${code}, nothing half-done`, { skip: labUnavailable() }, async (t) => {
+    const lab = Lab.forTest(t);
+    const ns = await lab.netns('sig');
+    const links = async () => (await lab.ip(ns, '-o', 'link', 'show')).split('\n').map((line) => /^\d+: ([^:@]+)/.exec(line)?.[1]).filter((name) => name !== undefined);
     const outer = tempDir(t);
     const root = join(outer, 'root');
     const work = join(outer, 'work');
@@ -283,12 +331,12 @@ for (const { signal, code, blockIn } of [
     put(root, 'etc/existing.conf', 'as it was\n');
     put(root, 'var/lib/netmend/.keep', '');
     const before = snapshotTree(root);
-    const run = startSignalFix(root, work, blockIn);
+    const run = startSignalFix(ns, root, work, blockIn);
     t.after(() => { if (run.child.exitCode === null && run.child.signalCode === null) run.child.kill('SIGKILL'); });
     await waitForFile(join(work, 'waiting'), 'the fix to reach the slow step', run.exited);
     // Mid-apply: the files are written and the first live change is made.
     assert.equal(readFileSync(join(root, 'etc/existing.conf'), 'utf8'), 'changed by the fix\n');
-    assert.ok(existsSync(join(work, 'live-state')));
+    assert.ok((await links()).includes('first0'), 'the first live change is made');
     run.child.kill(signal);
     if (blockIn === 'live') {
       // The step in progress is finished, not torn; once the signal is acknowledged, let it end.
@@ -300,8 +348,7 @@ for (const { signal, code, blockIn } of [
     assert.deepEqual(exit, { code, signal: null }, run.output());
     assert.match(run.output(), new RegExp(`${signal}: fix signal-test stopped and rolled back \\(journal `));
     assert.deepEqual(snapshotTree(root), before, 'files restored and the directories the fix created removed');
-    assert.equal(existsSync(join(work, 'live-state')), false, 'the live change was undone');
-    assert.equal(existsSync(join(work, 'later-state')), false, 'no later step ran');
+    assert.deepEqual(await links(), ['lo'], 'the live change was undone and no later step ran');
     const list = await netmend(['fix', 'list', '--root', root]);
     assert.equal(list.code, 0, list.stderr);
     assert.match(list.stdout, new RegExp(`rolled-back \\(interrupted by ${signal}\\)  signal-test`));

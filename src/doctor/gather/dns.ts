@@ -2,10 +2,12 @@
  * The DNS gatherer: every read and every query the dns.* checks need, done once. Files are read
  * under --root; sockets, processes and queries are the live host's (this network namespace).
  * Files that do not parse are bad input (exit 2): the checks would otherwise reason about
- * a configuration the resolver itself rejects.
+ * a configuration the resolver itself rejects. Resolver files that cannot be read at all (a
+ * dangling symlink in a conf-dir), or that lead outside --root, are kept as evidence instead
+ * (dns.resolver-config): they are the finding, not a reason to stop.
  */
-import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
 import { InputError } from '../../errors.js';
 import { answerAddresses, queryDns, type DnsQueryResult } from '../../dns/client.js';
 import { dnsmasqOptionsFromArgv, parseDnsmasqConf, type DnsmasqOption } from '../../dns/dnsmasq.js';
@@ -14,6 +16,7 @@ import { findResolverProcesses, type ResolverProcess } from '../../dns/processes
 import { classifyResolvOwner, isLoopback, isMeshResolver, parseResolvConf, type ResolvConf, type ResolvFileFacts, type ResolvOwner } from '../../dns/resolv-conf.js';
 import { parseUnboundConf, type UnboundZone } from '../../dns/unbound.js';
 import { localRunner, type CommandRunner } from '../../system/exec.js';
+import { outsideRootReason, underRoot, unsafePathReason } from '../../system/root-path.js';
 import { readState } from '../../snapshot/load.js';
 import type { Snapshot } from '../../snapshot/types.js';
 import { isMeshLink } from '../analysis.js';
@@ -47,11 +50,14 @@ export interface DnsGatherOptions {
 export interface DnsmasqFacts {
   files: string[];
   options: DnsmasqOption[];
+  /** Files and conf-dirs it reads that netmend could not. */
+  unread: UnreadConfig[];
 }
 
 export interface UnboundFacts {
   files: string[];
   zones: UnboundZone[];
+  unread: UnreadConfig[];
 }
 
 export interface SplitProbe {
@@ -105,14 +111,6 @@ export function rooted(root: string, path: string): string {
   return root && root !== '/' ? join(root, path) : path;
 }
 
-function confFiles(dir: string, suffix: RegExp): string[] {
-  try {
-    return readdirSync(dir).filter((name) => suffix.test(name) && !name.startsWith('.')).sort().map((name) => join(dir, name));
-  } catch {
-    return [];
-  }
-}
-
 export function readResolvFile(root: string): { file: ResolvFileFacts; parsed?: ResolvConf; backup?: ResolvConf } {
   const path = rooted(root, DNS_PATHS.resolvConf);
   const file: ResolvFileFacts = { path, exists: false };
@@ -134,47 +132,127 @@ export function readResolvFile(root: string): { file: ResolvFileFacts; parsed?: 
   };
 }
 
+/**
+ * A configuration file (or conf-dir) the resolver reads that netmend did not: evidence for the
+ * doctor (dns.resolver-config), never a crash. `resolverFails`: the resolver itself cannot read
+ * it either (dnsmasq: "cannot access", unbound: "cannot open include file"), so it refuses to
+ * start; false when only netmend's view under --root cannot follow it.
+ */
+export interface UnreadConfig {
+  path: string;
+  reason: string;
+  resolverFails: boolean;
+}
+
+type ConfRead = { text: string } | { unread: UnreadConfig } | { ignored: true };
+
+/**
+ * Reads one configuration file of the resolver, inside --root only (the same rule the fixes
+ * follow for what they write). Only regular files are read, as dnsmasq skips anything else in a
+ * conf-dir (and a FIFO would block the read); anything else that cannot be read is reported.
+ */
+function readConfigFile(root: string, path: string): ConfRead {
+  const shown = underRoot(root, path);
+  const outside = outsideRootReason(root, path, { final: true });
+  if (outside) return { unread: { path: shown, reason: `not read: ${outside}`, resolverFails: false } };
+  let link: string | undefined;
+  try {
+    if (lstatSync(shown).isSymbolicLink()) link = readlinkSync(shown);
+  } catch { /* raced away: reported by the read below */ }
+  try {
+    if (!statSync(shown).isFile()) return { ignored: true };
+    return { text: readFileSync(shown, 'utf8') };
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    if (link !== undefined && code === 'ENOENT') {
+      // Under --root an absolute link names a file of the target system, not of this machine.
+      if (root && isAbsolute(link)) return { unread: { path: shown, reason: `not read: a symlink to ${link}, which netmend does not follow under --root`, resolverFails: false } };
+      return { unread: { path: shown, reason: `dangling symlink to ${link}`, resolverFails: true } };
+    }
+    return { unread: { path: shown, reason: `cannot be read (${code})`, resolverFails: true } };
+  }
+}
+
+/** The `*.conf` files of a configuration directory (target paths), or why the directory is not read. */
+function confDirFiles(root: string, dir: string): { files: string[] } | { unread: UnreadConfig } {
+  const outside = outsideRootReason(root, dir, { final: true });
+  if (outside) return { unread: { path: underRoot(root, dir), reason: `not read: ${outside}`, resolverFails: false } };
+  try {
+    const names = readdirSync(underRoot(root, dir)).filter((name) => name.endsWith('.conf') && !name.startsWith('.')).sort();
+    return { files: names.map((name) => `${dir}/${name}`) };
+  } catch {
+    return { files: [] };
+  }
+}
+
+/** Reads every file of a list of conf-dirs into `parse`, collecting what could not be read. */
+function readConfDirs(root: string, dirs: string[], parse: (text: string, shown: string) => void, files: string[], unread: UnreadConfig[]): void {
+  for (const dir of dirs) {
+    const listed = confDirFiles(root, dir);
+    if ('unread' in listed) {
+      unread.push(listed.unread);
+      continue;
+    }
+    for (const file of listed.files) {
+      const read = readConfigFile(root, file);
+      if ('unread' in read) unread.push(read.unread);
+      else if ('text' in read) {
+        files.push(underRoot(root, file));
+        parse(read.text, underRoot(root, file));
+      }
+    }
+  }
+}
+
+/** The main configuration file: its text, undefined when absent (the resolver runs without it). */
+function readMainConfig(root: string, path: string, unread: UnreadConfig[]): string | undefined {
+  const outside = outsideRootReason(root, path, { final: true });
+  if (outside) {
+    unread.push({ path: underRoot(root, path), reason: `not read: ${outside}`, resolverFails: false });
+    return undefined;
+  }
+  return readIfExists(underRoot(root, path));
+}
+
 export function readDnsmasqConfig(root: string, running: ResolverProcess[]): DnsmasqFacts | undefined {
   const files: string[] = [];
   const options: DnsmasqOption[] = [];
-  const main = rooted(root, DNS_PATHS.dnsmasqConf);
-  const mainText = readIfExists(main);
-  let dirs = [rooted(root, DNS_PATHS.dnsmasqDir)];
+  const unread: UnreadConfig[] = [];
+  const main = underRoot(root, DNS_PATHS.dnsmasqConf);
+  const mainText = readMainConfig(root, DNS_PATHS.dnsmasqConf, unread);
+  const dirs = new Set<string>([DNS_PATHS.dnsmasqDir]);
   if (mainText !== undefined) {
     files.push(main);
     const parsed = parseDnsmasqConf(mainText, main);
     options.push(...parsed);
-    const declared = parsed.filter((option) => option.name === 'conf-dir' && option.value).map((option) => rooted(root, option.value!.split(',')[0]));
-    if (declared.length > 0) dirs = [...new Set([...dirs, ...declared])];
-  }
-  for (const dir of dirs) {
-    for (const file of confFiles(dir, /\.conf$/)) {
-      files.push(file);
-      options.push(...parseDnsmasqConf(readFileSync(file, 'utf8'), file));
+    for (const option of parsed.filter((o) => o.name === 'conf-dir' && o.value)) {
+      const dir = option.value!.split(',')[0].replace(/(.)\/+$/, '$1');
+      const unsafe = unsafePathReason(dir);
+      if (unsafe) unread.push({ path: underRoot(root, dir), reason: `${option.where}: conf-dir not read: ${unsafe}`, resolverFails: false });
+      else dirs.add(dir);
     }
   }
+  readConfDirs(root, [...dirs], (text, shown) => options.push(...parseDnsmasqConf(text, shown)), files, unread);
   // Options on a running dnsmasq's command line (as Debian's unit and the lab pass them).
   for (const process of running.filter((p) => p.name === 'dnsmasq' && p.listening.some((socket) => isLoopback(socket.replace(/^\[|\].*$|:53\/.*$/g, ''))))) {
     options.push(...dnsmasqOptionsFromArgv(process.argv, `dnsmasq pid ${process.pid} command line`));
   }
-  if (files.length === 0 && options.length === 0) return undefined;
-  return { files, options };
+  if (files.length === 0 && options.length === 0 && unread.length === 0) return undefined;
+  return { files, options, unread };
 }
 
 export function readUnboundConfig(root: string): UnboundFacts | undefined {
-  const main = rooted(root, DNS_PATHS.unboundConf);
   const files: string[] = [];
   const zones: UnboundZone[] = [];
-  const mainText = readIfExists(main);
+  const unread: UnreadConfig[] = [];
+  const main = underRoot(root, DNS_PATHS.unboundConf);
+  const mainText = readMainConfig(root, DNS_PATHS.unboundConf, unread);
   if (mainText !== undefined) {
     files.push(main);
     zones.push(...parseUnboundConf(mainText, main));
   }
-  for (const file of confFiles(rooted(root, DNS_PATHS.unboundDir), /\.conf$/)) {
-    files.push(file);
-    zones.push(...parseUnboundConf(readFileSync(file, 'utf8'), file));
-  }
-  return files.length === 0 ? undefined : { files, zones };
+  readConfDirs(root, [DNS_PATHS.unboundDir], (text, shown) => zones.push(...parseUnboundConf(text, shown)), files, unread);
+  return files.length === 0 && unread.length === 0 ? undefined : { files, zones, unread };
 }
 
 async function tailscaleStatus(runner: CommandRunner): Promise<{ selfName?: string; suffix?: string } | undefined> {

@@ -18,7 +18,7 @@ import { findResolverProcesses, type ResolverProcess } from '../../dns/processes
 import { classifyResolvOwner, isLoopback, parseResolvConf } from '../../dns/resolv-conf.js';
 import { renderNetworkdDropIn, renderNetworkdTunnelBase, renderResolvedDropIn } from '../../dns/resolved.js';
 import { parseUnboundConf, renderUnboundSplitConf, unboundSplitState } from '../../dns/unbound.js';
-import { DNS_PATHS, isOpenwrt, readDnsmasqConfig, readResolvFile, readUnboundConfig, rooted } from '../../doctor/gather/dns.js';
+import { DNS_PATHS, isOpenwrt, readDnsmasqConfig, readResolvFile, readUnboundConfig, rooted, type UnreadConfig } from '../../doctor/gather/dns.js';
 import { loadNetworkFiles, networkFileFor, parseNetworkd } from '../../system/networkd.js';
 import { listEntries } from '../journal.js';
 import { networkdRunning } from '../host.js';
@@ -133,6 +133,7 @@ export async function buildDnsPlan(context: FixContext, options: DnsFixOptions):
     // Before reading the configuration, which would read through the link.
     refuseSymlinkTarget(underRoot(root, path));
     const config = readDnsmasqConfig(root, root ? [] : processes);
+    checkUnreadConfig(plan, 'dnsmasq', config?.unread ?? []);
     const others = (config?.options ?? []).filter((option) => !option.where.startsWith(`${underRoot(root, path)}:`));
     const state = dnsmasqSplitState(others, domains, server);
     const done = domains.every((domain) => state.forwarded[domain] && (state.rebindAllowed[domain] || !state.rebindProtection));
@@ -143,6 +144,7 @@ export async function buildDnsPlan(context: FixContext, options: DnsFixOptions):
   } else if (via === 'unbound') {
     refuseSymlinkTarget(underRoot(root, UNBOUND_FILE));
     const config = readUnboundConfig(root);
+    checkUnreadConfig(plan, 'unbound', config?.unread ?? []);
     const others = (config?.zones ?? []).filter((zone) => !zone.entries.some((entry) => entry.where.startsWith(`${underRoot(root, UNBOUND_FILE)}:`)));
     const state = unboundSplitState(others, domains, server);
     const done = domains.every((domain) => state.forwardZone[domain] && (!state.privateAddress || state.privateDomain[domain]));
@@ -215,6 +217,17 @@ export async function buildDnsPlan(context: FixContext, options: DnsFixOptions):
 
   if (via === 'dnsmasq' || via === 'unbound') addResolverReload(plan, context, options, via, processes, nameservers);
   return plan;
+}
+
+/**
+ * A configuration file the resolver cannot read makes it refuse to start: restarting it with
+ * the fix would take DNS down, so the fix refuses (exit 2) until that file is repaired. What only
+ * netmend could not read (outside --root) is a warning: the plan was made without it.
+ */
+function checkUnreadConfig(plan: FixPlan, program: ResolverProgram, unread: UnreadConfig[]): void {
+  const failing = unread.find((entry) => entry.resolverFails);
+  if (failing) throw new InputError(`${failing.path}: ${failing.reason}; ${program} refuses to start with it`, 'repair or remove that file first; nothing was changed');
+  for (const entry of unread) plan.warnings.push(`${entry.path}: ${entry.reason}`);
 }
 
 function addResolverReload(plan: FixPlan, context: FixContext, options: DnsFixOptions, program: ResolverProgram, processes: ResolverProcess[], nameservers: string[]): void {

@@ -41,6 +41,8 @@ function readPidFile(path: string): number {
 }
 
 function processByPid(pid: number): ResolverProcess | undefined {
+  // A daemon that has exited but is not yet reaped (a zombie) has a name and no program left.
+  if (!alive(pid)) return undefined;
   const listening = findResolverProcesses().find((process) => process.pid === pid);
   if (listening) return listening;
   try {

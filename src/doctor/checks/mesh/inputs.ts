@@ -5,17 +5,31 @@
  */
 import type { TailscaleStatus } from '../../../tailscale/json.js';
 import { MESH_TAILSCALE_GATHERER, type MeshTailscaleFacts } from '../../gather/mesh-tailscale.js';
-import { skip } from '../../result.js';
+import { isMeshLink } from '../../analysis.js';
+import { skip, skipWithoutMesh } from '../../result.js';
 import type { Check, CheckResult, HostState } from '../../types.js';
+
+/** How the local runner and the gatherers say a program is missing (exec.ts, mesh-tailscale.ts, wireguard.ts). */
+const NOT_INSTALLED = /^`[\w.-]+` is not installed\b/;
 
 export interface TailscaleInput {
   facts: MeshTailscaleFacts;
   status: TailscaleStatus;
 }
 
-/** A gatherer's facts, or the skip result that gives its reason. */
+/** No tunnel interface at all (tun/wireguard kind or a known mesh name): no mesh VPN on this host. */
+export function hostWithoutMesh(state: HostState): boolean {
+  return !state.snapshot.links.some((link) => isMeshLink(link, []));
+}
+
+/**
+ * A gatherer's facts, or the skip result that gives its reason. A mesh tool that is not
+ * installed on a host without any tunnel only means there is no mesh here: the routes checks'
+ * skip, which the report prints once, not the same "`tailscale` is not installed" per check.
+ */
 export function gatheredFacts<T>(check: Pick<Check, 'id'>, state: HostState, gatherer: string, what: string): T | CheckResult {
   const gatherError = state.gatherErrors[gatherer];
+  if (gatherError && NOT_INSTALLED.test(gatherError) && hostWithoutMesh(state)) return skipWithoutMesh(check);
   if (gatherError) return skip(check, gatherError);
   const facts = state.facts[gatherer] as T | undefined;
   return facts ?? skip(check, `${what} was not read`);

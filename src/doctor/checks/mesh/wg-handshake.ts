@@ -9,9 +9,9 @@ import { parseAddress, parsePrefix, prefixContains, type ParsedAddress } from '.
 import type { WgInterface, WgPeer } from '../../../wireguard/dump.js';
 import { HANDSHAKE_STALE_SECONDS, WIREGUARD_GATHERER, type WireguardFacts } from '../../gather/wireguard.js';
 import { decide } from '../../simulate.js';
-import { finding, listSome, pass, skip } from '../../result.js';
+import { finding, listSome, pass, skip, skipWithoutMesh } from '../../result.js';
 import type { Check, CheckResult, FixSuggestion, HostState } from '../../types.js';
-import { gatheredFacts, isSkip } from './inputs.js';
+import { gatheredFacts, hostWithoutMesh, isSkip } from './inputs.js';
 
 /** Address space that is not reachable from the internet as is: behind it sits a NAT. */
 const PRIVATE = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', 'fc00::/7'].map((text) => parsePrefix(text)!);
@@ -100,7 +100,7 @@ const check: Check = {
     const facts = gatheredFacts<WireguardFacts>(check, state, WIREGUARD_GATHERER, 'WireGuard state');
     if (isSkip(facts)) return facts;
     const interfaces = facts.first.interfaces;
-    if (interfaces.length === 0 && facts.unreadable.length === 0) return skip(check, 'no WireGuard interface on this host');
+    if (interfaces.length === 0 && facts.unreadable.length === 0) return hostWithoutMesh(state) ? skipWithoutMesh(check) : skip(check, 'no WireGuard interface on this host');
     const findings: PeerFinding[] = [];
     for (const iface of interfaces) for (const peer of iface.peers) {
       const judged = judgePeer(state, facts, iface, peer);
