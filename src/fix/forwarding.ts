@@ -306,6 +306,8 @@ export async function buildForwardingPlan(context: FixContext, options: Forwardi
 
 function verifications(wants: ForwardingWants): FixPlan['verify'] {
   const checks = ['forward.lan-to-mesh'];
+  // The masquerade is also what an exit node needs (it passes when none is in use).
+  if (wants.masquerade) checks.push('forward.exit-node-lan');
   if (wants.fromMesh) checks.push('forward.mesh-to-lan');
   if (wants.port !== undefined) checks.push('forward.mesh-port');
   return checks.map((checkId) => ({ checkId }));
