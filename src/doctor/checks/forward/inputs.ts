@@ -173,7 +173,7 @@ function legLines(title: string, leg: PathLeg): string[] {
     const line = stepLine(step);
     if (line) lines.push(`  ${line}`);
   }
-  lines.push(`  → ${leg.result.verdict}: ${leg.result.summary}`);
+  lines.push(`  → ${leg.result.verdict}: ${ruleText(leg.result.summary)}`);
   for (const why of leg.result.uncertain) lines.push(`  uncertain: ${why}`);
   return lines;
 }
