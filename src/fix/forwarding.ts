@@ -20,7 +20,7 @@ import { routingView } from '../doctor/analysis.js';
 import { InputError } from '../errors.js';
 import { explainPath, type PathQuery } from '../path/simulate.js';
 import { readFirewall } from '../netfilter/read.js';
-import { rulesetOf } from '../netfilter/ruleset.js';
+import { isIptablesNftTable, rulesetOf } from '../netfilter/ruleset.js';
 import type { Snapshot } from '../snapshot/types.js';
 import { FixFailedError } from './apply.js';
 import { emptyPlan, underRoot, type Argv, type FixContext, type FixPlan } from './plan.js';
@@ -252,9 +252,7 @@ function blockingBackend(snapshot: Snapshot, wants: ForwardingWants): { backend:
     const where = `${rule.family} ${rule.table} ${rule.chain}${rule.handle === null ? ' policy' : ` rule ${rule.handle}`}`;
     const owner = ruleset.tables.find((table) => table.family === rule.family && table.name === rule.table && table.chains.has(rule.chain));
     if (owner?.origin === 'iptables-legacy') return { backend: 'legacy', rule: where, text: rule.text, what };
-    // iptables-nft's tables: ip/ip6 filter, nat, ... holding upper-case built-in chains (tailscaled's ts-* live there too).
-    const iptablesNft = (rule.family === 'ip' || rule.family === 'ip6') && owner !== undefined && [...owner.chains.keys()].some((name) => /^[A-Z]+$/.test(name));
-    return { backend: iptablesNft ? 'iptables-nft' : 'nftables', rule: where, text: rule.text, what };
+    return { backend: owner && isIptablesNftTable(owner) ? 'iptables-nft' : 'nftables', rule: where, text: rule.text, what };
   }
   return undefined;
 }
@@ -306,6 +304,8 @@ export async function buildForwardingPlan(context: FixContext, options: Forwardi
 
 function verifications(wants: ForwardingWants): FixPlan['verify'] {
   const checks = ['forward.lan-to-mesh'];
+  // The masquerade is also what an exit node needs (it passes when none is in use).
+  if (wants.masquerade) checks.push('forward.exit-node-lan');
   if (wants.fromMesh) checks.push('forward.mesh-to-lan');
   if (wants.port !== undefined) checks.push('forward.mesh-port');
   return checks.map((checkId) => ({ checkId }));

@@ -2,7 +2,7 @@
 import type { FirewallState } from '../snapshot/firewall.js';
 import { legacyTables, resolveXt } from './iptables.js';
 import { parseNftJson } from './parse.js';
-import type { Ruleset } from './types.js';
+import type { NftTable, Ruleset } from './types.js';
 
 const cache = new WeakMap<FirewallState, Ruleset>();
 
@@ -18,4 +18,9 @@ export function rulesetOf(firewall: FirewallState): Ruleset {
   }
   cache.set(firewall, ruleset);
   return ruleset;
+}
+
+/** An iptables-nft table: ip/ip6, holding iptables' upper-case built-in chains (tailscaled's ts-* chains live there too). */
+export function isIptablesNftTable(table: NftTable): boolean {
+  return table.origin === 'nftables' && (table.family === 'ip' || table.family === 'ip6') && [...table.chains.keys()].some((name) => /^[A-Z]+$/.test(name));
 }

@@ -268,16 +268,18 @@ function runLeg(snapshot: Snapshot, ruleset: Ruleset, packet: PacketState, chose
 }
 
 /** The reply to a packet that got through: swapped addresses, established, reverse NAT by conntrack. */
-function replyPacket(original: PacketState, final: PacketState, result: PathResult): PacketState {
+function replyPacket(final: PacketState, result: PathResult): PacketState {
   const ports = final.sport !== undefined ? { sport: final.dport, dport: final.sport } : {};
   const reverse: PacketState['ct']['reverse'] = {};
+  // The tuple conntrack recorded (for a packet this host sends: with the source routing chose).
+  const tuple = final.ct.original;
   // What the original's source NAT changed, conntrack restores as the reply's destination...
-  if (formatAddress(final.saddr) !== formatAddress(original.ct.original.saddr) || final.sport !== original.ct.original.sport) {
-    reverse.dst = { addr: original.ct.original.saddr, port: original.ct.original.sport };
+  if (formatAddress(final.saddr) !== formatAddress(tuple.saddr) || final.sport !== tuple.sport) {
+    reverse.dst = { addr: tuple.saddr, port: tuple.sport };
   }
   // ...and what destination NAT changed, as the reply's source.
-  if (formatAddress(final.daddr) !== formatAddress(original.ct.original.daddr) || final.dport !== original.ct.original.dport) {
-    reverse.src = { addr: original.ct.original.daddr, port: original.ct.original.dport };
+  if (formatAddress(final.daddr) !== formatAddress(tuple.daddr) || final.dport !== tuple.dport) {
+    reverse.src = { addr: tuple.daddr, port: tuple.dport };
   }
   const reply: PacketState = {
     family: final.family, saddr: final.daddr, daddr: final.saddr, l4proto: final.l4proto, ...ports,
@@ -289,10 +291,7 @@ function replyPacket(original: PacketState, final: PacketState, result: PathResu
       original: final.ct.original, natBound: { dst: true, src: true }, reverse,
     },
   };
-  if (result.verdict === 'forwarded' && original.iif === undefined) {
-    // This host sent it: the reply arrives on the interface it left by.
-    return { ...reply, iif: result.dev ?? undefined };
-  }
+  // Forwarded, or sent by this host: the reply arrives on the interface it left by.
   if (result.verdict === 'forwarded') return { ...reply, iif: result.dev ?? undefined };
   // Delivered here: this host answers (locally generated).
   return { ...reply, skuid: 0, skgid: 0 };
@@ -306,7 +305,7 @@ export function explainPath(snapshot: Snapshot, query: PathQuery): PathExplanati
   let reply: PathLeg | null = null;
   if (query.reply) {
     if (leg.result.verdict === 'delivered' || leg.result.verdict === 'forwarded') {
-      reply = runLeg(snapshot, ruleset, replyPacket(packet, final, leg.result), true).leg;
+      reply = runLeg(snapshot, ruleset, replyPacket(final, leg.result), true).leg;
     } else {
       reply = null;
     }

@@ -10,39 +10,11 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { doctorJson } from './doctor-json.js';
 import { tree, withoutJournal } from './fix-fixtures.js';
-import { forwardLab, pings, tcpSeenAs, type ForwardLab } from './forward-lab.js';
+import { forwardLab, iptablesSave, pings, tailscaleChains, tcpSeenAs } from './forward-lab.js';
 import { labUnavailable } from './harness.js';
 import { wireguardGoMissing } from './mesh-interop-lab.js';
 
 const skip = labUnavailable() ?? wireguardGoMissing();
-
-async function iptablesSave(f: ForwardLab): Promise<string> {
-  const out = (await f.lab.exec(f.router, 'iptables-save')).stdout;
-  return out.split('\n').filter((line) => !line.startsWith('#')).map((line) => line.replace(/\[\d+:\d+\]/, '')).join('\n');
-}
-
-async function tailscaleChains(f: ForwardLab): Promise<void> {
-  const wg = f.routerNode.iface;
-  const commands = [
-    '-P FORWARD DROP', '-P INPUT DROP',
-    '-A INPUT -i lo -j ACCEPT', '-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
-    '-N ts-input', '-N ts-forward', '-t nat -N ts-postrouting',
-    '-I INPUT 1 -j ts-input', '-I FORWARD 1 -j ts-forward', '-t nat -I POSTROUTING 1 -j ts-postrouting',
-    `-A ts-input -i lo -s 10.9.0.1 -j ACCEPT`,
-    `-A ts-input ! -i ${wg} -s 100.115.92.0/23 -j RETURN`,
-    `-A ts-input ! -i ${wg} -s 100.64.0.0/10 -j DROP`,
-    `-A ts-input -i ${wg} -j ACCEPT`,
-    `-A ts-forward -i ${wg} -j MARK --set-xmark 0x40000/0xff0000`,
-    '-A ts-forward -m mark --mark 0x40000/0xff0000 -j ACCEPT',
-    `-A ts-forward -s 100.64.0.0/10 -o ${wg} -j DROP`,
-    `-A ts-forward -o ${wg} -j ACCEPT`,
-    '-t nat -A ts-postrouting -m mark --mark 0x40000/0xff0000 -j MASQUERADE',
-  ];
-  for (const command of commands) {
-    const result = await f.lab.exec(f.router, 'iptables', ['-w', ...command.split(' ')]);
-    assert.equal(result.code, 0, `iptables ${command}: ${result.stderr}`);
-  }
-}
 
 test('fix forwarding on iptables with tailscaled\'s chains: mesh-port and lan-to-mesh fixed, Tailscale\'s mark and SNAT intact, undo exact', { skip, timeout: 180_000 }, async (t) => {
   const f = await forwardLab(t);

@@ -9,7 +9,7 @@ import type { PathExplanation, PathQuery } from '../../../path/simulate.js';
 import { WIREGUARD_GATHERER, type WireguardFacts } from '../../gather/wireguard.js';
 import { finding, pass } from '../../result.js';
 import type { Check, CheckResult } from '../../types.js';
-import { explainCommand, FORWARD_NEEDS, forwardInput, isInputSkip, ownOn, probe, story } from './inputs.js';
+import { explainCommand, FORWARD_NEEDS, forwardInput, isInputSkip, ownOn, probe, ruleText, story } from './inputs.js';
 import { meshPorts } from './mesh-port.js';
 
 const CGNAT = parsePrefix('100.64.0.0/10')!;
@@ -24,7 +24,7 @@ function cgnatDrop(explanation: PathExplanation): { leg: string; text: string } 
   for (const [leg, part] of [['packet', explanation], ['reply', explanation.reply]] as const) {
     const rule = part?.result.rule;
     if (part && (part.result.verdict === 'dropped' || part.result.verdict === 'rejected') && rule?.text.includes('100.64.0.0/10')) {
-      return { leg, text: `${rule.family} ${rule.table} ${rule.chain}${rule.handle === null ? '' : ` rule ${rule.handle}`}: ${rule.text}` };
+      return { leg, text: `${rule.family} ${rule.table} ${rule.chain}${rule.handle === null ? '' : ` rule ${rule.handle}`}: ${ruleText(rule.text)}` };
     }
   }
   return undefined;

@@ -4,7 +4,7 @@
  * whoever reads the other. Also: chains a removed mesh daemon left behind (tailscaled's ts-*,
  * wg-quick's per-interface table) with no tunnel of that daemon on the host.
  */
-import { rulesetOf } from '../../../netfilter/ruleset.js';
+import { isIptablesNftTable, rulesetOf } from '../../../netfilter/ruleset.js';
 import type { NftTable } from '../../../netfilter/types.js';
 import { FIREWALL_GATHERER } from '../../gather/firewall.js';
 import { finding, listSome, pass, skip } from '../../result.js';
@@ -18,6 +18,24 @@ function ruleCount(table: NftTable): number {
 
 function tableName(table: NftTable): string {
   return `${table.origin === 'iptables-legacy' ? 'iptables-legacy ' : ''}${table.family} ${table.name}`;
+}
+
+/** Interface names a rule matches: nft's iifname/oifname, iptables-save's -i/-o. */
+function interfacesIn(text: string): string[] {
+  const names: string[] = [];
+  for (const match of text.matchAll(/\b[io]ifname (?:!= )?"([^"]+)"/g)) names.push(match[1]);
+  for (const match of text.matchAll(/(?:^|\s)-[io] (\S+)/g)) names.push(match[1]);
+  return names;
+}
+
+/** The commands that take a leftover chain out: the jumps to it, its rules, the chain. */
+function chainCleanup(table: NftTable, chain: string): string[] {
+  const jumpers = [...table.chains.values()].filter((other) => other.rules.some((rule) => new RegExp(`(?:jump|-j) ${chain}(?:\\s|$)`).test(rule.text)));
+  if (table.origin === 'iptables-legacy' || isIptablesNftTable(table)) {
+    const tool = `${table.family === 'ip6' ? 'ip6tables' : 'iptables'}${table.origin === 'iptables-legacy' ? '-legacy' : ''} -t ${table.name}`;
+    return [...jumpers.map((from) => `${tool} -D ${from.name} -j ${chain}`), `${tool} -F ${chain}`, `${tool} -X ${chain}`];
+  }
+  return [`nft flush chain ${table.family} ${table.name} ${chain}`, ...jumpers.map((from) => `nft delete rule ${table.family} ${table.name} ${from.name} handle ${from.rules.find((rule) => new RegExp(`jump ${chain}(?:\\s|$)`).test(rule.text))!.handle}`), `nft delete chain ${table.family} ${table.name} ${chain}`];
 }
 
 const check: Check = {
@@ -48,22 +66,33 @@ const check: Check = {
       });
     }
 
-    const tailscaleUp = [...links].some((name) => name.startsWith('tailscale'));
+    // tailscaled's chains name its tunnel (tailscale0, or the --tun name it was given); they are
+    // one set: ts-postrouting names no interface, but lives and dies with the others.
+    const tsChains = ruleset.tables.flatMap((table) => [...table.chains.values()].filter((chain) => /^ts-(input|forward|postrouting)$/.test(chain.name)).map((chain) => ({ table, chain })));
+    const tunnels = [...new Set(tsChains.flatMap(({ chain }) => chain.rules.flatMap((rule) => interfacesIn(rule.text))))].filter((name) => name !== 'lo');
+    const tailscaleUp = tunnels.length ? tunnels.some((name) => links.has(name)) : [...links].some((name) => name.startsWith('tailscale'));
     const stale: string[] = [];
-    for (const table of ruleset.tables) {
-      for (const chain of table.chains.values()) {
-        if (/^ts-(input|forward|postrouting)$/.test(chain.name) && !tailscaleUp) stale.push(`${tableName(table)} chain ${chain.name} (${chain.rules.length} rules)`);
+    const cleanup: string[] = [];
+    if (!tailscaleUp) {
+      for (const { table, chain } of tsChains) {
+        stale.push(`${tableName(table)} chain ${chain.name} (${chain.rules.length} rules${tunnels.length ? `, for ${listSome(tunnels)}, which does not exist` : ''})`);
+        cleanup.push(...chainCleanup(table, chain.name));
       }
+    }
+    for (const table of ruleset.tables) {
       const wgQuick = /^wg-quick-(.+)$/.exec(table.name);
-      if (wgQuick && !links.has(wgQuick[1])) stale.push(`${tableName(table)} (wg-quick's table for ${wgQuick[1]}, which does not exist)`);
+      if (wgQuick && !links.has(wgQuick[1])) {
+        stale.push(`${tableName(table)} (wg-quick's table for ${wgQuick[1]}, which does not exist)`);
+        cleanup.push(`nft delete table ${table.family} ${table.name}`);
+      }
     }
     if (stale.length) {
       problems.push({
         summary: `rules left by a mesh daemon that is gone: ${listSome(stale)}`,
         evidence: stale.map((line) => `stale: ${line}`),
         fix: {
-          command: tailscaleUp ? 'wg-quick down IFACE' : 'tailscaled --cleanup',
-          explanation: 'removes the chains and the jumps to them the daemon installed; for a wg-quick table `nft delete table ip wg-quick-IFACE`',
+          command: cleanup.join('; '),
+          explanation: 'removes the jumps to the leftover chains, then the chains (`tailscaled --cleanup` does the same while tailscaled is still installed)',
         },
       });
     }

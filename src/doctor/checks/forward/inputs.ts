@@ -150,12 +150,17 @@ function endpoint(leg: PathLeg): string {
   return `${p.protocol} ${at(p.saddr, p.sport)} → ${at(p.daddr, p.dport)}${p.iif ? ` arriving on ${p.iif}` : ' sent by this host'}`;
 }
 
+/** A rule's text without its counter values, which change with every packet and say nothing here. */
+export function ruleText(text: string): string {
+  return text.replace(/counter packets \d+ bytes \d+/g, 'counter');
+}
+
 function stepLine(step: PathStep): string | undefined {
   switch (step.kind) {
     case 'route': return `routing: ${step.text}`;
     case 'rule':
       if (step.matched !== true || !step.verdict || step.verdict === 'continue') return step.matched === null ? `cannot judge ${step.family} ${step.table} ${step.chain} rule ${step.handle}: ${step.why}` : undefined;
-      return `${step.family} ${step.table} ${step.chain} rule ${step.handle}: ${step.text} (${step.verdict})`;
+      return `${step.family} ${step.table} ${step.chain} rule ${step.handle}: ${ruleText(step.text)} (${step.verdict})`;
     case 'policy': return `${step.family} ${step.table} ${step.chain} policy ${step.verdict}`;
     case 'rewrite': return `${step.what}: ${step.field} ${step.from} → ${step.to}`;
     default: return undefined;
@@ -168,7 +173,7 @@ function legLines(title: string, leg: PathLeg): string[] {
     const line = stepLine(step);
     if (line) lines.push(`  ${line}`);
   }
-  lines.push(`  → ${leg.result.verdict}: ${leg.result.summary}`);
+  lines.push(`  → ${leg.result.verdict}: ${ruleText(leg.result.summary)}`);
   for (const why of leg.result.uncertain) lines.push(`  uncertain: ${why}`);
   return lines;
 }
