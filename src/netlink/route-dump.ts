@@ -56,9 +56,10 @@ export class RawRouteDump {
     return this.size;
   }
 
-  /** Keep one route message (cache clones are dropped here, as `ip route show` hides them). */
-  add(buffer: Buffer, payload: number, end: number): void {
-    if (buffer.readUInt32LE(payload + 8) & RTM_F_CLONED) return;
+  /** Keep one route message; false for a cache clone, dropped here as `ip route show` hides them. */
+  add(buffer: Buffer, payload: number, end: number): boolean {
+    // rtm_flags is little-endian at payload + 8: RTM_F_CLONED (0x200) is bit 1 of its second byte.
+    if (buffer[payload + 9] & (RTM_F_CLONED >> 8)) return false;
     if (this.buffers[this.buffers.length - 1] !== buffer) this.buffers.push(buffer);
     if ((this.size + 1) * 3 > this.records.length) {
       const grown = new Uint32Array(this.records.length * 2);
@@ -70,6 +71,7 @@ export class RawRouteDump {
     this.records[at + 1] = payload;
     this.records[at + 2] = end;
     this.size++;
+    return true;
   }
 
   /** Forget the routes from `count` on (an interrupted dump being retried). */
@@ -100,49 +102,17 @@ export class RawRouteDump {
     return routes;
   }
 
-  /**
-   * Decode the routes `decodeNow` accepts; keep the others in wire form, to be decoded only when a
-   * lookup asks for routes containing an address (see RawRouteRemainder). `positions` gives each
-   * decoded route's place in the dump, so the two halves can be merged back in kernel order.
-   */
-  split(linkName: (index: number) => string, decodeNow: (buffer: Buffer, payload: number, end: number) => boolean): { routes: Route[]; positions: Uint32Array; remainder: RawRouteRemainder } {
-    const decoder = new RouteDecoder(linkName);
-    const routes: Route[] = [];
-    const positions: number[] = [];
-    const rest = new RawRouteDump();
-    const restPositions: number[] = [];
-    for (let i = 0; i < this.size; i++) {
-      const at = i * 3;
-      const buffer = this.buffers[this.records[at]];
-      const payload = this.records[at + 1];
-      const end = this.records[at + 2];
-      if (decodeNow(buffer, payload, end)) {
-        const route = decoder.decode(buffer, payload, end);
-        if (route) {
-          routes.push(route);
-          positions.push(i);
-        }
-      } else {
-        rest.add(buffer, payload, end);
-        restPositions.push(i);
-      }
-    }
-    this.buffers = [];
-    this.records = new Uint32Array(0);
-    this.size = 0;
-    return { routes, positions: Uint32Array.from(positions), remainder: new RawRouteRemainder(rest, Uint32Array.from(restPositions), linkName) };
+  /** Route `index` in wire form: its datagram, payload start and message end. */
+  bufferOf(index: number): Buffer {
+    return this.buffers[this.records[index * 3]];
   }
 
-  /** Each route (with its index) that `select` accepts, decoded. */
-  *decodeSelected(linkName: (index: number) => string, select: (buffer: Buffer, payload: number, end: number) => boolean): Generator<[number, Route]> {
-    const decoder = new RouteDecoder(linkName);
-    for (let i = 0; i < this.size; i++) {
-      const at = i * 3;
-      const buffer = this.buffers[this.records[at]];
-      if (!select(buffer, this.records[at + 1], this.records[at + 2])) continue;
-      const route = decoder.decode(buffer, this.records[at + 1], this.records[at + 2]);
-      if (route) yield [i, route];
-    }
+  payloadOf(index: number): number {
+    return this.records[index * 3 + 1];
+  }
+
+  endOf(index: number): number {
+    return this.records[index * 3 + 2];
   }
 
   /**
@@ -345,31 +315,6 @@ const typeThenDst: Array<Buffer | undefined> = [];
 const protocolScopeFlags: Array<Buffer | undefined> = [];
 const prefNames: Array<Buffer | undefined> = [];
 
-/** Routes a reader left in wire form, answering "which of them contain this address". */
-export class RawRouteRemainder {
-  constructor(private readonly dump: RawRouteDump, private readonly positions: Uint32Array, private readonly linkName: (index: number) => string) {}
-
-  get count(): number {
-    return this.dump.count;
-  }
-
-  /** Every remaining route, with its dump position. */
-  all(): Array<{ position: number; route: Route }> {
-    const found: Array<{ position: number; route: Route }> = [];
-    for (const [index, route] of this.dump.decodeSelected(this.linkName, () => true)) found.push({ position: this.positions[index], route });
-    return found;
-  }
-
-  /** The remaining routes whose prefix contains one of the addresses, with their dump positions. */
-  containing(addresses: ReadonlyArray<{ family: number; bytes: Buffer }>): Array<{ position: number; route: Route }> {
-    const found: Array<{ position: number; route: Route }> = [];
-    for (const [index, route] of this.dump.decodeSelected(this.linkName, (buffer, payload, end) => routeContainsAny(buffer, payload, end, addresses))) {
-      found.push({ position: this.positions[index], route });
-    }
-    return found;
-  }
-}
-
 /** Whether the route's destination prefix contains one of the addresses (malformed ones: yes). */
 export function routeContainsAny(buffer: Buffer, payload: number, end: number, addresses: ReadonlyArray<{ family: number; bytes: Buffer }>): boolean {
   const family = buffer[payload];
@@ -417,17 +362,8 @@ export class RouteContainmentSelection {
 
   keep(buffer: Buffer, payload: number, end: number): boolean {
     if (buffer.readUInt32LE(payload + 8) & RTM_F_CLONED) return false;
-    let table = buffer[payload + 4];
-    for (let at = payload + 12; at + 4 <= end;) {
-      const length = buffer.readUInt16LE(at);
-      if (length < 4) break;
-      if ((buffer.readUInt16LE(at + 2) & NLA_TYPE_MASK) === RTA_TABLE && length >= 8) {
-        table = buffer.readUInt32LE(at + 4);
-        break;
-      }
-      at += (length + 3) & ~3;
-    }
-    const tableKey = buffer[payload] * 0x1_0000_0000 + table;
+    const table = routeTable(buffer, payload, end);
+    const tableKey = tableKeyOf(buffer[payload], table);
     if (!this.seenTables.has(tableKey)) {
       this.seenTables.add(tableKey);
       return true;
@@ -446,36 +382,20 @@ function prefixBytesMatch(buffer: Buffer, at: number, address: Buffer, bits: num
   return ((buffer[at + whole] ^ address[whole]) & mask) === 0;
 }
 
-const RTN_UNICAST = 1;
-const RT_TABLE_MAIN = 254;
+/** The key RouteContainmentSelection gives a (family byte, table) pair. */
+function tableKeyOf(family: number, table: number): number {
+  return family * 0x1_0000_0000 + table;
+}
 
-/**
- * A main-table unicast route to a prefix (not default) through a gateway, out of a device that is
- * not in `excludedDevices`, single path, and not IPv6 link-local/multicast/low-numbered: the bulk
- * of a big routing table (a BGP feed, thousands of site routes). Such a route never takes part in
- * the doctor's analysis of LANs, mesh routes and tables, only in lookups of addresses it contains.
- */
-export function isPlainGatewayRoute(buffer: Buffer, payload: number, end: number, excludedDevices: ReadonlySet<number>): boolean {
-  if (buffer[payload + 7] !== RTN_UNICAST || buffer[payload + 1] === 0) return false;
-  const family = buffer[payload];
-  let table = buffer[payload + 4];
-  let oif = 0;
-  let gateway = false;
+/** The route's table: RTA_TABLE when present (tables above 255), else the header's byte. */
+function routeTable(buffer: Buffer, payload: number, end: number): number {
   for (let at = payload + 12; at + 4 <= end;) {
     const length = buffer.readUInt16LE(at);
     if (length < 4) break;
-    switch (buffer.readUInt16LE(at + 2) & NLA_TYPE_MASK) {
-      case RTA_DST:
-        if (family !== 2 && (length < 5 || buffer[at + 4] === 0xfe || buffer[at + 4] === 0xff || buffer[at + 4] === 0)) return false;
-        break;
-      case RTA_TABLE: if (length >= 8) table = buffer.readUInt32LE(at + 4); break;
-      case RTA_OIF: if (length >= 8) oif = buffer.readUInt32LE(at + 4); break;
-      case RTA_GATEWAY: case RTA_VIA: gateway = true; break;
-      case RTA_MULTIPATH: case RTA_SRC: return false;
-    }
+    if ((buffer.readUInt16LE(at + 2) & NLA_TYPE_MASK) === RTA_TABLE && length >= 8) return buffer.readUInt32LE(at + 4);
     at += (length + 3) & ~3;
   }
-  return table === RT_TABLE_MAIN && gateway && oif !== 0 && !excludedDevices.has(oif);
+  return buffer[payload + 4];
 }
 
 /** An address as route-dump's containment tests take it: (AF_INET or AF_INET6, bytes in network order). */
