@@ -1,7 +1,7 @@
 /**
  * `netmend doctor routes` on a namespace holding 500,000 routes (plus tailscaled-style rules and
  * table 52), against `ip -json route show table all` alone in the same namespace and run: median
- * wall time and peak RSS, for each table layout of bench/lib/big-table.ts (main, one non-main
+ * wall time and peak RSS (the three commands run in alternation), for each table layout of bench/lib/big-table.ts (main, one non-main
  * table, three mwan3-style tables of 200,000). Target: no slower than ip, at most 200 MB.
  * Run as root: node dist/bench/doctor-routes.js [routes] [layouts]   (BENCH_RUNS=5 by default)
  *   node dist/bench/doctor-routes.js 500000 one-table,three-tables
@@ -9,7 +9,7 @@
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createBigTable, parseLayouts } from './lib/big-table.js';
-import { formatMeasurement, formatRatio, measureCommand, type Measurement } from './lib/measure.js';
+import { formatMeasurement, formatRatio, measureInterleaved, type Measurement } from './lib/measure.js';
 
 const bin = fileURLToPath(new URL('../../bin/run.js', import.meta.url));
 const routes = Number(process.argv[2] ?? 500_000);
@@ -34,10 +34,12 @@ for (const layout of layouts) {
     ip('route', 'add', '10.200.0.0/24', 'dev', 'tailscale0', 'table', '52');
     const inNs = (file: string, ...args: string[]) => ['netns', 'exec', table.ns, file, ...args];
     // The doctor exits 1 when a check fails; only its time and memory matter here.
-    const options = { runs, requireSuccess: false };
-    const reference = await measureCommand('ip -json route show table all', 'ip', inNs('ip', '-json', 'route', 'show', 'table', 'all'), { runs });
-    const human = await measureCommand('netmend doctor routes', 'ip', inNs(process.execPath, bin, 'doctor', 'routes'), options);
-    const json = await measureCommand('netmend doctor routes --json', 'ip', inNs(process.execPath, bin, 'doctor', 'routes', '--json'), options);
+    const doctor = { requireSuccess: false };
+    const [reference, human, json] = await measureInterleaved([
+      { label: 'ip -json route show table all', file: 'ip', args: inNs('ip', '-json', 'route', 'show', 'table', 'all') },
+      { label: 'netmend doctor routes', file: 'ip', args: inNs(process.execPath, bin, 'doctor', 'routes'), options: doctor },
+      { label: 'netmend doctor routes --json', file: 'ip', args: inNs(process.execPath, bin, 'doctor', 'routes', '--json'), options: doctor },
+    ], { runs });
     for (const measurement of [human, json]) {
       const broken = measurement.runs.filter((run) => run.exitCode > 1);
       if (broken.length) console.log(`WARNING: ${broken.length} run(s) of ${measurement.label} exited ${broken.map((run) => run.exitCode).join(', ')}: their figures are not a doctor run`);

@@ -1,7 +1,7 @@
 /**
  * `netmend snapshot` on a namespace holding half a million routes, against
- * `ip -json route show table all` measured in the same namespace and run (median wall time, peak
- * RSS), for each table layout of bench/lib/big-table.ts (main, one non-main table, three
+ * `ip -json route show table all` measured in the same namespace and run, in alternation (median
+ * wall time, peak RSS), for each table layout of bench/lib/big-table.ts (main, one non-main table, three
  * mwan3-style tables of 200,000). Targets: netmend no slower than the ip command, peak RSS at
  * most 200 MB.
  *
@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createBigTable, parseLayouts } from './lib/big-table.js';
-import { formatMeasurement, formatRatio, measureCommand, type Measurement } from './lib/measure.js';
+import { formatMeasurement, formatRatio, measureInterleaved, type Measurement } from './lib/measure.js';
 
 const bin = fileURLToPath(new URL('../../bin/run.js', import.meta.url));
 const routeCount = Number(process.env.NETMEND_BENCH_ROUTES ?? 500_000);
@@ -32,13 +32,15 @@ try {
     try {
       console.log(`namespace ${table.ns}: ${table.routes} routes in the big table(s), loaded with ip -batch in ${((Date.now() - started) / 1000).toFixed(1)} s`);
       const inNs = (file: string, ...args: string[]) => ['netns', 'exec', table.ns, file, ...args];
-      const options = { runs, warmup: 1 };
       const referenceFile = join(dir, 'ip-routes.json');
-      const reference = await measureCommand('ip -json route show table all > FILE', 'ip', inNs('ip', '-json', 'route', 'show', 'table', 'all'), { ...options, stdoutFile: referenceFile });
-      const referenceNull = await measureCommand('ip -json route show table all > /dev/null', 'ip', inNs('ip', '-json', 'route', 'show', 'table', 'all'), options);
       const snapshotFile = join(dir, 'snapshot.json');
-      const auto = await measureCommand('netmend snapshot --out FILE', 'ip', inNs(process.execPath, bin, 'snapshot', '--out', snapshotFile), options);
-      const netlink = await measureCommand('netmend snapshot --source netlink --out FILE', 'ip', inNs(process.execPath, bin, 'snapshot', '--source', 'netlink', '--out', snapshotFile), options);
+      const ipJson = inNs('ip', '-json', 'route', 'show', 'table', 'all');
+      const [reference, referenceNull, auto, netlink] = await measureInterleaved([
+        { label: 'ip -json route show table all > FILE', file: 'ip', args: ipJson, options: { stdoutFile: referenceFile } },
+        { label: 'ip -json route show table all > /dev/null', file: 'ip', args: ipJson },
+        { label: 'netmend snapshot --out FILE', file: 'ip', args: inNs(process.execPath, bin, 'snapshot', '--out', snapshotFile) },
+        { label: 'netmend snapshot --source netlink --out FILE', file: 'ip', args: inNs(process.execPath, bin, 'snapshot', '--source', 'netlink', '--out', snapshotFile) },
+      ], { runs, warmup: 1 });
 
       console.log('');
       for (const m of [reference, referenceNull, auto, netlink]) console.log(formatMeasurement(m));

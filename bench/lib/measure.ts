@@ -86,18 +86,44 @@ export async function runOnce(file: string, args: readonly string[], options: Me
 
 /** Warm up, then time `runs` runs of the command one after another. */
 export async function measureCommand(label: string, file: string, args: readonly string[], options: MeasureOptions = {}): Promise<Measurement> {
-  for (let i = 0; i < (options.warmup ?? 1); i++) await runOnce(file, args, options);
-  const runs: RunFigures[] = [];
-  for (let i = 0; i < (options.runs ?? 5); i++) runs.push(await runOnce(file, args, options));
-  const walls = runs.map((r) => r.wallMs);
-  return {
-    label,
-    command: [file, ...args].join(' '),
-    runs,
-    medianWallMs: median(walls),
-    minWallMs: Math.min(...walls),
-    peakRssMb: Math.max(...runs.map((r) => r.peakRssMb)),
-  };
+  const { runs, warmup, ...perCommand } = options;
+  const [measurement] = await measureInterleaved([{ label, file, args, options: perCommand }], { runs, warmup });
+  return measurement;
+}
+
+export interface CommandSpec {
+  label: string;
+  file: string;
+  args: readonly string[];
+  /** Per-command options (stdoutFile, requireSuccess, env); runs and warmup come from the call. */
+  options?: Omit<MeasureOptions, 'runs' | 'warmup'>;
+}
+
+/**
+ * Several commands measured in alternation (one run of each per round, the order rotating from
+ * round to round), so a burst of load on a shared machine hits all of them alike: the ratios
+ * between them stay meaningful even when the absolute figures drift.
+ */
+export async function measureInterleaved(specs: readonly CommandSpec[], options: Pick<MeasureOptions, 'runs' | 'warmup'> = {}): Promise<Measurement[]> {
+  for (let i = 0; i < (options.warmup ?? 1); i++) for (const spec of specs) await runOnce(spec.file, spec.args, spec.options);
+  const runs: RunFigures[][] = specs.map(() => []);
+  for (let round = 0; round < (options.runs ?? 5); round++) {
+    for (let k = 0; k < specs.length; k++) {
+      const which = (k + round) % specs.length;
+      runs[which].push(await runOnce(specs[which].file, specs[which].args, specs[which].options));
+    }
+  }
+  return specs.map((spec, i) => {
+    const walls = runs[i].map((r) => r.wallMs);
+    return {
+      label: spec.label,
+      command: [spec.file, ...spec.args].join(' '),
+      runs: runs[i],
+      medianWallMs: median(walls),
+      minWallMs: Math.min(...walls),
+      peakRssMb: Math.max(...runs[i].map((r) => r.peakRssMb)),
+    };
+  });
 }
 
 /** "label: median 812 ms (min 790, 5 runs), peak RSS 95.3 MB" */

@@ -11,7 +11,7 @@
  * typed arrays of their prefixes (IPv4) or their wire bytes (IPv6), decoding only the matches.
  */
 import type { Route } from '../snapshot/types.js';
-import { RouteDecoder, RTA_DST, RTA_GATEWAY, RTA_MULTIPATH, RTA_OIF, RTA_SRC, RTA_TABLE, RTA_VIA } from './decode.js';
+import { RouteDecoder, u16le, u32le, RTA_DST, RTA_GATEWAY, RTA_MULTIPATH, RTA_OIF, RTA_SRC, RTA_TABLE, RTA_VIA } from './decode.js';
 import { RawRouteDump, routeContainsAny } from './route-dump.js';
 
 const NLA_TYPE_MASK = 0x3fff;
@@ -26,16 +26,6 @@ const SLOT_SHIFT = 10;
 
 /** Netmasks by prefix length: MASKS[24] is 0xffffff00. */
 const MASKS = Uint32Array.from({ length: 33 }, (_, length) => (length === 0 ? 0 : (0xffffffff << (32 - length)) >>> 0));
-
-// Attribute walks read little-endian fields byte by byte: Buffer.readUInt16LE's argument checks
-// cost more than the read itself, half a million routes times a handful of attributes.
-function u16(buffer: Buffer, at: number): number {
-  return buffer[at] | (buffer[at + 1] << 8);
-}
-
-function u32(buffer: Buffer, at: number): number {
-  return (buffer[at] | (buffer[at + 1] << 8) | (buffer[at + 2] << 16) | (buffer[at + 3] << 24)) >>> 0;
-}
 
 /** Collects a route dump, sorting plain gateway routes apart from the ones the doctor decodes. */
 export class PlainRouteSplitter {
@@ -96,21 +86,21 @@ export class PlainRouteSplitter {
     let singlePath = true;
     let viaMesh = false;
     for (let at = payload + 12; at + 4 <= end;) {
-      const length = u16(buffer, at);
+      const length = u16le(buffer, at);
       if (length < 4) break;
-      switch (u16(buffer, at + 2) & NLA_TYPE_MASK) {
+      switch (u16le(buffer, at + 2) & NLA_TYPE_MASK) {
         case RTA_DST: dst = at + 4; dstBytes = length - 4; break;
-        case RTA_TABLE: if (length >= 8) table = u32(buffer, at + 4); break;
-        case RTA_OIF: if (length >= 8) oif = u32(buffer, at + 4); break;
+        case RTA_TABLE: if (length >= 8) table = u32le(buffer, at + 4); break;
+        case RTA_OIF: if (length >= 8) oif = u32le(buffer, at + 4); break;
         case RTA_GATEWAY: case RTA_VIA: gateway = true; break;
         case RTA_SRC: singlePath = false; break;
         case RTA_MULTIPATH:
           singlePath = false;
           // struct rtnexthop: u16 length, u8 flags, u8 hops, s32 ifindex, then its attributes.
           for (let hop = at + 4; hop + 8 <= at + length;) {
-            const hopLength = u16(buffer, hop);
+            const hopLength = u16le(buffer, hop);
             if (hopLength < 8) break;
-            if (this.meshDevices.has(u32(buffer, hop + 4))) viaMesh = true;
+            if (this.meshDevices.has(u32le(buffer, hop + 4))) viaMesh = true;
             hop += (hopLength + 3) & ~3;
           }
           break;

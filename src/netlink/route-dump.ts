@@ -13,7 +13,7 @@ import type { ParsedAddress } from '../net/address.js';
 import type { Route } from '../snapshot/types.js';
 import { formatIpv6 } from './addresses.js';
 import {
-  RouteDecoder, RTA_CACHEINFO, RTA_DST, RTA_GATEWAY, RTA_MULTIPATH, RTA_OIF, RTA_PREF, RTA_PREFSRC, RTA_PRIORITY, RTA_SRC, RTA_TABLE, RTA_VIA, RTM_F_CLONED,
+  RouteDecoder, u16le, u32le, RTA_CACHEINFO, RTA_DST, RTA_GATEWAY, RTA_MULTIPATH, RTA_OIF, RTA_PREF, RTA_PREFSRC, RTA_PRIORITY, RTA_SRC, RTA_TABLE, RTA_VIA, RTM_F_CLONED,
 } from './decode.js';
 
 const NLA_TYPE_MASK = 0x3fff;
@@ -132,9 +132,23 @@ export class RawRouteDump {
   }
 }
 
+/**
+ * A run of output bytes determined by (key, key2): kept once it has been written for the same keys
+ * twice in a row, and then copied instead of formatted while the keys stay the same. Keys that
+ * change from route to route cost one comparison each.
+ */
+interface Repeat {
+  key: number;
+  key2: number;
+  bytes: Buffer | undefined;
+}
+
 class RouteJsonWriter {
   private out = Buffer.allocUnsafe(CHUNK_BYTES);
   position = 0;
+  private readonly head: Repeat = { key: -1, key2: -1, bytes: undefined };
+  private readonly middle: Repeat = { key: -1, key2: -1, bytes: undefined };
+  private readonly tail: Repeat = { key: -1, key2: -1, bytes: undefined };
   private readonly decoder: RouteDecoder;
   private readonly devCache = new Map<number, Buffer>();
 
@@ -207,11 +221,24 @@ class RouteJsonWriter {
     return (cache[value] ??= quoted(name(value)));
   }
 
+  /**
+   * Start of a run of bytes that may repeat in the next routes (see Repeat): from here to the
+   * current position is what `repeat` keeps once the same key comes twice in a row.
+   */
+  private repeat(memo: Repeat, key: number, key2: number, start: number): void {
+    if (memo.key === key && memo.key2 === key2) memo.bytes ??= Buffer.from(this.out.subarray(start, this.position));
+    else {
+      memo.key = key;
+      memo.key2 = key2;
+      memo.bytes = undefined;
+    }
+  }
+
   route(buffer: Buffer, payload: number, end: number): void {
     const family = buffer[payload] === 2 ? 4 : 6;
     const dstLength = buffer[payload + 1];
     const srcLength = buffer[payload + 2];
-    const flags = buffer.readUInt32LE(payload + 8);
+    const flags = u32le(buffer, payload + 8);
     let table = buffer[payload + 4];
     let dst = -1;
     let dstBytes = 0;
@@ -226,18 +253,18 @@ class RouteJsonWriter {
     let pref = -1;
     let error = 0;
     for (let at = payload + 12; at + 4 <= end;) {
-      const length = buffer.readUInt16LE(at);
+      const length = u16le(buffer, at);
       if (length < 4) break;
       const data = at + 4;
-      switch (buffer.readUInt16LE(at + 2) & NLA_TYPE_MASK) {
+      switch (u16le(buffer, at + 2) & NLA_TYPE_MASK) {
         case RTA_DST: dst = data; dstBytes = length - 4; break;
         case RTA_SRC: src = data; srcBytes = length - 4; break;
-        case RTA_OIF: oif = buffer.readUInt32LE(data); break;
+        case RTA_OIF: oif = u32le(buffer, data); break;
         case RTA_GATEWAY: gateway = data; gatewayBytes = length - 4; break;
         case RTA_VIA: gateway = data + 2; gatewayBytes = length - 6; break;
-        case RTA_PRIORITY: metric = buffer.readUInt32LE(data); break;
+        case RTA_PRIORITY: metric = u32le(buffer, data); break;
         case RTA_PREFSRC: prefsrc = data; prefsrcBytes = length - 4; break;
-        case RTA_TABLE: table = buffer.readUInt32LE(data); break;
+        case RTA_TABLE: table = u32le(buffer, data); break;
         case RTA_PREF: pref = buffer[data]; break;
         case RTA_CACHEINFO: if (length >= 20) error = buffer.readInt32LE(data + 12); break;
         case RTA_MULTIPATH:
@@ -251,20 +278,35 @@ class RouteJsonWriter {
       this.viaDecoder(buffer, payload, end);
       return;
     }
+    // Three runs of bytes repeat from route to route in a big table (see Repeat): the head up to
+    // the destination, the metric/protocol/scope/flags between destination and gateway, and the
+    // gateway/device tail. Each is written once more and then copied while it repeats.
     const typeNumber = buffer[payload + 7];
-    this.put(family === 4 ? HEAD4 : HEAD6);
-    this.decimal(table);
-    this.put((typeThenDst[typeNumber] ??= ascii(`,"type":${JSON.stringify(routeTypeName(typeNumber))},"dst":"`)));
+    const headKey = typeNumber * 2 + (family === 4 ? 0 : 1);
+    if (this.head.bytes !== undefined && this.head.key === headKey && this.head.key2 === table) this.put(this.head.bytes);
+    else {
+      const start = this.position;
+      this.put(family === 4 ? HEAD4 : HEAD6);
+      this.decimal(table);
+      this.put((typeThenDst[typeNumber] ??= ascii(`,"type":${JSON.stringify(routeTypeName(typeNumber))},"dst":"`)));
+      this.repeat(this.head, headKey, table, start);
+    }
     if (dst >= 0) this.address(buffer, dst, dstBytes);
     else this.putText(family === 4 ? '0.0.0.0' : '::');
     this.out[this.position++] = 0x2f;
     this.decimal(dstLength);
-    this.put(METRIC);
-    this.decimal(metric);
     const protocolAndScope = (buffer[payload + 5] << 8) | buffer[payload + 6];
-    this.put((protocolScopeFlags[protocolAndScope] ??= ascii(`,"protocol":${JSON.stringify(protocolName(buffer[payload + 5]))},"scope":${JSON.stringify(scopeName(buffer[payload + 6]))},"flags":`)));
-    if (flags & ROUTE_FLAG_MASK) this.putText(JSON.stringify(routeFlagNames(flags)));
-    else this.put(EMPTY_FLAGS);
+    const routeFlags = flags & ROUTE_FLAG_MASK;
+    if (this.middle.bytes !== undefined && this.middle.key === metric && this.middle.key2 === protocolAndScope * 0x1_0000_0000 + routeFlags) this.put(this.middle.bytes);
+    else {
+      const start = this.position;
+      this.put(METRIC);
+      this.decimal(metric);
+      this.put((protocolScopeFlags[protocolAndScope] ??= ascii(`,"protocol":${JSON.stringify(protocolName(buffer[payload + 5]))},"scope":${JSON.stringify(scopeName(buffer[payload + 6]))},"flags":`)));
+      if (routeFlags) this.putText(JSON.stringify(routeFlagNames(flags)));
+      else this.put(EMPTY_FLAGS);
+      this.repeat(this.middle, metric, protocolAndScope * 0x1_0000_0000 + routeFlags, start);
+    }
     if (src >= 0 && srcLength) {
       this.put(SRC);
       this.address(buffer, src, srcBytes);
@@ -272,6 +314,14 @@ class RouteJsonWriter {
       this.decimal(srcLength);
       this.out[this.position++] = 0x22;
     }
+    // The common tail: an IPv4 gateway and a device, nothing after them.
+    const simpleTail = gatewayBytes === 4 && oif !== 0 && prefsrc < 0 && pref < 0 && !(family === 6 && typeNumber >= 6 && typeNumber <= 9);
+    const gatewayKey = simpleTail ? u32le(buffer, gateway) : -1;
+    if (simpleTail && this.tail.bytes !== undefined && this.tail.key === gatewayKey && this.tail.key2 === oif) {
+      this.put(this.tail.bytes);
+      return;
+    }
+    const tailStart = this.position;
     if (gateway >= 0) {
       this.put(GATEWAY);
       this.address(buffer, gateway, gatewayBytes);
@@ -300,6 +350,7 @@ class RouteJsonWriter {
       this.putText(String(error || ipv6RejectError(routeTypeName(typeNumber))));
     }
     this.out[this.position++] = 0x7d;
+    if (simpleTail) this.repeat(this.tail, gatewayKey, oif, tailStart);
   }
 
   /** The rare shapes: decode to an object and let JSON.stringify write it. */
