@@ -1,9 +1,15 @@
 #!/usr/bin/env node
 // Entry point. Two fast paths skip loading oclif (about 150 ms on these machines) where startup
-// time matters most: `--version`, and commands that register a fast runner below. A fast runner
-// returns undefined for anything it does not handle itself (--help, unusual flags), and oclif
-// then runs the command as usual.
-import { readFileSync } from 'node:fs';
+// time matters most: `--version`, and the commands with a fast runner (bin/fast-runners.js). A
+// fast runner returns undefined for anything it does not handle itself (--help, unusual flags),
+// and oclif then runs the command as usual.
+import { fastRunnerBundle, fastRunners } from './fast-runners.js';
+
+// Built-ins through getBuiltinModule, not `import`: the ES module facade of node:fs reads every
+// export, lazy ones included, which loads fs streams for nothing (a few ms of every start).
+const { existsSync, readFileSync } = process.getBuiltinModule('node:fs');
+const { createRequire } = process.getBuiltinModule('node:module');
+const { fileURLToPath } = process.getBuiltinModule('node:url');
 
 const argv = process.argv.slice(2);
 
@@ -13,12 +19,11 @@ if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v' || argv[0]
   process.exit(0);
 }
 
-const fastRunners = {
-  'route explain': '../dist/src/route/explain-fast.js',
-  snapshot: '../dist/src/snapshot/snapshot-fast.js',
-  'doctor routes': '../dist/src/doctor/fast.js',
-  doctor: '../dist/src/doctor/fast-all.js',
-};
+/** A fast runner from its bundle when the build made one (see fast-runners.js), else from dist/src. */
+function loadFastRunner(modulePath) {
+  const bundle = fileURLToPath(new URL(fastRunnerBundle(modulePath), import.meta.url));
+  return existsSync(bundle) ? createRequire(import.meta.url)(bundle) : import(modulePath);
+}
 
 async function main() {
   // Two-word commands ("route explain") first, then one-word ones ("snapshot").
@@ -26,7 +31,7 @@ async function main() {
   const words = fastRunners[key] ? 2 : 1;
   const modulePath = words === 2 ? fastRunners[key] : fastRunners[argv[0]];
   if (modulePath && !argv.includes('--help') && !argv.includes('-h')) {
-    const { runFast } = await import(modulePath);
+    const { runFast } = await loadFastRunner(modulePath);
     const code = await runFast(argv.slice(words));
     if (code !== undefined) {
       process.exitCode = code;

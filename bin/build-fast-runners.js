@@ -1,0 +1,83 @@
+#!/usr/bin/env node
+// Build step (after tsc): bundles each fast runner of bin/fast-runners.js, with everything it
+// imports, into one CommonJS file that bin/run.js loads with require(). Starting `netmend route
+// explain` or `netmend doctor routes` then reads and compiles one file, without the ES module
+// loader resolving dozens of modules one by one.
+//
+// What stays out of the bundles, loaded at run time as before:
+// - packages a module imports with `await import('pkg')` (execa, ora): they are only needed by
+//   some runs, and most are ES-only packages, which require() cannot load on Node 20;
+// - netlink, whose native addon is found relative to its own package.
+// Packages imported statically are bundled. `import.meta.url` keeps meaning the URL of the module
+// that wrote it (each occurrence is rewritten to that module's path, found relative to the bundle),
+// so paths to the native TUN addon or the openwrt scripts resolve as from dist/src.
+import { readFile } from 'node:fs/promises';
+import { dirname, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { fastRunnerBundle, fastRunners } from './fast-runners.js';
+
+const binDir = dirname(fileURLToPath(import.meta.url));
+const root = resolve(binDir, '..');
+
+
+const lazyPackagesStayExternal = {
+  name: 'lazy-packages-stay-external',
+  setup(build) {
+    build.onResolve({ filter: /^[^./]/ }, (args) => (args.kind === 'dynamic-import' ? { path: args.path, external: true } : undefined));
+  },
+};
+
+/** Defined at the top of each bundle, where `require` and `__dirname` are the bundle's own. */
+const MODULE_URL = '__netmendModuleUrl';
+const moduleUrlHelper = `const ${MODULE_URL} = (fromBundle) => require("node:url").pathToFileURL(require("node:path").join(__dirname, fromBundle)).href;`;
+
+/** Rewrites `import.meta.url` to the module's own file URL, found relative to the bundle's directory. */
+function moduleUrlPerModule(bundleDir) {
+  return {
+    name: 'import-meta-url-per-module',
+    setup(build) {
+      build.onLoad({ filter: /\.[cm]?js$/ }, async (args) => {
+        const contents = await readFile(args.path, 'utf8');
+        if (!contents.includes('import.meta')) return undefined;
+        const rest = contents.replaceAll('import.meta.url', '');
+        if (rest.includes('import.meta')) {
+          return { errors: [{ text: `${relative(root, args.path)} uses import.meta beyond import.meta.url, which a CommonJS bundle cannot provide` }] };
+        }
+        const fromBundle = JSON.stringify(relative(bundleDir, args.path));
+        return { contents: contents.replaceAll('import.meta.url', `${MODULE_URL}(${fromBundle})`), loader: 'js' };
+      });
+    },
+  };
+}
+
+/** Bundles one fast runner module (an absolute path) into `bundle`, a CommonJS file. */
+export async function bundleFastRunner(entry, bundle) {
+  let esbuild;
+  try {
+    esbuild = await import('esbuild');
+  } catch {
+    throw new Error('esbuild is not installed (a devDependency: run `npm ci`); without the bundles bin/run.js loads the unbundled modules');
+  }
+  await esbuild.build({
+    entryPoints: [entry],
+    outfile: bundle,
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    external: ['netlink'],
+    plugins: [lazyPackagesStayExternal, moduleUrlPerModule(dirname(bundle))],
+    banner: { js: moduleUrlHelper },
+    logLevel: 'warning',
+  });
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  // One build per runner: a module's path relative to the bundle depends on where the bundle lies.
+  try {
+    for (const modulePath of Object.values(fastRunners)) await bundleFastRunner(resolve(binDir, modulePath), resolve(binDir, fastRunnerBundle(modulePath)));
+  } catch (error) {
+    console.error(`build-fast-runners: ${error.message}`);
+    process.exit(1);
+  }
+}

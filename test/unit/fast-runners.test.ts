@@ -1,0 +1,95 @@
+/**
+ * The fast runners' bundles (bin/build-fast-runners.js, loaded by bin/run.js): bin/run.js starts
+ * each fast command from its bundle, a bundle answers exactly like the modules it was built from,
+ * and a bundled module's import.meta.url still names the module itself (paths to the native addon
+ * and the openwrt scripts are computed from it).
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { pathToFileURL } from 'node:url';
+import { netmend, projectRoot } from '../lab/harness.js';
+
+interface FastRunnerTable {
+  fastRunners: Record<string, string>;
+  fastRunnerBundle(modulePath: string): string;
+}
+
+const binUrl = pathToFileURL(join(projectRoot, 'bin', 'x')).href;
+const { fastRunners, fastRunnerBundle } = (await import(new URL('fast-runners.js', binUrl).href)) as FastRunnerTable;
+
+/** A fast runner's module run directly (ES modules, no bundle), as bin/run.js did before the bundles. */
+function runUnbundled(modulePath: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const moduleUrl = new URL(modulePath, binUrl).href;
+  const script = `const { runFast } = await import(${JSON.stringify(moduleUrl)}); process.exitCode = (await runFast(process.argv.slice(1))) ?? 99;`;
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script, '--', ...args], { env: { ...process.env, NO_COLOR: '1' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => { stdout += String(chunk); });
+    child.stderr.on('data', (chunk) => { stderr += String(chunk); });
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
+  });
+}
+
+test('bin/run.js starts every fast runner from its bundle, not from the ES modules', async () => {
+  for (const [command, modulePath] of Object.entries(fastRunners)) {
+    const bundle = new URL(fastRunnerBundle(modulePath), binUrl).pathname;
+    // --list-checks and an address keep each command quick and independent of the host.
+    const args = command.startsWith('doctor') ? ['--list-checks'] : command === 'route explain' ? ['127.0.0.1'] : ['--snapshot', '/nonexistent/x.json'];
+    const result = await netmend([...command.split(' '), ...args], { env: { NODE_DEBUG: 'module' } });
+    assert.ok(result.stderr.includes(`load "${bundle}"`), `${command}: ${bundle} not loaded (exit ${result.code})`);
+  }
+});
+
+test('a bundled fast runner answers exactly as the modules it was built from', { timeout: 120_000 }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'netmend-fast-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const saved = join(dir, 'host.json');
+  const taken = await netmend(['snapshot', '--out', saved]);
+  assert.equal(taken.code, 0, taken.stderr);
+  const cases: Array<[string, string[]]> = [
+    ['route explain', ['127.0.0.1', '--snapshot', saved, '--json']],
+    ['route explain', ['10.254.254.254', '--snapshot', saved]],
+    ['route explain', ['not-an-address', '--snapshot', saved]],
+    ['doctor routes', ['--snapshot', saved, '--json']],
+    ['doctor routes', ['--snapshot', saved]],
+    ['doctor', ['--snapshot', saved, '--json']],
+    ['snapshot', ['--snapshot', saved]],
+    ['snapshot', ['--snapshot', join(dir, 'missing.json')]],
+  ];
+  for (const [command, args] of cases) {
+    const bundled = await netmend([...command.split(' '), ...args]);
+    const unbundled = await runUnbundled(fastRunners[command], args);
+    const label = `${command} ${args.join(' ')}`;
+    assert.equal(bundled.code, unbundled.code, `${label}: exit codes differ: ${bundled.stderr} / ${unbundled.stderr}`);
+    assert.equal(bundled.stdout, unbundled.stdout, label);
+    assert.equal(bundled.stderr, unbundled.stderr, label);
+    assert.ok(bundled.stdout.length > 0 || bundled.stderr.length > 0, label);
+  }
+});
+
+test('in a bundle, import.meta.url still names the module that wrote it', async (t) => {
+  const { bundleFastRunner } = (await import(new URL('build-fast-runners.js', binUrl).href)) as { bundleFastRunner(entry: string, bundle: string): Promise<void> };
+  const dir = mkdtempSync(join(tmpdir(), 'netmend-bundle-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  mkdirSync(join(dir, 'src', 'deep'), { recursive: true });
+  writeFileSync(join(dir, 'src', 'deep', 'paths.js'), 'export const here = import.meta.url;\nexport const sibling = new URL("./data.txt", import.meta.url).href;\n');
+  writeFileSync(join(dir, 'src', 'entry.js'), 'import { here, sibling } from "./deep/paths.js";\nexport async function runFast() { return { here, sibling, entry: import.meta.url }; }\n');
+  const bundle = join(dir, 'out', 'a', 'b', 'entry.cjs');
+  await bundleFastRunner(join(dir, 'src', 'entry.js'), bundle);
+  const { runFast } = createRequire(import.meta.url)(bundle) as { runFast(): Promise<Record<string, string>> };
+  assert.deepEqual(await runFast(), {
+    here: pathToFileURL(join(dir, 'src', 'deep', 'paths.js')).href,
+    sibling: pathToFileURL(join(dir, 'src', 'deep', 'data.txt')).href,
+    entry: pathToFileURL(join(dir, 'src', 'entry.js')).href,
+  });
+
+  writeFileSync(join(dir, 'src', 'dirname.js'), 'export const where = import.meta.dirname;\nexport async function runFast() { return where; }\n');
+  await assert.rejects(bundleFastRunner(join(dir, 'src', 'dirname.js'), join(dir, 'out', 'dirname.cjs')), /import\.meta beyond import\.meta\.url/);
+});
