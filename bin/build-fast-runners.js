@@ -11,10 +11,10 @@
 // Packages imported statically are bundled. `import.meta.url` keeps meaning the URL of the module
 // that wrote it (each occurrence is rewritten to that module's path, found relative to the bundle),
 // so paths to the native TUN addon or the openwrt scripts resolve as from dist/src.
-import { readFile } from 'node:fs/promises';
-import { dirname, relative, resolve } from 'node:path';
+import { readdir, readFile, rm } from 'node:fs/promises';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { fastRunnerBundle, fastRunners } from './fast-runners.js';
+import { CODE_CACHE_SUFFIX, fastRunnerBundle, fastRunners } from './fast-runners.js';
 
 const binDir = dirname(fileURLToPath(import.meta.url));
 const root = resolve(binDir, '..');
@@ -50,7 +50,7 @@ function moduleUrlPerModule(bundleDir) {
   };
 }
 
-/** Bundles one fast runner module (an absolute path) into `bundle`, a CommonJS file. */
+/** Bundles one fast runner module (an absolute path) into `bundle`, a CommonJS file, dropping its old code caches. */
 export async function bundleFastRunner(entry, bundle) {
   let esbuild;
   try {
@@ -70,6 +70,10 @@ export async function bundleFastRunner(entry, bundle) {
     banner: { js: moduleUrlHelper },
     logLevel: 'warning',
   });
+  const dir = dirname(bundle);
+  for (const name of await readdir(dir)) {
+    if (name.startsWith(`${basename(bundle)}.`) && name.endsWith(CODE_CACHE_SUFFIX)) await rm(join(dir, name), { force: true });
+  }
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

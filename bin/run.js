@@ -3,13 +3,11 @@
 // time matters most: `--version`, and the commands with a fast runner (bin/fast-runners.js). A
 // fast runner returns undefined for anything it does not handle itself (--help, unusual flags),
 // and oclif then runs the command as usual.
-import { fastRunnerBundle, fastRunners } from './fast-runners.js';
+import { fastRunners, loadFastRunner } from './fast-runners.js';
 
-// Built-ins through getBuiltinModule, not `import`: the ES module facade of node:fs reads every
-// export, lazy ones included, which loads fs streams for nothing (a few ms of every start).
-const { existsSync, readFileSync } = process.getBuiltinModule('node:fs');
-const { createRequire } = process.getBuiltinModule('node:module');
-const { fileURLToPath } = process.getBuiltinModule('node:url');
+// Through getBuiltinModule, not `import`: the ES module facade of node:fs reads every export,
+// lazy ones included, which loads fs streams for nothing (a few ms of every start).
+const { readFileSync } = process.getBuiltinModule('node:fs');
 
 const argv = process.argv.slice(2);
 
@@ -17,12 +15,6 @@ if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v' || argv[0]
   const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
   process.stdout.write(`netmend/${version} ${process.platform}-${process.arch} node-${process.version}\n`);
   process.exit(0);
-}
-
-/** A fast runner from its bundle when the build made one (see fast-runners.js), else from dist/src. */
-function loadFastRunner(modulePath) {
-  const bundle = fileURLToPath(new URL(fastRunnerBundle(modulePath), import.meta.url));
-  return existsSync(bundle) ? createRequire(import.meta.url)(bundle) : import(modulePath);
 }
 
 async function main() {
