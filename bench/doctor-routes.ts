@@ -9,7 +9,7 @@
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createBigTable, parseLayouts } from './lib/big-table.js';
-import { formatMeasurement, formatRatio, measureInterleaved, type Measurement } from './lib/measure.js';
+import { formatMeasurement, formatRatio, measureInterleaved, pairedRatio, type Measurement } from './lib/measure.js';
 
 const bin = fileURLToPath(new URL('../../bin/run.js', import.meta.url));
 const routes = Number(process.argv[2] ?? 500_000);
@@ -45,19 +45,20 @@ for (const layout of layouts) {
       if (broken.length) console.log(`WARNING: ${broken.length} run(s) of ${measurement.label} exited ${broken.map((run) => run.exitCode).join(', ')}: their figures are not a doctor run`);
     }
     for (const m of [reference, human, json]) console.log(formatMeasurement(m));
-    console.log(formatRatio(human, reference));
-    console.log(formatRatio(json, reference));
-    const met = (m: Measurement) => m.medianWallMs <= reference.medianWallMs && m.peakRssMb <= 200;
+    console.log(formatRatio(human, reference, true));
+    console.log(formatRatio(json, reference, true));
+    // Judged on the paired ratio (see pairedRatio): the machines are shared and their load drifts.
+    const met = (m: Measurement) => pairedRatio(m, reference) <= 1 && m.peakRssMb <= 200;
     const ok = met(human) && met(json);
     allMet &&= ok;
     console.log(ok ? 'target met: no slower than ip, peak RSS <= 200 MB' : 'target NOT met (no slower than ip, peak RSS <= 200 MB)');
     for (const m of [human, json]) {
-      summary.push(`${layout.padEnd(12)} ${String(table.routes).padStart(7)} routes  ${m.label.padEnd(28)} ${m.medianWallMs.toFixed(0).padStart(5)} ms ${m.peakRssMb.toFixed(0).padStart(4)} MB  ip ${reference.medianWallMs.toFixed(0).padStart(5)} ms  ${(m.medianWallMs / reference.medianWallMs).toFixed(2)}x${met(m) ? '' : '  NOT met'}`);
+      summary.push(`${layout.padEnd(12)} ${String(table.routes).padStart(7)} routes  ${m.label.padEnd(28)} ${m.medianWallMs.toFixed(0).padStart(5)} ms ${m.peakRssMb.toFixed(0).padStart(4)} MB  ip ${reference.medianWallMs.toFixed(0).padStart(5)} ms  ${(m.medianWallMs / reference.medianWallMs).toFixed(2)}x, paired ${pairedRatio(m, reference).toFixed(2)}x${met(m) ? '' : '  NOT met'}`);
     }
   } finally {
     table.destroy();
   }
 }
-console.log('\nsummary (median wall time, peak RSS; ip -json route show table all in the same namespace and run):');
+console.log('\nsummary (median wall time, peak RSS; ip -json route show table all in the same namespace and run; ratio of medians, median of paired ratios):');
 for (const line of summary) console.log(line);
 console.log(allMet ? 'target met in every layout' : 'target NOT met in every layout');

@@ -131,9 +131,32 @@ export function formatMeasurement(m: Measurement): string {
   return `${m.label}: median ${m.medianWallMs.toFixed(0)} ms (min ${m.minWallMs.toFixed(0)}, ${m.runs.length} runs), peak RSS ${m.peakRssMb.toFixed(1)} MB`;
 }
 
-/** "netmend snapshot / ip -json route: time 0.58x, RSS 1.2x" (below 1 means netmend is faster/smaller). */
-export function formatRatio(ours: Measurement, reference: Measurement): string {
+/**
+ * For two commands measured together by measureInterleaved: the median over rounds of
+ * ours / reference, each round's two runs being moments apart. Steadier than the ratio of the
+ * medians when the load on the machine drifts during the bench.
+ */
+export function pairedRatio(ours: Measurement, reference: Measurement): number {
+  return pairedMedian(ours, reference, (a, b) => a / b);
+}
+
+/** Like pairedRatio, for ours - reference in milliseconds (start-up overheads). */
+export function pairedDifferenceMs(ours: Measurement, reference: Measurement): number {
+  return pairedMedian(ours, reference, (a, b) => a - b);
+}
+
+function pairedMedian(ours: Measurement, reference: Measurement, combine: (a: number, b: number) => number): number {
+  const rounds = Math.min(ours.runs.length, reference.runs.length);
+  return median(Array.from({ length: rounds }, (_, i) => combine(ours.runs[i].wallMs, reference.runs[i].wallMs)));
+}
+
+/**
+ * "netmend snapshot / ip -json route: time 0.58x (paired 0.57x), peak RSS 1.2x" (below 1 means
+ * netmend is faster/smaller); "paired" only for measurements of one measureInterleaved call.
+ */
+export function formatRatio(ours: Measurement, reference: Measurement, paired = false): string {
   const time = ours.medianWallMs / reference.medianWallMs;
   const rss = ours.peakRssMb / reference.peakRssMb;
-  return `${ours.label} / ${reference.label}: time ${time.toFixed(2)}x, peak RSS ${rss.toFixed(2)}x`;
+  const pairs = paired ? ` (paired ${pairedRatio(ours, reference).toFixed(2)}x)` : '';
+  return `${ours.label} / ${reference.label}: time ${time.toFixed(2)}x${pairs}, peak RSS ${rss.toFixed(2)}x`;
 }

@@ -12,7 +12,8 @@
  */
 import type { Route } from '../snapshot/types.js';
 import { RouteDecoder, u16le, u32le, RTA_DST, RTA_GATEWAY, RTA_MULTIPATH, RTA_OIF, RTA_SRC, RTA_TABLE, RTA_VIA } from './decode.js';
-import { RawRouteDump, routeContainsAny } from './route-dump.js';
+import { maskIPv4 } from '../net/address.js';
+import { RawRouteDump, routeContainsAny, tableKeyOf } from './route-dump.js';
 
 const NLA_TYPE_MASK = 0x3fff;
 const AF_INET = 2;
@@ -23,9 +24,6 @@ const RT_TABLE_LOCAL = 255;
 const PLAIN = 1 << 8;
 const IPV6 = 1 << 9;
 const SLOT_SHIFT = 10;
-
-/** Netmasks by prefix length: MASKS[24] is 0xffffff00. */
-const MASKS = Uint32Array.from({ length: 33 }, (_, length) => (length === 0 ? 0 : (0xffffffff << (32 - length)) >>> 0));
 
 /** Collects a route dump, sorting plain gateway routes apart from the ones the doctor decodes. */
 export class PlainRouteSplitter {
@@ -48,7 +46,7 @@ export class PlainRouteSplitter {
   }
 
   private slotOf(family: number, table: number): number {
-    const key = family * 0x1_0000_0000 + table;
+    const key = tableKeyOf(family, table);
     if (key === this.lastTableKey) return this.lastSlot;
     let slot = this.tableSlots.get(key);
     if (slot === undefined) {
@@ -114,7 +112,7 @@ export class PlainRouteSplitter {
     if (plain) {
       if (family === AF_INET) {
         plain = dstBytes === 4 && dstLength <= 32;
-        if (plain) this.network[index] = (((buffer[dst] << 24) | (buffer[dst + 1] << 16) | (buffer[dst + 2] << 8) | buffer[dst + 3]) & MASKS[dstLength]) >>> 0;
+        if (plain) this.network[index] = maskIPv4((buffer[dst] << 24) | (buffer[dst + 1] << 16) | (buffer[dst + 2] << 8) | buffer[dst + 3], dstLength);
       } else {
         // IPv6 link-local, multicast and the low-numbered (::/8: mapped, compatible) stay decoded.
         plain = dstBytes === 16 && dstLength <= 128 && buffer[dst] !== 0xfe && buffer[dst] !== 0xff && buffer[dst] !== 0;
@@ -221,7 +219,7 @@ export class PlainRouteRemainder {
       if (address.family !== AF_INET) continue;
       const value = address.bytes.readUInt32BE(0);
       for (let i = 0; i < v4Network.length; i++) {
-        if (((value & MASKS[v4Length[i]]) >>> 0) === v4Network[i]) picked.add(v4Positions[i]);
+        if (maskIPv4(value, v4Length[i]) === v4Network[i]) picked.add(v4Positions[i]);
       }
     }
     if (v6Targets.length) {

@@ -222,8 +222,8 @@ class RouteJsonWriter {
   }
 
   /**
-   * Start of a run of bytes that may repeat in the next routes (see Repeat): from here to the
-   * current position is what `repeat` keeps once the same key comes twice in a row.
+   * After writing a run's bytes (from `start` to here) for (key, key2): keeps a copy of them when
+   * the previous route wrote the same run for the same keys, else notes the keys (see Repeat).
    */
   private repeat(memo: Repeat, key: number, key2: number, start: number): void {
     if (memo.key === key && memo.key2 === key2) memo.bytes ??= Buffer.from(this.out.subarray(start, this.position));
@@ -433,8 +433,8 @@ function prefixBytesMatch(buffer: Buffer, at: number, address: Buffer, bits: num
   return ((buffer[at + whole] ^ address[whole]) & mask) === 0;
 }
 
-/** The key RouteContainmentSelection gives a (family byte, table) pair. */
-function tableKeyOf(family: number, table: number): number {
+/** One number for a (family byte, table) pair. */
+export function tableKeyOf(family: number, table: number): number {
   return family * 0x1_0000_0000 + table;
 }
 
