@@ -1,35 +1,52 @@
 #!/usr/bin/env node
 // Build step (after tsc): bundles each fast runner of bin/fast-runners.js, with everything it
-// imports, into one CommonJS file that bin/run.js loads with require(). Starting `netmend route
-// explain` or `netmend doctor routes` then reads and compiles one file, without the ES module
-// loader resolving dozens of modules one by one.
+// imports, into one CommonJS file that bin/run.js loads (see loadFastRunner). Starting `netmend
+// route explain` or `netmend doctor routes` then reads and compiles one file, without the ES
+// module loader resolving dozens of modules one by one.
 //
 // What stays out of the bundles, loaded at run time as before:
 // - packages a module imports with `await import('pkg')` (execa, ora): they are only needed by
-//   some runs, and most are ES-only packages, which require() cannot load on Node 20;
+//   some runs, and most are ES-only packages, which require() cannot load on Node 20. Their
+//   import() calls go through a function the loader passes in (LAZY_IMPORT): on Node 20 a script
+//   compiled from V8's code cache loses its own dynamic import() callback;
 // - netlink, whose native addon is found relative to its own package.
 // Packages imported statically are bundled. `import.meta.url` keeps meaning the URL of the module
 // that wrote it (each occurrence is rewritten to that module's path, found relative to the bundle),
 // so paths to the native TUN addon or the openwrt scripts resolve as from dist/src.
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CODE_CACHE_SUFFIX, fastRunnerBundle, fastRunners } from './fast-runners.js';
+import { CODE_CACHE_SUFFIX, fastRunnerBundle, fastRunners, LAZY_IMPORT } from './fast-runners.js';
 
 const binDir = dirname(fileURLToPath(import.meta.url));
 const root = resolve(binDir, '..');
 
+/** Marks packages imported with import() external, noting their names for the rewrite below. */
+function lazyPackagesStayExternal(names) {
+  return {
+    name: 'lazy-packages-stay-external',
+    setup(build) {
+      build.onResolve({ filter: /^[^./]/ }, (args) => {
+        if (args.kind !== 'dynamic-import') return undefined;
+        names.add(args.path);
+        return { path: args.path, external: true };
+      });
+    },
+  };
+}
 
-const lazyPackagesStayExternal = {
-  name: 'lazy-packages-stay-external',
-  setup(build) {
-    build.onResolve({ filter: /^[^./]/ }, (args) => (args.kind === 'dynamic-import' ? { path: args.path, external: true } : undefined));
-  },
-};
-
-/** Defined at the top of each bundle, where `require` and `__dirname` are the bundle's own. */
 const MODULE_URL = '__netmendModuleUrl';
-const moduleUrlHelper = `const ${MODULE_URL} = (fromBundle) => require("node:url").pathToFileURL(require("node:path").join(__dirname, fromBundle)).href;`;
+
+/**
+ * Put at the top of each bundle, where `require` and `__dirname` are the bundle's own. The import
+ * function falls back to import() when the bundle is loaded with a plain require().
+ */
+const bundleHead = [
+  // First, so that the bundle (ES modules, strict) stays strict code.
+  '"use strict";',
+  `const ${MODULE_URL} = (fromBundle) => require("node:url").pathToFileURL(require("node:path").join(__dirname, fromBundle)).href;`,
+  `const __netmendLazyImport = typeof ${LAZY_IMPORT} === "function" ? ${LAZY_IMPORT} : (specifier) => import(specifier);`,
+].join('\n');
 
 /** Rewrites `import.meta.url` to the module's own file URL, found relative to the bundle's directory. */
 function moduleUrlPerModule(bundleDir) {
@@ -58,18 +75,29 @@ export async function bundleFastRunner(entry, bundle) {
   } catch {
     throw new Error('esbuild is not installed (a devDependency: run `npm ci`); without the bundles bin/run.js loads the unbundled modules');
   }
-  await esbuild.build({
+  const lazyPackages = new Set();
+  const result = await esbuild.build({
     entryPoints: [entry],
     outfile: bundle,
+    write: false,
     bundle: true,
     platform: 'node',
     format: 'cjs',
     target: 'node20',
     external: ['netlink'],
-    plugins: [lazyPackagesStayExternal, moduleUrlPerModule(dirname(bundle))],
-    banner: { js: moduleUrlHelper },
+    plugins: [lazyPackagesStayExternal(lazyPackages), moduleUrlPerModule(dirname(bundle))],
     logLevel: 'warning',
   });
+  let code = result.outputFiles[0].text;
+  for (const name of lazyPackages) code = code.replaceAll(`import(${JSON.stringify(name)})`, `__netmendLazyImport(${JSON.stringify(name)})`);
+  // Anything else left as import() (a computed specifier) would fail once a code cache is used.
+  const leftover = /\bimport\s*\(/.exec(code);
+  if (leftover) {
+    const line = code.slice(0, leftover.index).split('\n').length;
+    throw new Error(`${relative(root, bundle)}:${line}: an import() the bundle cannot keep (only import('package') with a literal name can stay dynamic)`);
+  }
+  await mkdir(dirname(bundle), { recursive: true });
+  await writeFile(bundle, `${bundleHead}\n${code}`);
   const dir = dirname(bundle);
   for (const name of await readdir(dir)) {
     if (name.startsWith(`${basename(bundle)}.`) && name.endsWith(CODE_CACHE_SUFFIX)) await rm(join(dir, name), { force: true });

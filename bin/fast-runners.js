@@ -16,7 +16,7 @@ const { readFileSync, renameSync, statSync, unlinkSync, writeFileSync } = proces
 const { createRequire } = process.getBuiltinModule('node:module');
 const { dirname } = process.getBuiltinModule('node:path');
 const { fileURLToPath } = process.getBuiltinModule('node:url');
-const { Script, constants: vmConstants } = process.getBuiltinModule('node:vm');
+const { Script } = process.getBuiltinModule('node:vm');
 
 /** Where the build puts a fast runner's bundle: dist/src/route/explain-fast.js -> dist/fast/route/explain-fast.cjs. */
 export function fastRunnerBundle(modulePath) {
@@ -25,6 +25,14 @@ export function fastRunnerBundle(modulePath) {
 
 /** Suffix of the V8 code caches kept beside the bundles; the build deletes them with the old bundles. */
 export const CODE_CACHE_SUFFIX = '.v8cache';
+
+/**
+ * The function a bundle's `import('package')` calls become (see bin/build-fast-runners.js): a
+ * script compiled from a code cache has no dynamic import() of its own on Node 20, so the
+ * package is imported from here, which finds the same node_modules.
+ */
+export const LAZY_IMPORT = '__netmendImport';
+const lazyImport = (specifier) => import(specifier);
 
 /**
  * A fast runner's module: from its bundle when the build made one, else from dist/src.
@@ -38,12 +46,18 @@ export const CODE_CACHE_SUFFIX = '.v8cache';
  */
 export async function loadFastRunner(modulePath) {
   const bundle = fileURLToPath(new URL(fastRunnerBundle(modulePath), import.meta.url));
-  let stat;
   try {
-    stat = statSync(bundle);
-  } catch {
+    return loadBundle(bundle);
+  } catch (error) {
+    if (error.code !== 'ENOENT' || error.path !== bundle) throw error;
     return import(new URL(modulePath, import.meta.url).href);
   }
+}
+
+/** A bundle's exports, compiled with its code cache (see loadFastRunner); throws ENOENT without one. */
+export function loadBundle(bundle) {
+  const source = readFileSync(bundle, 'utf8');
+  const stat = statSync(bundle);
   const cacheFile = `${bundle}.${stat.size}-${Math.trunc(stat.mtimeMs)}${CODE_CACHE_SUFFIX}`;
   let cachedData;
   try {
@@ -51,13 +65,9 @@ export async function loadFastRunner(modulePath) {
   } catch {
     // none yet
   }
-  const script = new Script(`(function (exports, require, module, __filename, __dirname) {${readFileSync(bundle, 'utf8')}\n})`, {
-    filename: bundle,
-    cachedData,
-    importModuleDynamically: vmConstants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
-  });
+  const script = new Script(`(function (exports, require, module, __filename, __dirname, ${LAZY_IMPORT}) {${source}\n})`, { filename: bundle, cachedData });
   const module = { exports: {} };
-  script.runInThisContext()(module.exports, createRequire(bundle), module, bundle, dirname(bundle));
+  script.runInThisContext()(module.exports, createRequire(bundle), module, bundle, dirname(bundle), lazyImport);
   if (cachedData && !script.cachedDataRejected) return module.exports;
   return {
     ...module.exports,

@@ -8,7 +8,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { test } from 'node:test';
@@ -62,6 +61,8 @@ test('a bundled fast runner answers exactly as the modules it was built from', {
   assert.equal(taken.code, 0, taken.stderr);
   const cases: Array<[string, string[]]> = [
     ['route explain', ['127.0.0.1', '--snapshot', saved, '--json']],
+    // Through `ip -json`: execa, imported with import() from inside the bundle.
+    ['route explain', ['127.0.0.1', '--source', 'ip-json', '--json']],
     ['route explain', ['10.254.254.254', '--snapshot', saved]],
     ['route explain', ['not-an-address', '--snapshot', saved]],
     ['doctor routes', ['--snapshot', saved, '--json']],
@@ -81,22 +82,43 @@ test('a bundled fast runner answers exactly as the modules it was built from', {
   }
 });
 
-test('in a bundle, import.meta.url still names the module that wrote it', async (t) => {
+test('a bundle keeps strict mode, import.meta.url and import(\'package\'), with and without its code cache', async (t) => {
   const { bundleFastRunner } = (await import(new URL('build-fast-runners.js', binUrl).href)) as { bundleFastRunner(entry: string, bundle: string): Promise<void> };
+  const { loadBundle } = (await import(new URL('fast-runners.js', binUrl).href)) as { loadBundle(bundle: string): { runFast(): Promise<Record<string, unknown>> } };
   const dir = mkdtempSync(join(tmpdir(), 'netmend-bundle-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   mkdirSync(join(dir, 'src', 'deep'), { recursive: true });
   writeFileSync(join(dir, 'src', 'deep', 'paths.js'), 'export const here = import.meta.url;\nexport const sibling = new URL("./data.txt", import.meta.url).href;\n');
-  writeFileSync(join(dir, 'src', 'entry.js'), 'import { here, sibling } from "./deep/paths.js";\nexport async function runFast() { return { here, sibling, entry: import.meta.url }; }\n');
+  writeFileSync(join(dir, 'src', 'entry.js'), [
+    'import { here, sibling } from "./deep/paths.js";',
+    'export async function runFast() {',
+    '  let strict = false;',
+    '  try { undeclaredByTheFixture = 1; } catch { strict = true; }',
+    '  const { parse } = await import("ini");',
+    '  return { here, sibling, entry: import.meta.url, strict, parsed: parse("a = 1\\n").a };',
+    '}',
+  ].join('\n'));
   const bundle = join(dir, 'out', 'a', 'b', 'entry.cjs');
   await bundleFastRunner(join(dir, 'src', 'entry.js'), bundle);
-  const { runFast } = createRequire(import.meta.url)(bundle) as { runFast(): Promise<Record<string, string>> };
-  assert.deepEqual(await runFast(), {
+  const expected = {
     here: pathToFileURL(join(dir, 'src', 'deep', 'paths.js')).href,
     sibling: pathToFileURL(join(dir, 'src', 'deep', 'data.txt')).href,
     entry: pathToFileURL(join(dir, 'src', 'entry.js')).href,
-  });
+    strict: true,
+    parsed: '1',
+  };
+  // Without a code cache (the run writes one), then with it.
+  assert.deepEqual({ ...(await loadBundle(bundle).runFast()) }, expected);
+  assert.equal(readdirSync(dirname(bundle)).filter((name) => name.endsWith(CODE_CACHE_SUFFIX)).length, 1);
+  assert.deepEqual({ ...(await loadBundle(bundle).runFast()) }, expected);
+});
 
-  writeFileSync(join(dir, 'src', 'dirname.js'), 'export const where = import.meta.dirname;\nexport async function runFast() { return where; }\n');
-  await assert.rejects(bundleFastRunner(join(dir, 'src', 'dirname.js'), join(dir, 'out', 'dirname.cjs')), /import\.meta beyond import\.meta\.url/);
+test('the bundler refuses what a CommonJS bundle with a code cache cannot keep', async (t) => {
+  const { bundleFastRunner } = (await import(new URL('build-fast-runners.js', binUrl).href)) as { bundleFastRunner(entry: string, bundle: string): Promise<void> };
+  const dir = mkdtempSync(join(tmpdir(), 'netmend-bundle-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'dirname.js'), 'export const where = import.meta.dirname;\nexport async function runFast() { return where; }\n');
+  await assert.rejects(bundleFastRunner(join(dir, 'dirname.js'), join(dir, 'out', 'dirname.cjs')), /import\.meta beyond import\.meta\.url/);
+  writeFileSync(join(dir, 'computed.js'), 'export async function runFast(name) { return import(name); }\n');
+  await assert.rejects(bundleFastRunner(join(dir, 'computed.js'), join(dir, 'out', 'computed.cjs')), /an import\(\) the bundle cannot keep/);
 });
