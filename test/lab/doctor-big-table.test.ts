@@ -20,21 +20,30 @@ async function doctorJson(lab: Lab, ns: string, args: string[]): Promise<{ code:
   }
 }
 
-test('doctor routes on a big table: the netlink read (plain gateway routes left raw) equals the ip -json read', { skip: labUnavailable(), timeout: 240_000 }, async (t) => {
-  const lab = Lab.forTest(t);
-  const ns = await lab.netns('dbig');
-  const peer = await lab.netns('dbigp');
+/**
+ * A router namespace: a LAN veth (192.168.9.1/24, default route via 192.168.9.2), a tailscale-like
+ * TUN holding 100.100.1.2/32 with a peer route (100.64.0.5) and a subnet over half the LAN
+ * (192.168.9.128/25) in table 52.
+ */
+async function meshRouter(lab: Lab, name: string): Promise<{ ns: string; lan: string; tun: string }> {
+  const ns = await lab.netns(name);
+  const peer = await lab.netns(`${name}p`);
   const lan = uniqueName('lan');
-  const peerIf = uniqueName('lanp');
-  await lab.veth(ns, lan, peer, peerIf);
+  await lab.veth(ns, lan, peer, uniqueName('lanp'));
   await lab.ip(ns, 'addr', 'add', '192.168.9.1/24', 'dev', lan);
   await lab.ip(ns, 'route', 'add', 'default', 'via', '192.168.9.2');
   const tun = uniqueName('tailscale');
   await lab.tun(ns, tun, { addresses: ['100.100.1.2/32'] });
-  await lab.ip(ns, 'rule', 'add', 'priority', '5270', 'lookup', '52');
   await lab.ip(ns, 'route', 'add', '100.64.0.5', 'dev', tun, 'table', '52');
   // An advertised subnet in table 52 over half the LAN (not over its gateway, 192.168.9.2).
   await lab.ip(ns, 'route', 'add', '192.168.9.128/25', 'dev', tun, 'table', '52');
+  return { ns, lan, tun };
+}
+
+test('doctor routes on a big table: the netlink read (plain gateway routes left raw) equals the ip -json read', { skip: labUnavailable(), timeout: 240_000 }, async (t) => {
+  const lab = Lab.forTest(t);
+  const { ns, lan } = await meshRouter(lab, 'dbig');
+  await lab.ip(ns, 'rule', 'add', 'priority', '5270', 'lookup', '52');
   const lines: string[] = [];
   for (let i = 0; i < PLAIN_ROUTES; i++) lines.push(`route add 10.${i >>> 8}.${i & 255}.0/24 via 192.168.9.2 dev ${lan}`);
   // The plain route that decides how the default gateway itself is reached.
@@ -61,20 +70,10 @@ test('doctor routes on a big table: the netlink read (plain gateway routes left 
 
 test('doctor routes on big non-main tables (a routing daemon\'s feed, mwan3-style copies): the netlink read equals the ip -json read', { skip: labUnavailable(), timeout: 240_000 }, async (t) => {
   const lab = Lab.forTest(t);
-  const ns = await lab.netns('dbnm');
-  const peer = await lab.netns('dbnmp');
-  const lan = uniqueName('lan');
-  const peerIf = uniqueName('lanp');
-  await lab.veth(ns, lan, peer, peerIf);
-  await lab.ip(ns, 'addr', 'add', '192.168.9.1/24', 'dev', lan);
+  const { ns, lan, tun } = await meshRouter(lab, 'dbnm');
   await lab.ip(ns, '-6', 'addr', 'add', '2001:db8:9::1/64', 'dev', lan, 'nodad');
-  await lab.ip(ns, 'route', 'add', 'default', 'via', '192.168.9.2');
-  const tun = uniqueName('tailscale');
-  await lab.tun(ns, tun, { addresses: ['100.100.1.2/32'] });
   await lab.tailscaleRules(ns);
-  await lab.ip(ns, 'route', 'add', '100.64.0.5', 'dev', tun, 'table', '52');
   await lab.ip(ns, '-6', 'route', 'add', 'fd7a:115c:a1e0::/48', 'dev', tun, 'table', '52');
-  await lab.ip(ns, 'route', 'add', '192.168.9.128/25', 'dev', tun, 'table', '52');
 
   const lines: string[] = [];
   // Table 100, looked up ahead of tailscaled's rules (as a BGP daemon's feed or a VPN provider's
