@@ -6,6 +6,9 @@
  *   const ref = await measureCommand('ip -json route', 'ip', ['-n', ns, '-json', 'route', 'show', 'table', 'all']);
  *   const ours = await measureCommand('netmend snapshot', 'ip', ['netns', 'exec', ns, 'node', 'bin/run.js', 'snapshot', '--out', f]);
  *   console.log(formatMeasurement(ref)); console.log(formatMeasurement(ours)); console.log(formatRatio(ours, ref));
+ *
+ * measureInterleaved runs several commands in alternation instead, for ratios that hold on a
+ * loaded machine (formatRatio(ours, ref, true) adds the paired ratio).
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
