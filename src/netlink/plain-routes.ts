@@ -118,7 +118,7 @@ export class PlainRouteSplitter {
         plain = dstBytes === 16 && dstLength <= 128 && buffer[dst] !== 0xfe && buffer[dst] !== 0xff && buffer[dst] !== 0;
       }
     }
-    this.info[index] = Math.min(dstLength, 255) | (plain ? PLAIN : 0) | (family === AF_INET ? 0 : IPV6) | (slot << SLOT_SHIFT);
+    this.info[index] = dstLength | (plain ? PLAIN : 0) | (family === AF_INET ? 0 : IPV6) | (slot << SLOT_SHIFT);
   }
 
   /** Forget the routes from `count` on (an interrupted dump being retried). */
