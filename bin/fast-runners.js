@@ -46,18 +46,21 @@ const lazyImport = (specifier) => import(specifier);
  */
 export async function loadFastRunner(modulePath) {
   const bundle = fileURLToPath(new URL(fastRunnerBundle(modulePath), import.meta.url));
+  const module = new URL(modulePath, import.meta.url);
+  let bundleStat;
   try {
-    return loadBundle(bundle);
-  } catch (error) {
-    if (error.code !== 'ENOENT' || error.path !== bundle) throw error;
-    return import(new URL(modulePath, import.meta.url).href);
+    bundleStat = statSync(bundle);
+  } catch {
+    return import(module.href);
   }
+  // A module newer than its bundle (tsc ran, the bundler did not): the bundle is stale.
+  if (statSync(module).mtimeMs > bundleStat.mtimeMs) return import(module.href);
+  return loadBundle(bundle, bundleStat);
 }
 
-/** A bundle's exports, compiled with its code cache (see loadFastRunner); throws ENOENT without one. */
-export function loadBundle(bundle) {
+/** A bundle's exports, compiled with its code cache (see loadFastRunner). */
+export function loadBundle(bundle, stat = statSync(bundle)) {
   const source = readFileSync(bundle, 'utf8');
-  const stat = statSync(bundle);
   const cacheFile = `${bundle}.${stat.size}-${Math.trunc(stat.mtimeMs)}${CODE_CACHE_SUFFIX}`;
   let cachedData;
   try {

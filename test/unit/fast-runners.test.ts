@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { test } from 'node:test';
@@ -51,6 +51,25 @@ test('bin/run.js starts every fast runner from its bundle, and keeps a V8 code c
     const second = await netmend([...command.split(' '), ...args]);
     assert.deepEqual([second.code, second.stdout, second.stderr], [first.code, first.stdout, first.stderr], `${command}: a run with the code cache differs`);
   }
+});
+
+test('a bundle older than its module (tsc ran, the bundler did not) is passed over for the module', async (t) => {
+  const modulePath = fastRunners['route explain'];
+  const module = new URL(modulePath, binUrl).pathname;
+  const bundle = new URL(fastRunnerBundle(modulePath), binUrl).pathname;
+  const caches = () => readdirSync(dirname(bundle)).filter((name) => name.startsWith(`${basename(bundle)}.`) && name.endsWith(CODE_CACHE_SUFFIX));
+  const { atime, mtime } = statSync(module);
+  t.after(() => utimesSync(module, atime, mtime));
+  const later = new Date(statSync(bundle).mtimeMs + 60_000);
+  utimesSync(module, later, later);
+  for (const name of caches()) rmSync(join(dirname(bundle), name), { force: true });
+  const stale = await netmend(['route', 'explain', '127.0.0.1']);
+  assert.equal(stale.code, 0, stale.stderr);
+  assert.deepEqual(caches(), [], 'the stale bundle ran (it wrote its code cache)');
+  utimesSync(module, atime, mtime);
+  const fresh = await netmend(['route', 'explain', '127.0.0.1']);
+  assert.equal(fresh.stdout, stale.stdout);
+  assert.equal(caches().length, 1, 'the bundle did not run once it was newer than its module');
 });
 
 test('a bundled fast runner answers exactly as the modules it was built from', { timeout: 120_000 }, async (t) => {
