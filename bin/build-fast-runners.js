@@ -10,10 +10,13 @@
 //   import() calls go through a function the loader passes in (LAZY_IMPORT): on Node 20 a script
 //   compiled from V8's code cache loses its own dynamic import() callback;
 // - netlink, whose native addon is found relative to its own package.
-// Packages imported statically are bundled. `import.meta.url` keeps meaning the URL of the module
+// Packages imported statically are bundled. Node's built-in modules are loaded on first use of one
+// of their exports, not when the bundle starts (lazyBuiltins): `doctor routes` need not load
+// node:crypto and node:dgram for the DNS checks' sake. `import.meta.url` keeps meaning the URL of the module
 // that wrote it (each occurrence is rewritten to that module's path, found relative to the bundle),
 // so paths to the native TUN addon or the openwrt scripts resolve as from dist/src.
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { builtinModules } from 'node:module';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CODE_CACHE_SUFFIX, fastRunnerBundle, fastRunners, LAZY_IMPORT } from './fast-runners.js';
@@ -34,6 +37,45 @@ function lazyPackagesStayExternal(names) {
     },
   };
 }
+
+const BUILTINS = new Set(builtinModules);
+
+/**
+ * Each built-in module becomes a stand-in that requires the real one when one of its exports is
+ * first read: `import { createSocket } from 'node:dgram'` costs nothing until createSocket is used.
+ * esbuild's interop copies a CommonJS module's exports as getters when the importing module
+ * starts; the stand-in lists the names (taken from this Node at build time) without loading the
+ * module, and each getter reads through to the real export. `default` is the module itself.
+ */
+const lazyBuiltins = {
+  name: 'lazy-builtins',
+  setup(build) {
+    build.onResolve({ filter: /^[a-z]/ }, (args) => {
+      // The stand-in's own require() of the real module stays a require().
+      if (args.namespace === 'lazy-builtin') return undefined;
+      const name = args.path.replace(/^node:/, '');
+      if (!BUILTINS.has(name) || name.startsWith('_')) return undefined;
+      return { path: `node:${name}`, namespace: 'lazy-builtin' };
+    });
+    build.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (args) => {
+      const names = [...Object.getOwnPropertyNames(process.getBuiltinModule(args.path)), 'default'];
+      return {
+        loader: 'js',
+        contents: `let real;
+const load = () => (real ??= require(${JSON.stringify(args.path)}));
+const names = ${JSON.stringify(names)};
+module.exports = new Proxy({}, {
+  get: (_, key) => (key === '__esModule' ? true : key === 'default' ? load() : load()[key]),
+  has: (_, key) => names.includes(key) || key in load(),
+  ownKeys: () => names,
+  // Listed without loading: the interop only asks whether the export is enumerable.
+  getOwnPropertyDescriptor: (_, key) => (names.includes(key) ? { value: undefined, writable: true, enumerable: true, configurable: true } : undefined),
+});
+`,
+      };
+    });
+  },
+};
 
 const MODULE_URL = '__netmendModuleUrl';
 
@@ -85,7 +127,7 @@ export async function bundleFastRunner(entry, bundle) {
     format: 'cjs',
     target: 'node20',
     external: ['netlink'],
-    plugins: [lazyPackagesStayExternal(lazyPackages), moduleUrlPerModule(dirname(bundle))],
+    plugins: [lazyBuiltins, lazyPackagesStayExternal(lazyPackages), moduleUrlPerModule(dirname(bundle))],
     logLevel: 'warning',
   });
   let code = result.outputFiles[0].text;

@@ -132,6 +132,46 @@ test('a bundle keeps strict mode, import.meta.url and import(\'package\'), with 
   assert.deepEqual({ ...(await loadBundle(bundle).runFast()) }, expected);
 });
 
+test('a bundle loads a built-in module when one of its exports is first used, and reads it as the module would', async (t) => {
+  const { bundleFastRunner } = (await import(new URL('build-fast-runners.js', binUrl).href)) as { bundleFastRunner(entry: string, bundle: string): Promise<void> };
+  const dir = mkdtempSync(join(tmpdir(), 'netmend-bundle-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'entry.js'), [
+    'import { createSocket } from "node:dgram";',
+    'import * as fs from "node:fs";',
+    'import os from "os";',
+    'import { EventEmitter } from "node:events";',
+    'class Emitter extends EventEmitter {}',
+    'export async function runFast() {',
+    '  const socket = createSocket("udp4");',
+    '  socket.close();',
+    '  return { emitter: new Emitter() instanceof EventEmitter, keys: Object.keys(fs).includes("readFileSync"), has: "statSync" in fs, read: typeof fs.readFileSync, os: os.EOL };',
+    '}',
+  ].join('\n'));
+  const bundle = join(dir, 'out', 'entry.cjs');
+  await bundleFastRunner(join(dir, 'entry.js'), bundle);
+  const script = [
+    `const { loadBundle } = await import(${JSON.stringify(new URL('fast-runners.js', binUrl).href)});`,
+    'const loaded = () => process.moduleLoadList.includes("NativeModule dgram");',
+    'const before = loaded();',
+    `const runner = loadBundle(${JSON.stringify(bundle)});`,
+    'const afterLoad = loaded();',
+    'const result = await runner.runFast();',
+    'console.log(JSON.stringify({ before, afterLoad, afterRun: loaded(), result }));',
+  ].join('\n');
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script]);
+  let stdout = '';
+  child.stdout.on('data', (chunk) => { stdout += String(chunk); });
+  const code = await new Promise((resolve) => child.once('close', resolve));
+  assert.equal(code, 0, stdout);
+  assert.deepEqual(JSON.parse(stdout), {
+    before: false,
+    afterLoad: false,
+    afterRun: true,
+    result: { emitter: true, keys: true, has: true, read: 'function', os: '\n' },
+  });
+});
+
 test('the bundler refuses what a CommonJS bundle with a code cache cannot keep', async (t) => {
   const { bundleFastRunner } = (await import(new URL('build-fast-runners.js', binUrl).href)) as { bundleFastRunner(entry: string, bundle: string): Promise<void> };
   const dir = mkdtempSync(join(tmpdir(), 'netmend-bundle-'));
