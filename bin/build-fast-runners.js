@@ -16,6 +16,7 @@
 // that wrote it (each occurrence is rewritten to that module's path, found relative to the bundle),
 // so paths to the native TUN addon or the openwrt scripts resolve as from dist/src.
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
 import { builtinModules } from 'node:module';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -41,8 +42,18 @@ function lazyPackagesStayExternal(names) {
 const BUILTINS = new Set(builtinModules);
 
 /**
- * Each built-in module becomes a stand-in that requires the real one when one of its exports is
- * first read: `import { createSocket } from 'node:dgram'` costs nothing until createSocket is used.
+ * Built-ins every Node process has loaded before any user code (fs, path, util, events, ...):
+ * for those a stand-in would only add work. Asked of the Node that runs the build.
+ */
+function builtinsLoadedAtStart() {
+  const list = execFileSync(process.execPath, ['-p', 'JSON.stringify(process.moduleLoadList)'], { encoding: 'utf8' });
+  return new Set(JSON.parse(list).filter((entry) => entry.startsWith('NativeModule ')).map((entry) => entry.slice('NativeModule '.length)));
+}
+const LOADED_AT_START = builtinsLoadedAtStart();
+
+/**
+ * Each built-in module that a Node process has not loaded anyway at start becomes a stand-in that
+ * requires the real one when one of its exports is first read: `import { createSocket } from 'node:dgram'` costs nothing until createSocket is used.
  * esbuild's interop copies a CommonJS module's exports as getters when the importing module
  * starts; the stand-in lists the names (taken from this Node at build time) without loading the
  * module, and each getter reads through to the real export. `default` is the module itself.
@@ -54,7 +65,7 @@ const lazyBuiltins = {
       // The stand-in's own require() of the real module stays a require().
       if (args.namespace === 'lazy-builtin') return undefined;
       const name = args.path.replace(/^node:/, '');
-      if (!BUILTINS.has(name) || name.startsWith('_')) return undefined;
+      if (!BUILTINS.has(name) || name.startsWith('_') || LOADED_AT_START.has(name)) return undefined;
       return { path: `node:${name}`, namespace: 'lazy-builtin' };
     });
     build.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (args) => {
