@@ -6,6 +6,9 @@
  *   const ref = await measureCommand('ip -json route', 'ip', ['-n', ns, '-json', 'route', 'show', 'table', 'all']);
  *   const ours = await measureCommand('netmend snapshot', 'ip', ['netns', 'exec', ns, 'node', 'bin/run.js', 'snapshot', '--out', f]);
  *   console.log(formatMeasurement(ref)); console.log(formatMeasurement(ours)); console.log(formatRatio(ours, ref));
+ *
+ * measureInterleaved runs several commands in alternation instead, for ratios that hold on a
+ * loaded machine (formatRatio(ours, ref, true) adds the paired ratio).
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -86,18 +89,44 @@ export async function runOnce(file: string, args: readonly string[], options: Me
 
 /** Warm up, then time `runs` runs of the command one after another. */
 export async function measureCommand(label: string, file: string, args: readonly string[], options: MeasureOptions = {}): Promise<Measurement> {
-  for (let i = 0; i < (options.warmup ?? 1); i++) await runOnce(file, args, options);
-  const runs: RunFigures[] = [];
-  for (let i = 0; i < (options.runs ?? 5); i++) runs.push(await runOnce(file, args, options));
-  const walls = runs.map((r) => r.wallMs);
-  return {
-    label,
-    command: [file, ...args].join(' '),
-    runs,
-    medianWallMs: median(walls),
-    minWallMs: Math.min(...walls),
-    peakRssMb: Math.max(...runs.map((r) => r.peakRssMb)),
-  };
+  const { runs, warmup, ...perCommand } = options;
+  const [measurement] = await measureInterleaved([{ label, file, args, options: perCommand }], { runs, warmup });
+  return measurement;
+}
+
+export interface CommandSpec {
+  label: string;
+  file: string;
+  args: readonly string[];
+  /** Per-command options (stdoutFile, requireSuccess, env); runs and warmup come from the call. */
+  options?: Omit<MeasureOptions, 'runs' | 'warmup'>;
+}
+
+/**
+ * Several commands measured in alternation (one run of each per round, the order rotating from
+ * round to round), so a burst of load on a shared machine hits all of them alike: the ratios
+ * between them stay meaningful even when the absolute figures drift.
+ */
+export async function measureInterleaved(specs: readonly CommandSpec[], options: Pick<MeasureOptions, 'runs' | 'warmup'> = {}): Promise<Measurement[]> {
+  for (let i = 0; i < (options.warmup ?? 1); i++) for (const spec of specs) await runOnce(spec.file, spec.args, spec.options);
+  const runs: RunFigures[][] = specs.map(() => []);
+  for (let round = 0; round < (options.runs ?? 5); round++) {
+    for (let k = 0; k < specs.length; k++) {
+      const which = (k + round) % specs.length;
+      runs[which].push(await runOnce(specs[which].file, specs[which].args, specs[which].options));
+    }
+  }
+  return specs.map((spec, i) => {
+    const walls = runs[i].map((r) => r.wallMs);
+    return {
+      label: spec.label,
+      command: [spec.file, ...spec.args].join(' '),
+      runs: runs[i],
+      medianWallMs: median(walls),
+      minWallMs: Math.min(...walls),
+      peakRssMb: Math.max(...runs[i].map((r) => r.peakRssMb)),
+    };
+  });
 }
 
 /** "label: median 812 ms (min 790, 5 runs), peak RSS 95.3 MB" */
@@ -105,9 +134,32 @@ export function formatMeasurement(m: Measurement): string {
   return `${m.label}: median ${m.medianWallMs.toFixed(0)} ms (min ${m.minWallMs.toFixed(0)}, ${m.runs.length} runs), peak RSS ${m.peakRssMb.toFixed(1)} MB`;
 }
 
-/** "netmend snapshot / ip -json route: time 0.58x, RSS 1.2x" (below 1 means netmend is faster/smaller). */
-export function formatRatio(ours: Measurement, reference: Measurement): string {
+/**
+ * For two commands measured together by measureInterleaved: the median over rounds of
+ * ours / reference, each round's two runs being moments apart. Steadier than the ratio of the
+ * medians when the load on the machine drifts during the bench.
+ */
+export function pairedRatio(ours: Measurement, reference: Measurement): number {
+  return pairedMedian(ours, reference, (a, b) => a / b);
+}
+
+/** Like pairedRatio, for ours - reference in milliseconds (start-up overheads). */
+export function pairedDifferenceMs(ours: Measurement, reference: Measurement): number {
+  return pairedMedian(ours, reference, (a, b) => a - b);
+}
+
+function pairedMedian(ours: Measurement, reference: Measurement, combine: (a: number, b: number) => number): number {
+  const rounds = Math.min(ours.runs.length, reference.runs.length);
+  return median(Array.from({ length: rounds }, (_, i) => combine(ours.runs[i].wallMs, reference.runs[i].wallMs)));
+}
+
+/**
+ * "netmend snapshot / ip -json route: time 0.58x (paired 0.57x), peak RSS 1.2x" (below 1 means
+ * netmend is faster/smaller); "paired" only for measurements of one measureInterleaved call.
+ */
+export function formatRatio(ours: Measurement, reference: Measurement, paired = false): string {
   const time = ours.medianWallMs / reference.medianWallMs;
   const rss = ours.peakRssMb / reference.peakRssMb;
-  return `${ours.label} / ${reference.label}: time ${time.toFixed(2)}x, peak RSS ${rss.toFixed(2)}x`;
+  const pairs = paired ? ` (paired ${pairedRatio(ours, reference).toFixed(2)}x)` : '';
+  return `${ours.label} / ${reference.label}: time ${time.toFixed(2)}x${pairs}, peak RSS ${rss.toFixed(2)}x`;
 }

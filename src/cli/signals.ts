@@ -14,10 +14,18 @@ export type SignalCleanup = (signal: HandledSignal) => void | Promise<void>;
 
 const DEFAULT_CLEANUP_LIMIT_MS = 3000;
 
-const cleanups: Array<{ run: SignalCleanup; limitMs: number }> = [];
-let takenOverBy: ((signal: HandledSignal) => void) | undefined;
-let installed = false;
-let exiting = false;
+interface SignalState {
+  cleanups: Array<{ run: SignalCleanup; limitMs: number }>;
+  takenOverBy?: (signal: HandledSignal) => void;
+  installed: boolean;
+  exiting: boolean;
+}
+
+// One state per process, not per copy of this module: bin/run.js installs the handlers from
+// dist/src while a fast runner's bundle carries a copy of its own that registers the cleanups.
+const STATE_KEY = Symbol.for('netmend.signals');
+const state: SignalState = ((globalThis as Record<symbol, SignalState | undefined>)[STATE_KEY] ??= { cleanups: [], installed: false, exiting: false });
+const { cleanups } = state;
 
 /** Run `cleanup` before the process exits on a signal; returns the function that unregisters it. */
 export function onSignal(cleanup: SignalCleanup, options: { limitMs?: number } = {}): () => void {
@@ -31,28 +39,28 @@ export function onSignal(cleanup: SignalCleanup, options: { limitMs?: number } =
 
 /** The caller handles SIGINT, SIGTERM and SIGHUP itself (and ends the process); returns the release. */
 export function takeOverSignals(handler: (signal: HandledSignal) => void): () => void {
-  takenOverBy = handler;
+  state.takenOverBy = handler;
   return () => {
-    if (takenOverBy === handler) takenOverBy = undefined;
+    if (state.takenOverBy === handler) state.takenOverBy = undefined;
   };
 }
 
 export function exitOnSignals(): void {
-  if (installed) return;
-  installed = true;
+  if (state.installed) return;
+  state.installed = true;
   for (const signal of Object.keys(SIGNAL_EXIT_CODES) as HandledSignal[]) {
     process.on(signal, () => void received(signal));
   }
 }
 
 async function received(signal: HandledSignal): Promise<void> {
-  if (takenOverBy) {
-    takenOverBy(signal);
+  if (state.takenOverBy) {
+    state.takenOverBy(signal);
     return;
   }
   const code = SIGNAL_EXIT_CODES[signal];
-  if (exiting) process.exit(code);
-  exiting = true;
+  if (state.exiting) process.exit(code);
+  state.exiting = true;
   const pending = cleanups.splice(0).reverse();
   if (pending.length === 0) process.exit(code);
   const limit = setTimeout(() => process.exit(code), Math.max(...pending.map((entry) => entry.limitMs)));

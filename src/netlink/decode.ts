@@ -12,6 +12,16 @@ import { formatHardware, formatIp, formatIpv4, formatIpv4Prefix, formatIpv6 } fr
 const NLA_TYPE_MASK = 0x3fff;
 const AF_INET = 2;
 
+// Attribute walks over big dumps read little-endian fields byte by byte: Buffer.readUInt16LE's
+// argument checks cost more than the read itself, half a million routes times a few attributes.
+export function u16le(buffer: Buffer, at: number): number {
+  return buffer[at] | (buffer[at + 1] << 8);
+}
+
+export function u32le(buffer: Buffer, at: number): number {
+  return (buffer[at] | (buffer[at + 1] << 8) | (buffer[at + 2] << 16) | (buffer[at + 3] << 24)) >>> 0;
+}
+
 /** C string attribute (NUL terminated) at [start, end). */
 function cString(buffer: Buffer, start: number, end: number): string {
   let stop = start;

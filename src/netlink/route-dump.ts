@@ -13,7 +13,7 @@ import type { ParsedAddress } from '../net/address.js';
 import type { Route } from '../snapshot/types.js';
 import { formatIpv6 } from './addresses.js';
 import {
-  RouteDecoder, RTA_CACHEINFO, RTA_DST, RTA_GATEWAY, RTA_MULTIPATH, RTA_OIF, RTA_PREF, RTA_PREFSRC, RTA_PRIORITY, RTA_SRC, RTA_TABLE, RTA_VIA, RTM_F_CLONED,
+  RouteDecoder, u16le, u32le, RTA_CACHEINFO, RTA_DST, RTA_GATEWAY, RTA_MULTIPATH, RTA_OIF, RTA_PREF, RTA_PREFSRC, RTA_PRIORITY, RTA_SRC, RTA_TABLE, RTA_VIA, RTM_F_CLONED,
 } from './decode.js';
 
 const NLA_TYPE_MASK = 0x3fff;
@@ -56,9 +56,10 @@ export class RawRouteDump {
     return this.size;
   }
 
-  /** Keep one route message (cache clones are dropped here, as `ip route show` hides them). */
-  add(buffer: Buffer, payload: number, end: number): void {
-    if (buffer.readUInt32LE(payload + 8) & RTM_F_CLONED) return;
+  /** Keep one route message; false for a cache clone, dropped here as `ip route show` hides them. */
+  add(buffer: Buffer, payload: number, end: number): boolean {
+    // rtm_flags is little-endian at payload + 8: RTM_F_CLONED (0x200) is bit 1 of its second byte.
+    if (buffer[payload + 9] & (RTM_F_CLONED >> 8)) return false;
     if (this.buffers[this.buffers.length - 1] !== buffer) this.buffers.push(buffer);
     if ((this.size + 1) * 3 > this.records.length) {
       const grown = new Uint32Array(this.records.length * 2);
@@ -70,6 +71,7 @@ export class RawRouteDump {
     this.records[at + 1] = payload;
     this.records[at + 2] = end;
     this.size++;
+    return true;
   }
 
   /** Forget the routes from `count` on (an interrupted dump being retried). */
@@ -100,49 +102,17 @@ export class RawRouteDump {
     return routes;
   }
 
-  /**
-   * Decode the routes `decodeNow` accepts; keep the others in wire form, to be decoded only when a
-   * lookup asks for routes containing an address (see RawRouteRemainder). `positions` gives each
-   * decoded route's place in the dump, so the two halves can be merged back in kernel order.
-   */
-  split(linkName: (index: number) => string, decodeNow: (buffer: Buffer, payload: number, end: number) => boolean): { routes: Route[]; positions: Uint32Array; remainder: RawRouteRemainder } {
-    const decoder = new RouteDecoder(linkName);
-    const routes: Route[] = [];
-    const positions: number[] = [];
-    const rest = new RawRouteDump();
-    const restPositions: number[] = [];
-    for (let i = 0; i < this.size; i++) {
-      const at = i * 3;
-      const buffer = this.buffers[this.records[at]];
-      const payload = this.records[at + 1];
-      const end = this.records[at + 2];
-      if (decodeNow(buffer, payload, end)) {
-        const route = decoder.decode(buffer, payload, end);
-        if (route) {
-          routes.push(route);
-          positions.push(i);
-        }
-      } else {
-        rest.add(buffer, payload, end);
-        restPositions.push(i);
-      }
-    }
-    this.buffers = [];
-    this.records = new Uint32Array(0);
-    this.size = 0;
-    return { routes, positions: Uint32Array.from(positions), remainder: new RawRouteRemainder(rest, Uint32Array.from(restPositions), linkName) };
+  /** Route `index` in wire form: its datagram, payload start and message end. */
+  bufferOf(index: number): Buffer {
+    return this.buffers[this.records[index * 3]];
   }
 
-  /** Each route (with its index) that `select` accepts, decoded. */
-  *decodeSelected(linkName: (index: number) => string, select: (buffer: Buffer, payload: number, end: number) => boolean): Generator<[number, Route]> {
-    const decoder = new RouteDecoder(linkName);
-    for (let i = 0; i < this.size; i++) {
-      const at = i * 3;
-      const buffer = this.buffers[this.records[at]];
-      if (!select(buffer, this.records[at + 1], this.records[at + 2])) continue;
-      const route = decoder.decode(buffer, this.records[at + 1], this.records[at + 2]);
-      if (route) yield [i, route];
-    }
+  payloadOf(index: number): number {
+    return this.records[index * 3 + 1];
+  }
+
+  endOf(index: number): number {
+    return this.records[index * 3 + 2];
   }
 
   /**
@@ -162,9 +132,23 @@ export class RawRouteDump {
   }
 }
 
+/**
+ * A run of output bytes determined by (key, key2): kept once it has been written for the same keys
+ * twice in a row, and then copied instead of formatted while the keys stay the same. Keys that
+ * change from route to route cost one comparison each.
+ */
+interface Repeat {
+  key: number;
+  key2: number;
+  bytes: Buffer | undefined;
+}
+
 class RouteJsonWriter {
   private out = Buffer.allocUnsafe(CHUNK_BYTES);
   position = 0;
+  private readonly head: Repeat = { key: -1, key2: -1, bytes: undefined };
+  private readonly middle: Repeat = { key: -1, key2: -1, bytes: undefined };
+  private readonly tail: Repeat = { key: -1, key2: -1, bytes: undefined };
   private readonly decoder: RouteDecoder;
   private readonly devCache = new Map<number, Buffer>();
 
@@ -237,11 +221,24 @@ class RouteJsonWriter {
     return (cache[value] ??= quoted(name(value)));
   }
 
+  /**
+   * After writing a run's bytes (from `start` to here) for (key, key2): keeps a copy of them when
+   * the previous route wrote the same run for the same keys, else notes the keys (see Repeat).
+   */
+  private repeat(memo: Repeat, key: number, key2: number, start: number): void {
+    if (memo.key === key && memo.key2 === key2) memo.bytes ??= Buffer.from(this.out.subarray(start, this.position));
+    else {
+      memo.key = key;
+      memo.key2 = key2;
+      memo.bytes = undefined;
+    }
+  }
+
   route(buffer: Buffer, payload: number, end: number): void {
     const family = buffer[payload] === 2 ? 4 : 6;
     const dstLength = buffer[payload + 1];
     const srcLength = buffer[payload + 2];
-    const flags = buffer.readUInt32LE(payload + 8);
+    const flags = u32le(buffer, payload + 8);
     let table = buffer[payload + 4];
     let dst = -1;
     let dstBytes = 0;
@@ -256,18 +253,18 @@ class RouteJsonWriter {
     let pref = -1;
     let error = 0;
     for (let at = payload + 12; at + 4 <= end;) {
-      const length = buffer.readUInt16LE(at);
+      const length = u16le(buffer, at);
       if (length < 4) break;
       const data = at + 4;
-      switch (buffer.readUInt16LE(at + 2) & NLA_TYPE_MASK) {
+      switch (u16le(buffer, at + 2) & NLA_TYPE_MASK) {
         case RTA_DST: dst = data; dstBytes = length - 4; break;
         case RTA_SRC: src = data; srcBytes = length - 4; break;
-        case RTA_OIF: oif = buffer.readUInt32LE(data); break;
+        case RTA_OIF: oif = u32le(buffer, data); break;
         case RTA_GATEWAY: gateway = data; gatewayBytes = length - 4; break;
         case RTA_VIA: gateway = data + 2; gatewayBytes = length - 6; break;
-        case RTA_PRIORITY: metric = buffer.readUInt32LE(data); break;
+        case RTA_PRIORITY: metric = u32le(buffer, data); break;
         case RTA_PREFSRC: prefsrc = data; prefsrcBytes = length - 4; break;
-        case RTA_TABLE: table = buffer.readUInt32LE(data); break;
+        case RTA_TABLE: table = u32le(buffer, data); break;
         case RTA_PREF: pref = buffer[data]; break;
         case RTA_CACHEINFO: if (length >= 20) error = buffer.readInt32LE(data + 12); break;
         case RTA_MULTIPATH:
@@ -281,20 +278,35 @@ class RouteJsonWriter {
       this.viaDecoder(buffer, payload, end);
       return;
     }
+    // Three runs of bytes repeat from route to route in a big table (see Repeat): the head up to
+    // the destination, the metric/protocol/scope/flags between destination and gateway, and the
+    // gateway/device tail. Each is written once more and then copied while it repeats.
     const typeNumber = buffer[payload + 7];
-    this.put(family === 4 ? HEAD4 : HEAD6);
-    this.decimal(table);
-    this.put((typeThenDst[typeNumber] ??= ascii(`,"type":${JSON.stringify(routeTypeName(typeNumber))},"dst":"`)));
+    const headKey = typeNumber * 2 + (family === 4 ? 0 : 1);
+    if (this.head.bytes !== undefined && this.head.key === headKey && this.head.key2 === table) this.put(this.head.bytes);
+    else {
+      const start = this.position;
+      this.put(family === 4 ? HEAD4 : HEAD6);
+      this.decimal(table);
+      this.put((typeThenDst[typeNumber] ??= ascii(`,"type":${JSON.stringify(routeTypeName(typeNumber))},"dst":"`)));
+      this.repeat(this.head, headKey, table, start);
+    }
     if (dst >= 0) this.address(buffer, dst, dstBytes);
     else this.putText(family === 4 ? '0.0.0.0' : '::');
     this.out[this.position++] = 0x2f;
     this.decimal(dstLength);
-    this.put(METRIC);
-    this.decimal(metric);
     const protocolAndScope = (buffer[payload + 5] << 8) | buffer[payload + 6];
-    this.put((protocolScopeFlags[protocolAndScope] ??= ascii(`,"protocol":${JSON.stringify(protocolName(buffer[payload + 5]))},"scope":${JSON.stringify(scopeName(buffer[payload + 6]))},"flags":`)));
-    if (flags & ROUTE_FLAG_MASK) this.putText(JSON.stringify(routeFlagNames(flags)));
-    else this.put(EMPTY_FLAGS);
+    const routeFlags = flags & ROUTE_FLAG_MASK;
+    if (this.middle.bytes !== undefined && this.middle.key === metric && this.middle.key2 === protocolAndScope * 0x1_0000_0000 + routeFlags) this.put(this.middle.bytes);
+    else {
+      const start = this.position;
+      this.put(METRIC);
+      this.decimal(metric);
+      this.put((protocolScopeFlags[protocolAndScope] ??= ascii(`,"protocol":${JSON.stringify(protocolName(buffer[payload + 5]))},"scope":${JSON.stringify(scopeName(buffer[payload + 6]))},"flags":`)));
+      if (routeFlags) this.putText(JSON.stringify(routeFlagNames(flags)));
+      else this.put(EMPTY_FLAGS);
+      this.repeat(this.middle, metric, protocolAndScope * 0x1_0000_0000 + routeFlags, start);
+    }
     if (src >= 0 && srcLength) {
       this.put(SRC);
       this.address(buffer, src, srcBytes);
@@ -302,6 +314,14 @@ class RouteJsonWriter {
       this.decimal(srcLength);
       this.out[this.position++] = 0x22;
     }
+    // The common tail: an IPv4 gateway and a device, nothing after them.
+    const simpleTail = gatewayBytes === 4 && oif !== 0 && prefsrc < 0 && pref < 0 && !(family === 6 && typeNumber >= 6 && typeNumber <= 9);
+    const gatewayKey = simpleTail ? u32le(buffer, gateway) : -1;
+    if (simpleTail && this.tail.bytes !== undefined && this.tail.key === gatewayKey && this.tail.key2 === oif) {
+      this.put(this.tail.bytes);
+      return;
+    }
+    const tailStart = this.position;
     if (gateway >= 0) {
       this.put(GATEWAY);
       this.address(buffer, gateway, gatewayBytes);
@@ -330,6 +350,7 @@ class RouteJsonWriter {
       this.putText(String(error || ipv6RejectError(routeTypeName(typeNumber))));
     }
     this.out[this.position++] = 0x7d;
+    if (simpleTail) this.repeat(this.tail, gatewayKey, oif, tailStart);
   }
 
   /** The rare shapes: decode to an object and let JSON.stringify write it. */
@@ -344,31 +365,6 @@ const typeThenDst: Array<Buffer | undefined> = [];
 /** `,"protocol":"boot","scope":"global","flags":` per (protocol << 8 | scope). */
 const protocolScopeFlags: Array<Buffer | undefined> = [];
 const prefNames: Array<Buffer | undefined> = [];
-
-/** Routes a reader left in wire form, answering "which of them contain this address". */
-export class RawRouteRemainder {
-  constructor(private readonly dump: RawRouteDump, private readonly positions: Uint32Array, private readonly linkName: (index: number) => string) {}
-
-  get count(): number {
-    return this.dump.count;
-  }
-
-  /** Every remaining route, with its dump position. */
-  all(): Array<{ position: number; route: Route }> {
-    const found: Array<{ position: number; route: Route }> = [];
-    for (const [index, route] of this.dump.decodeSelected(this.linkName, () => true)) found.push({ position: this.positions[index], route });
-    return found;
-  }
-
-  /** The remaining routes whose prefix contains one of the addresses, with their dump positions. */
-  containing(addresses: ReadonlyArray<{ family: number; bytes: Buffer }>): Array<{ position: number; route: Route }> {
-    const found: Array<{ position: number; route: Route }> = [];
-    for (const [index, route] of this.dump.decodeSelected(this.linkName, (buffer, payload, end) => routeContainsAny(buffer, payload, end, addresses))) {
-      found.push({ position: this.positions[index], route });
-    }
-    return found;
-  }
-}
 
 /** Whether the route's destination prefix contains one of the addresses (malformed ones: yes). */
 export function routeContainsAny(buffer: Buffer, payload: number, end: number, addresses: ReadonlyArray<{ family: number; bytes: Buffer }>): boolean {
@@ -417,17 +413,8 @@ export class RouteContainmentSelection {
 
   keep(buffer: Buffer, payload: number, end: number): boolean {
     if (buffer.readUInt32LE(payload + 8) & RTM_F_CLONED) return false;
-    let table = buffer[payload + 4];
-    for (let at = payload + 12; at + 4 <= end;) {
-      const length = buffer.readUInt16LE(at);
-      if (length < 4) break;
-      if ((buffer.readUInt16LE(at + 2) & NLA_TYPE_MASK) === RTA_TABLE && length >= 8) {
-        table = buffer.readUInt32LE(at + 4);
-        break;
-      }
-      at += (length + 3) & ~3;
-    }
-    const tableKey = buffer[payload] * 0x1_0000_0000 + table;
+    const table = routeTable(buffer, payload, end);
+    const tableKey = tableKeyOf(buffer[payload], table);
     if (!this.seenTables.has(tableKey)) {
       this.seenTables.add(tableKey);
       return true;
@@ -446,36 +433,20 @@ function prefixBytesMatch(buffer: Buffer, at: number, address: Buffer, bits: num
   return ((buffer[at + whole] ^ address[whole]) & mask) === 0;
 }
 
-const RTN_UNICAST = 1;
-const RT_TABLE_MAIN = 254;
+/** One number for a (family byte, table) pair. */
+export function tableKeyOf(family: number, table: number): number {
+  return family * 0x1_0000_0000 + table;
+}
 
-/**
- * A main-table unicast route to a prefix (not default) through a gateway, out of a device that is
- * not in `excludedDevices`, single path, and not IPv6 link-local/multicast/low-numbered: the bulk
- * of a big routing table (a BGP feed, thousands of site routes). Such a route never takes part in
- * the doctor's analysis of LANs, mesh routes and tables, only in lookups of addresses it contains.
- */
-export function isPlainGatewayRoute(buffer: Buffer, payload: number, end: number, excludedDevices: ReadonlySet<number>): boolean {
-  if (buffer[payload + 7] !== RTN_UNICAST || buffer[payload + 1] === 0) return false;
-  const family = buffer[payload];
-  let table = buffer[payload + 4];
-  let oif = 0;
-  let gateway = false;
+/** The route's table: RTA_TABLE when present (tables above 255), else the header's byte. */
+function routeTable(buffer: Buffer, payload: number, end: number): number {
   for (let at = payload + 12; at + 4 <= end;) {
     const length = buffer.readUInt16LE(at);
     if (length < 4) break;
-    switch (buffer.readUInt16LE(at + 2) & NLA_TYPE_MASK) {
-      case RTA_DST:
-        if (family !== 2 && (length < 5 || buffer[at + 4] === 0xfe || buffer[at + 4] === 0xff || buffer[at + 4] === 0)) return false;
-        break;
-      case RTA_TABLE: if (length >= 8) table = buffer.readUInt32LE(at + 4); break;
-      case RTA_OIF: if (length >= 8) oif = buffer.readUInt32LE(at + 4); break;
-      case RTA_GATEWAY: case RTA_VIA: gateway = true; break;
-      case RTA_MULTIPATH: case RTA_SRC: return false;
-    }
+    if ((buffer.readUInt16LE(at + 2) & NLA_TYPE_MASK) === RTA_TABLE && length >= 8) return buffer.readUInt32LE(at + 4);
     at += (length + 3) & ~3;
   }
-  return table === RT_TABLE_MAIN && gateway && oif !== 0 && !excludedDevices.has(oif);
+  return buffer[payload + 4];
 }
 
 /** An address as route-dump's containment tests take it: (AF_INET or AF_INET6, bytes in network order). */

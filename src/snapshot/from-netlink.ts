@@ -5,7 +5,8 @@
 import { CheckCouldNotRunError } from '../errors.js';
 import { decodeAddress, decodeLink, decodeRule, type DecodedLink } from '../netlink/decode.js';
 import type { ParsedAddress } from '../net/address.js';
-import { addressBytes, isPlainGatewayRoute, RawRouteDump, RouteContainmentSelection } from '../netlink/route-dump.js';
+import { PlainRouteSplitter } from '../netlink/plain-routes.js';
+import { addressBytes, RawRouteDump, RouteContainmentSelection } from '../netlink/route-dump.js';
 import { attachRawRoutes, attachRouteRemainder } from './raw-routes.js';
 import { AF_INET, AF_INET6, AF_UNSPEC, canOpenRouteSocket, RouteNetlink, RTM_GETADDR, RTM_GETLINK, RTM_GETROUTE, RTM_GETRULE } from '../netlink/socket.js';
 import { readLocalHostname, readLocalSysctls } from './sysctls.js';
@@ -37,10 +38,10 @@ export interface NetlinkReadOptions {
    */
   sysctlsOnDemand?: boolean;
   /**
-   * Leave plain gateway routes (isPlainGatewayRoute: main table, via a gateway, out of a link
-   * `keepLink` does not pick) out of snapshot.routes, in wire form: routeRemainder(snapshot)
-   * answers containment queries over them. For the doctor, whose checks look at every other route
-   * but at these only through route lookups.
+   * Leave plain gateway routes (see PlainRouteSplitter: any table but local, via a gateway, in a
+   * table with no route out of a link `keepLink` picks) out of snapshot.routes, in wire form:
+   * routeRemainder(snapshot) answers containment queries over them. For the doctor, whose checks
+   * look at every other route but at these only through route lookups.
    */
   plainGatewayRoutesApart?: { keepLink: (link: Link) => boolean };
 }
@@ -77,8 +78,10 @@ export async function readNetlinkSnapshot(options: NetlinkReadOptions = {}): Pro
     // `ip addr` groups addresses by link (IPv4 before IPv6 within a link); the kernel dumps by family.
     addresses.sort((a, b) => a.ifindex - b.ifindex || a.family - b.family);
 
-    // Routes stay in wire form until someone reads snapshot.routes (see raw-routes.ts).
-    const routeDump = new RawRouteDump();
+    // Routes stay in wire form until someone reads snapshot.routes (see raw-routes.ts), or, for the
+    // doctor, plain gateway routes stay in wire form for good (see plain-routes.ts).
+    const apart = options.plainGatewayRoutesApart;
+    const routeDump = apart ? new PlainRouteSplitter(new Set(links.filter(apart.keepLink).map((link) => link.index))) : new RawRouteDump();
     for (const family of [AF_INET, AF_INET6]) {
       const start = routeDump.count;
       const newSelection = () => (options.routesContaining ? new RouteContainmentSelection(options.routesContaining.map(addressBytes)) : undefined);
@@ -115,10 +118,8 @@ export async function readNetlinkSnapshot(options: NetlinkReadOptions = {}): Pro
       sysctls: options.sysctlsOnDemand ? { interfaces: {} } : readLocalSysctls(),
     };
     if (options.sysctlsOnDemand) defineSysctlsOnDemand(snapshot);
-    if (options.plainGatewayRoutesApart) {
-      const { keepLink } = options.plainGatewayRoutesApart;
-      const keptDevices = new Set(links.filter(keepLink).map((link) => link.index));
-      const { routes, positions, remainder } = routeDump.split(linkName, (buffer, payload, end) => !isPlainGatewayRoute(buffer, payload, end, keptDevices));
+    if (routeDump instanceof PlainRouteSplitter) {
+      const { routes, positions, remainder } = routeDump.finish(linkName);
       snapshot.routes = routes;
       return attachRouteRemainder(snapshot, {
         positions,

@@ -21,7 +21,8 @@ const shipped = [
   /^package\.json$/,
   /^README\.md$/,
   /^oclif\.manifest\.json$/,
-  /^bin\/(run|netmend-wg)\.js$/,
+  /^bin\/(run|netmend-wg|fast-runners)\.js$/,
+  /^dist\/fast\/[\w/.-]+\.cjs$/,
   /^dist\/(src|commands)\/[\w/.-]+\.js$/,
   /^native\/binding\.gyp$/,
   /^native\/install\.js$/,
@@ -50,7 +51,7 @@ test('the package carries one prebuilt addon each for linux x64, arm64 and armv7
 });
 
 test('every compiled module in the package comes from a current source (no leftovers of deleted files)', () => {
-  const stale = paths.filter((path) => path.startsWith('dist/') && !existsSync(join(projectRoot, path.slice('dist/'.length).replace(/\.js$/, '.ts'))));
+  const stale = paths.filter((path) => /^dist\/(src|commands)\//.test(path) && !existsSync(join(projectRoot, path.slice('dist/'.length).replace(/\.js$/, '.ts'))));
   assert.deepEqual(stale, []);
 });
 

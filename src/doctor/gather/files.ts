@@ -3,7 +3,7 @@
  * the same ssh connection the snapshot came from. Missing files and directories are simply
  * absent (undefined), since most hosts have only some of them.
  */
-import { access, readdir, readFile } from 'node:fs/promises';
+import { accessSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CommandRunner } from '../../system/exec.js';
 
@@ -21,27 +21,31 @@ export function hostPath(root: string, path: string): string {
   return root === '/' ? path : join(root, path);
 }
 
+/**
+ * Local files are read synchronously: a handful of small config files, where fs/promises would
+ * start libuv's thread pool and wait on it for each, a noticeable part of a doctor's start-up.
+ */
 export function localFiles(root: string): HostFiles {
   return {
     where: 'local',
     root,
     async read(path) {
       try {
-        return await readFile(hostPath(root, path), 'utf8');
+        return readFileSync(hostPath(root, path), 'utf8');
       } catch {
         return undefined;
       }
     },
     async list(dir) {
       try {
-        return (await readdir(hostPath(root, dir))).sort();
+        return readdirSync(hostPath(root, dir)).sort();
       } catch {
         return undefined;
       }
     },
     async exists(path) {
       try {
-        await access(hostPath(root, path));
+        accessSync(hostPath(root, path));
         return true;
       } catch {
         return false;
