@@ -20,7 +20,7 @@ import { execFileSync } from 'node:child_process';
 import { builtinModules } from 'node:module';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CODE_CACHE_SUFFIX, fastRunnerBundle, fastRunners, LAZY_IMPORT } from './fast-runners.js';
+import { CODE_CACHE_SUFFIX, fastRunnerBundle, fastRunnerEntry, fastRunners, LAZY_IMPORT } from './fast-runners.js';
 
 const binDir = dirname(fileURLToPath(import.meta.url));
 const root = resolve(binDir, '..');
@@ -160,7 +160,8 @@ export async function bundleFastRunner(entry, bundle) {
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   // One build per runner: a module's path relative to the bundle depends on where the bundle lies.
   try {
-    for (const modulePath of Object.values(fastRunners)) await bundleFastRunner(resolve(binDir, modulePath), resolve(binDir, fastRunnerBundle(modulePath)));
+    const modules = new Set(Object.values(fastRunners).map((entry) => fastRunnerEntry(entry).modulePath));
+    for (const modulePath of modules) await bundleFastRunner(resolve(binDir, modulePath), resolve(binDir, fastRunnerBundle(modulePath)));
   } catch (error) {
     console.error(`build-fast-runners: ${error.message}`);
     process.exit(1);

@@ -8,8 +8,15 @@ export const fastRunners = {
   'path explain': '../dist/src/path/explain-fast.js',
   snapshot: '../dist/src/snapshot/snapshot-fast.js',
   'doctor routes': '../dist/src/doctor/fast.js',
-  doctor: '../dist/src/doctor/fast-all.js',
+  // One module (and so one bundle) serves both doctor commands: `#name` picks the export to run.
+  doctor: '../dist/src/doctor/fast.js#runFastAll',
 };
+
+/** A table entry as its module path and the name of the function to run (default `runFast`). */
+export function fastRunnerEntry(entry) {
+  const [modulePath, exportName = 'runFast'] = entry.split('#');
+  return { modulePath, exportName };
+}
 
 // Built-ins through getBuiltinModule, not `import`: the ES module facade of node:fs reads every
 // export, lazy ones included, which loads fs streams for nothing (a few ms of every start).
@@ -20,8 +27,8 @@ const { fileURLToPath } = process.getBuiltinModule('node:url');
 const { Script } = process.getBuiltinModule('node:vm');
 
 /** Where the build puts a fast runner's bundle: dist/src/route/explain-fast.js -> dist/fast/route/explain-fast.cjs. */
-export function fastRunnerBundle(modulePath) {
-  return modulePath.replace('/dist/src/', '/dist/fast/').replace(/\.js$/, '.cjs');
+export function fastRunnerBundle(entry) {
+  return fastRunnerEntry(entry).modulePath.replace('/dist/src/', '/dist/fast/').replace(/\.js$/, '.cjs');
 }
 
 /** Suffix of the V8 code caches kept beside the bundles; the build deletes them with the old bundles. */
@@ -45,7 +52,8 @@ const lazyImport = (specifier) => import(specifier);
  * size and mtime, so a rebuilt bundle never meets the cache of an older one; V8 itself rejects a
  * cache from another Node version or other flags, and the bundle then compiles as usual.
  */
-export async function loadFastRunner(modulePath) {
+export async function loadFastRunner(entry) {
+  const { modulePath } = fastRunnerEntry(entry);
   const bundle = fileURLToPath(new URL(fastRunnerBundle(modulePath), import.meta.url));
   const module = new URL(modulePath, import.meta.url);
   let bundleStat;

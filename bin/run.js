@@ -4,7 +4,7 @@
 // fast runner returns undefined for anything it does not handle itself (--help, unusual flags),
 // and oclif then runs the command as usual.
 import { exitOnSignals } from '../dist/src/cli/signals.js';
-import { fastRunners, loadFastRunner } from './fast-runners.js';
+import { fastRunnerEntry, fastRunners, loadFastRunner } from './fast-runners.js';
 
 // Through getBuiltinModule, not `import`: the ES module facade of node:fs reads every export,
 // lazy ones included, which loads fs streams for nothing (a few ms of every start).
@@ -26,10 +26,10 @@ async function main() {
   // Two-word commands ("route explain") first, then one-word ones ("snapshot").
   const key = argv.slice(0, 2).join(' ');
   const words = fastRunners[key] ? 2 : 1;
-  const modulePath = words === 2 ? fastRunners[key] : fastRunners[argv[0]];
-  if (modulePath && !argv.includes('--help') && !argv.includes('-h')) {
-    const { runFast } = await loadFastRunner(modulePath);
-    const code = await runFast(argv.slice(words));
+  const entry = words === 2 ? fastRunners[key] : fastRunners[argv[0]];
+  if (entry && !argv.includes('--help') && !argv.includes('-h')) {
+    const runner = await loadFastRunner(entry);
+    const code = await runner[fastRunnerEntry(entry).exportName](argv.slice(words));
     if (code !== undefined) {
       process.exitCode = code;
       return;

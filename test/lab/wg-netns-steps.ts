@@ -64,6 +64,11 @@ export async function runNetnsSteps(lab: Lab, program: string[], label: string):
         child.once('exit', (exitCode) => { clearTimeout(timer); resolve(exitCode); });
       });
       if (code !== 0) throw new Error(`${program.join(' ')} ${iface} exited ${code}: ${readFileSync(logFile, 'utf8').trim().slice(0, 400)}`);
+      // wireguard-go's parent returns before its daemon has looked its link up by name; a link
+      // moved to another namespace before that makes the daemon fail ("Failed to create TUN
+      // device: no such device"), as netns.sh itself can on a loaded machine. The daemon serves
+      // UAPI only once it is past that, so both programs get the same wait: one `wg show`.
+      await lab.exec(ns, 'wg', ['show', iface], { timeoutMs: 15_000 });
     } finally {
       closeSync(output);
     }
