@@ -22,6 +22,7 @@ import { explainPath, type PathQuery } from '../path/simulate.js';
 import { readFirewall } from '../netfilter/read.js';
 import { isIptablesNftTable, rulesetOf } from '../netfilter/ruleset.js';
 import type { Snapshot } from '../snapshot/types.js';
+import { TAILSCALE_DEFAULT_PORT } from '../tailscale/json.js';
 import { FixFailedError } from './apply.js';
 import { emptyPlan, underRoot, type Argv, type FixContext, type FixPlan } from './plan.js';
 import { parseUci, renderUciSection, type UciSection } from './uci.js';
@@ -46,7 +47,6 @@ const NFT_FILE_OWN = '/etc/netmend/forwarding.nft';
 const IPT_SCRIPT = '/etc/netmend/forwarding-iptables.sh';
 const UNIT = '/etc/systemd/system/netmend-forwarding.service';
 const PREVIOUS = '/var/lib/netmend/forwarding-previous.nft';
-const TAILSCALE_PORT = 41641;
 
 /** What the router needs, independent of the backend. */
 export interface ForwardingWants {
@@ -209,7 +209,7 @@ function wantsOf(snapshot: Snapshot, options: ForwardingOptions, port: number | 
 }
 
 async function meshPort(context: FixContext, tunnel: string): Promise<number> {
-  if (tunnel.startsWith('tailscale')) return TAILSCALE_PORT;
+  if (tunnel.startsWith('tailscale')) return TAILSCALE_DEFAULT_PORT;
   const result = await context.runner.run('wg', ['show', tunnel, 'listen-port'], { allowFailure: true, timeoutMs: 10_000 }).catch(() => undefined);
   const port = Number(result?.stdout.trim());
   if (!result || result.exitCode !== 0 || !Number.isInteger(port) || port <= 0) {
