@@ -24,6 +24,7 @@ import { isIptablesNftTable, rulesetOf } from '../netfilter/ruleset.js';
 import type { Snapshot } from '../snapshot/types.js';
 import { TAILSCALE_DEFAULT_PORT } from '../tailscale/json.js';
 import { FixFailedError } from './apply.js';
+import { isOpenWrt } from './host.js';
 import { emptyPlan, underRoot, type Argv, type FixContext, type FixPlan } from './plan.js';
 import { parseUci, renderUciSection, type UciSection } from './uci.js';
 
@@ -255,10 +256,6 @@ function blockingBackend(snapshot: Snapshot, wants: ForwardingWants): { backend:
     return { backend: owner && isIptablesNftTable(owner) ? 'iptables-nft' : 'nftables', rule: where, text: rule.text, what };
   }
   return undefined;
-}
-
-function isOpenWrt(root: string): boolean {
-  return readIfExists(underRoot(root, '/etc/openwrt_release')) !== null || readIfExists(underRoot(root, '/etc/openwrt_version')) !== null;
 }
 
 async function hasTool(context: FixContext, tool: string, args: string[]): Promise<boolean> {
