@@ -18,6 +18,7 @@
 import { readFileSync } from 'node:fs';
 import { routingView } from '../doctor/analysis.js';
 import type { HostState } from '../doctor/types.js';
+import { requireInterfaces } from '../cli/validate.js';
 import { InputError } from '../errors.js';
 import { explainPath, type PathQuery } from '../path/simulate.js';
 import { readFirewall } from '../netfilter/read.js';
@@ -186,7 +187,7 @@ function meshTunnel(state: HostState, options: ForwardingOptions): string {
   const view = routingView(state, { ifaces: options.ifaces });
   const links = new Set(snapshot.links.map((link) => link.name));
   if (options.tunnel) {
-    if (!links.has(options.tunnel)) throw new InputError(`--tunnel: no interface named '${options.tunnel}'`, `interfaces: ${[...links].join(', ')}`);
+    requireInterfaces([options.tunnel], [...links], '--tunnel', snapshot.host);
     return options.tunnel;
   }
   const tunnels = [...view.meshIfaces].filter((name) => links.has(name));
@@ -201,10 +202,8 @@ function wantsOf(state: HostState, options: ForwardingOptions, tunnel: string, p
   const wans = [...new Set(view.defaultGateways.map((gateway) => gateway.dev))].filter((dev) => dev !== tunnel);
   const links = new Set(snapshot.links.map((link) => link.name));
   let lans = options.lans;
-  for (const lan of lans) {
-    if (!links.has(lan)) throw new InputError(`--lan: no interface named '${lan}'`, `interfaces: ${[...links].join(', ')}`);
-    if (lan === tunnel) throw new InputError(`--lan ${lan} is the tunnel`);
-  }
+  requireInterfaces(lans, [...links], '--lan', snapshot.host);
+  if (lans.includes(tunnel)) throw new InputError(`--lan ${tunnel} is the tunnel`);
   if (lans.length === 0) lans = [...new Set(view.lans.map((lan) => lan.dev))].filter((dev) => !wans.includes(dev) && !view.meshIfaces.has(dev));
   if (lans.length === 0) throw new InputError('no LAN interface found (a link with a connected prefix that is not the mesh or the WAN)', 'name it with --lan IFACE');
   return { tunnel, lans, wans, masquerade: options.masquerade, fromMesh: options.fromMesh, port };

@@ -131,6 +131,12 @@ test('--iface naming an interface the host does not have is exit 2 listing the i
   }
   const fine = await netmend(['doctor', 'routes', '--iface', links[0], '--snapshot', file]);
   assert.notEqual(fine.code, 2, fine.stderr);
+  // fix forwarding's interface flags say it the same way.
+  for (const [flag, args] of [['--tunnel', ['--tunnel', 'does-not-exist']], ['--lan', ['--tunnel', links[0], '--lan', 'does-not-exist']]] as const) {
+    const result = await netmend(['fix', 'forwarding', ...args, '--snapshot', file]);
+    assert.equal(result.code, 2, `${flag}: ${result.stdout}${result.stderr}`);
+    assert.match(result.stderr, new RegExp(`^netmend: ${flag}: no interface named 'does-not-exist' on \\S+.*interfaces there: `), flag);
+  }
 });
 
 test('--root that does not exist (or is a file) is exit 2 naming it, for every command that takes it', async (t) => {
