@@ -19,7 +19,17 @@ export function commandNames(config: Interfaces.Config): string[] {
  */
 export function unknownCommandError(config: Interfaces.Config, id: string): InputError {
   const names = commandNames(config);
-  const [first = '', second] = id.split(/[: ]/).filter(Boolean);
+  const words = id.split(/[: ]/).filter(Boolean);
+  // oclif takes the words after a command without positional arguments as part of its id
+  // ("snapshot extra"): there the command is right and the words after it are the mistake. Not
+  // after a command that is also a topic ("doctor"), where the next word may be a mistyped one.
+  for (let length = words.length - 1; length > 0; length--) {
+    const command = words.slice(0, length).join(' ');
+    if (!names.includes(command) || names.some((name) => name.startsWith(`${command} `))) continue;
+    const extra = words.slice(length);
+    return new InputError(`Unexpected argument${extra.length > 1 ? 's' : ''}: ${extra.join(', ')}`, `see \`netmend ${command} --help\``);
+  }
+  const [first = '', second] = words;
   const firstIsTopic = names.some((name) => name.startsWith(`${first} `));
   const typed = firstIsTopic && second !== undefined ? `${first} ${second}` : first;
   let suggestion = nearest(typed, names);

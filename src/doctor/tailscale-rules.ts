@@ -14,11 +14,6 @@ export const TAILSCALE_MWAN3_RULE_BASE = 1300;
 /** Offset of `lookup 52` from the base: 5270, 1370. */
 const LOOKUP_OFFSET = 70;
 
-/** Whether tailscaled would shift its rules to 1300: OpenWrt, mwan3's config, and mwan3's mark rule. */
-export function tailscaleUsesMwan3Base(host: { openwrt: boolean; mwan3Config: boolean; ipv4Rules: readonly Rule[] }): boolean {
-  return host.openwrt && host.mwan3Config && host.ipv4Rules.some((rule) => rule.family === 4 && rule.priority >= 2001 && rule.priority <= 2004 && (rule.fwmark ?? 0) !== 0);
-}
-
 /** The priority of tailscaled's `lookup 52` rule for a rule base. */
 export function tailscaleLookupPriority(mwan3: boolean): number {
   return (mwan3 ? TAILSCALE_MWAN3_RULE_BASE : TAILSCALE_RULE_BASE) + LOOKUP_OFFSET;

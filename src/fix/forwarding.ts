@@ -17,12 +17,15 @@
  */
 import { readFileSync } from 'node:fs';
 import { routingView } from '../doctor/analysis.js';
+import type { HostState } from '../doctor/types.js';
+import { requireInterfaces } from '../cli/validate.js';
 import { InputError } from '../errors.js';
 import { explainPath, type PathQuery } from '../path/simulate.js';
 import { readFirewall } from '../netfilter/read.js';
 import { isIptablesNftTable, rulesetOf } from '../netfilter/ruleset.js';
-import type { Snapshot } from '../snapshot/types.js';
+import { TAILSCALE_DEFAULT_PORT } from '../tailscale/json.js';
 import { FixFailedError } from './apply.js';
+import { isOpenWrt } from './host.js';
 import { emptyPlan, underRoot, type Argv, type FixContext, type FixPlan } from './plan.js';
 import { parseUci, renderUciSection, type UciSection } from './uci.js';
 
@@ -46,7 +49,6 @@ const NFT_FILE_OWN = '/etc/netmend/forwarding.nft';
 const IPT_SCRIPT = '/etc/netmend/forwarding-iptables.sh';
 const UNIT = '/etc/systemd/system/netmend-forwarding.service';
 const PREVIOUS = '/var/lib/netmend/forwarding-previous.nft';
-const TAILSCALE_PORT = 41641;
 
 /** What the router needs, independent of the backend. */
 export interface ForwardingWants {
@@ -180,11 +182,12 @@ export function includesNftablesD(conf: string | null): boolean {
   return /^\s*include\s+"\/etc\/nftables\.d\/\*(\.nft)?"/m.test(conf);
 }
 
-function meshTunnel(snapshot: Snapshot, options: ForwardingOptions): string {
-  const view = routingView({ snapshot, facts: {}, gatherErrors: {} }, { ifaces: options.ifaces });
+function meshTunnel(state: HostState, options: ForwardingOptions): string {
+  const { snapshot } = state;
+  const view = routingView(state, { ifaces: options.ifaces });
   const links = new Set(snapshot.links.map((link) => link.name));
   if (options.tunnel) {
-    if (!links.has(options.tunnel)) throw new InputError(`--tunnel: no interface named '${options.tunnel}'`, `interfaces: ${[...links].join(', ')}`);
+    requireInterfaces([options.tunnel], [...links], '--tunnel', snapshot.host);
     return options.tunnel;
   }
   const tunnels = [...view.meshIfaces].filter((name) => links.has(name));
@@ -193,23 +196,21 @@ function meshTunnel(snapshot: Snapshot, options: ForwardingOptions): string {
   throw new InputError(`several mesh tunnels (${tunnels.join(', ')})`, 'name one with --tunnel IFACE');
 }
 
-function wantsOf(snapshot: Snapshot, options: ForwardingOptions, port: number | undefined): ForwardingWants {
-  const tunnel = meshTunnel(snapshot, options);
-  const view = routingView({ snapshot, facts: {}, gatherErrors: {} }, { ifaces: [...options.ifaces, tunnel] });
+function wantsOf(state: HostState, options: ForwardingOptions, tunnel: string, port: number | undefined): ForwardingWants {
+  const { snapshot } = state;
+  const view = routingView(state, { ifaces: [...options.ifaces, tunnel] });
   const wans = [...new Set(view.defaultGateways.map((gateway) => gateway.dev))].filter((dev) => dev !== tunnel);
   const links = new Set(snapshot.links.map((link) => link.name));
   let lans = options.lans;
-  for (const lan of lans) {
-    if (!links.has(lan)) throw new InputError(`--lan: no interface named '${lan}'`, `interfaces: ${[...links].join(', ')}`);
-    if (lan === tunnel) throw new InputError(`--lan ${lan} is the tunnel`);
-  }
+  requireInterfaces(lans, [...links], '--lan', snapshot.host);
+  if (lans.includes(tunnel)) throw new InputError(`--lan ${tunnel} is the tunnel`);
   if (lans.length === 0) lans = [...new Set(view.lans.map((lan) => lan.dev))].filter((dev) => !wans.includes(dev) && !view.meshIfaces.has(dev));
   if (lans.length === 0) throw new InputError('no LAN interface found (a link with a connected prefix that is not the mesh or the WAN)', 'name it with --lan IFACE');
   return { tunnel, lans, wans, masquerade: options.masquerade, fromMesh: options.fromMesh, port };
 }
 
 async function meshPort(context: FixContext, tunnel: string): Promise<number> {
-  if (tunnel.startsWith('tailscale')) return TAILSCALE_PORT;
+  if (tunnel.startsWith('tailscale')) return TAILSCALE_DEFAULT_PORT;
   const result = await context.runner.run('wg', ['show', tunnel, 'listen-port'], { allowFailure: true, timeoutMs: 10_000 }).catch(() => undefined);
   const port = Number(result?.stdout.trim());
   if (!result || result.exitCode !== 0 || !Number.isInteger(port) || port <= 0) {
@@ -223,8 +224,9 @@ async function meshPort(context: FixContext, tunnel: string): Promise<number> {
  * connection into the tunnel and, with --allow-port, a peer's packet to the mesh port from the
  * WAN. An iptables-legacy table, an iptables-nft table, a native nftables table, or none.
  */
-function blockingBackend(snapshot: Snapshot, wants: ForwardingWants): { backend: 'legacy' | 'iptables-nft' | 'nftables'; rule: string; text: string; what: string } | undefined {
-  const view = routingView({ snapshot, facts: {}, gatherErrors: {} }, { ifaces: [wants.tunnel] });
+function blockingBackend(state: HostState, wants: ForwardingWants): { backend: 'legacy' | 'iptables-nft' | 'nftables'; rule: string; text: string; what: string } | undefined {
+  const { snapshot } = state;
+  const view = routingView(state, { ifaces: [wants.tunnel] });
   const destination = view.meshRoutes.find((route) => route.dev === wants.tunnel && route.family === 4 && !route.dst.startsWith('0.0.0.0'))?.dst.split('/')[0];
   const queries: Array<{ what: string; query: PathQuery }> = [];
   for (const lan of wants.lans) {
@@ -257,10 +259,6 @@ function blockingBackend(snapshot: Snapshot, wants: ForwardingWants): { backend:
   return undefined;
 }
 
-function isOpenWrt(root: string): boolean {
-  return readIfExists(underRoot(root, '/etc/openwrt_release')) !== null || readIfExists(underRoot(root, '/etc/openwrt_version')) !== null;
-}
-
 async function hasTool(context: FixContext, tool: string, args: string[]): Promise<boolean> {
   const result = await context.runner.run(tool, args, { allowFailure: true, timeoutMs: 10_000 }).catch(() => undefined);
   return result !== undefined && result.exitCode === 0;
@@ -269,13 +267,15 @@ async function hasTool(context: FixContext, tool: string, args: string[]): Promi
 export async function buildForwardingPlan(context: FixContext, options: ForwardingOptions): Promise<FixPlan> {
   const { snapshot } = context;
   if (!snapshot.firewall) snapshot.firewall = await readFirewall(context.runner);
-  const tunnel = meshTunnel(snapshot, options);
+  // One state for every routing view below: routingView computes each view once per state.
+  const state: HostState = { snapshot, facts: {}, gatherErrors: {} };
+  const tunnel = meshTunnel(state, options);
   const port = options.allowPort ? await meshPort(context, tunnel) : undefined;
-  const wants = wantsOf(snapshot, options, port);
+  const wants = wantsOf(state, options, tunnel, port);
   if (!FORWARDING_METHODS.includes(context.method as typeof FORWARDING_METHODS[number])) {
     throw new InputError(`--method: unknown method '${context.method}'`, `use ${FORWARDING_METHODS.join(', ')}`);
   }
-  const blocking = blockingBackend(snapshot, wants);
+  const blocking = blockingBackend(state, wants);
   let method = context.method;
   if (method === 'auto') {
     if (isOpenWrt(context.root)) method = 'uci';

@@ -23,10 +23,15 @@ export function networkdRunning(root: string): boolean {
   return existsSync(underRoot(root, '/run/systemd/netif/state'));
 }
 
+/** An OpenWrt root: its configuration lives in UCI files. */
+export function isOpenWrt(root: string): boolean {
+  return existsSync(underRoot(root, '/etc/openwrt_release')) || existsSync(underRoot(root, '/etc/openwrt_version'));
+}
+
 export function resolveMethod(root: string, requested: string): PersistMethod {
   if (requested === 'networkd' || requested === 'sysctl' || requested === 'uci') return requested;
   if (requested !== 'auto') throw new InputError(`--method: unknown method '${requested}'`, 'use auto, networkd, sysctl or uci');
-  if (existsSync(underRoot(root, '/etc/openwrt_release')) || existsSync(underRoot(root, '/etc/openwrt_version'))) return 'uci';
+  if (isOpenWrt(root)) return 'uci';
   if (networkdRunning(root) || hasNetworkFiles(root)) return 'networkd';
   return 'sysctl';
 }

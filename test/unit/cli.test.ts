@@ -83,13 +83,16 @@ test('-h and `netmend help TOPIC` show help; help lists the exit codes, 4 includ
   assert.match(explain.stdout, /ARGUMENTS\s+DESTINATION/);
 });
 
-test('a mistyped command or help topic is exit 2 and suggests the nearest command', async () => {
+test('a mistyped command or help topic is exit 2 and suggests the nearest command; an extra argument is named', async () => {
   const cases: Array<[string[], RegExp]> = [
     [['doctr'], /unknown command 'doctr' \(hint: did you mean `netmend doctor`\?/],
     [['doctor', 'routs'], /unknown command 'doctor routs' \(hint: did you mean `netmend doctor routes`\?/],
     [['rout', 'explain', '10.0.0.1'], /unknown command 'rout' \(hint: did you mean `netmend route explain`\?/],
     [['help', 'snapshto'], /unknown command 'snapshto' \(hint: did you mean `netmend snapshot`\?/],
     [['frobnicate'], /unknown command 'frobnicate' \(hint: `netmend help` lists the commands: doctor, fix/],
+    // A known command with a word it takes no argument for: that word is the mistake, not the command.
+    [['snapshot', 'extra'], /Unexpected argument: extra \(hint: see `netmend snapshot --help`\)/],
+    [['fix', 'list', 'a', 'b'], /Unexpected arguments: a, b \(hint: see `netmend fix list --help`\)/],
   ];
   for (const [args, expected] of cases) {
     const result = await netmend(args);
@@ -128,6 +131,12 @@ test('--iface naming an interface the host does not have is exit 2 listing the i
   }
   const fine = await netmend(['doctor', 'routes', '--iface', links[0], '--snapshot', file]);
   assert.notEqual(fine.code, 2, fine.stderr);
+  // fix forwarding's interface flags say it the same way.
+  for (const [flag, args] of [['--tunnel', ['--tunnel', 'does-not-exist']], ['--lan', ['--tunnel', links[0], '--lan', 'does-not-exist']]] as const) {
+    const result = await netmend(['fix', 'forwarding', ...args, '--snapshot', file]);
+    assert.equal(result.code, 2, `${flag}: ${result.stdout}${result.stderr}`);
+    assert.match(result.stderr, new RegExp(`^netmend: ${flag}: no interface named 'does-not-exist' on \\S+.*interfaces there: `), flag);
+  }
 });
 
 test('--root that does not exist (or is a file) is exit 2 naming it, for every command that takes it', async (t) => {

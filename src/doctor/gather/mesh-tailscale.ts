@@ -12,8 +12,6 @@ import type { HostState } from '../types.js';
 import type { HostFiles } from './files.js';
 import { localCliExists, NOT_INSTALLED, readTailscaleJson, readTailscalePrefs, readTailscaleStatus, type TailscaleOutput } from './tailscale.js';
 
-export type { TailscaleOutput } from './tailscale.js';
-
 export const MESH_TAILSCALE_GATHERER = 'mesh-tailscale';
 
 /** tailscaled's state directories: Debian/systemd (`--statedir` default) and OpenWrt's init script. */

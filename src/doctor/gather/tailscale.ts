@@ -9,9 +9,6 @@ import type { CommandRunner, RunResult } from '../../system/exec.js';
 import type { TailscalePrefs, TailscaleStatus } from '../../tailscale/json.js';
 import type { HostState } from '../types.js';
 
-/** Kept exported here for code that reads TailscaleFacts.prefs. */
-export type { TailscalePrefs } from '../../tailscale/json.js';
-
 export interface TailscaleFacts {
   prefs: TailscalePrefs;
   backendState?: string;

@@ -4,13 +4,11 @@
  * behind NAT can open a direct path: every connection is relayed (Tailscale's DERP) or fails
  * (plain WireGuard with this router as the listening side).
  */
+import { TAILSCALE_DEFAULT_PORT } from '../../../tailscale/json.js';
 import { WIREGUARD_GATHERER, type WireguardFacts } from '../../gather/wireguard.js';
 import { finding, listSome, pass, skip } from '../../result.js';
 import type { Check, CheckResult } from '../../types.js';
 import { explainCommand, FORWARD_NEEDS, forwardInput, isInputSkip, ownOn, probe, REMOTE_PEER_SAMPLE, story, uncertainOf } from './inputs.js';
-
-/** tailscaled's default --port. */
-export const TAILSCALE_PORT = 41641;
 
 export interface MeshPort {
   port: number;
@@ -26,7 +24,7 @@ export function meshPorts(facts: WireguardFacts | undefined, meshIfaces: Set<str
     if (iface.listenPort && meshIfaces.has(iface.name)) ports.push({ port: iface.listenPort, dev: iface.name, source: `${facts!.source}: ${iface.name} listen-port ${iface.listenPort}` });
   }
   const tailscaleDev = [...meshIfaces].find((name) => name.startsWith('tailscale'));
-  if (tailscale && tailscaleDev) ports.push({ port: TAILSCALE_PORT, dev: tailscaleDev, source: `tailscaled's default --port ${TAILSCALE_PORT}` });
+  if (tailscale && tailscaleDev) ports.push({ port: TAILSCALE_DEFAULT_PORT, dev: tailscaleDev, source: `tailscaled's default --port ${TAILSCALE_DEFAULT_PORT}` });
   return ports;
 }
 

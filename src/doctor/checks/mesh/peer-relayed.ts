@@ -5,7 +5,8 @@
  */
 import type { TailscaleNetcheck, TailscalePeer } from '../../../tailscale/json.js';
 import { peerName, peersOf, TAILSCALE_DEFAULT_PORT as DEFAULT_MESH_PORT } from '../../../tailscale/json.js';
-import { MESH_TAILSCALE_GATHERER, type TailscaleOutput } from '../../gather/mesh-tailscale.js';
+import { MESH_TAILSCALE_GATHERER } from '../../gather/mesh-tailscale.js';
+import type { TailscaleOutput } from '../../gather/tailscale.js';
 import { finding, listSome, pass } from '../../result.js';
 import type { Check, CheckResult, FixSuggestion } from '../../types.js';
 import { isSkip, skipOlderClient, tailscaleInput } from './inputs.js';
