@@ -81,14 +81,17 @@ export function loadBundle(bundle, stat = statSync(bundle)) {
   const module = { exports: {} };
   script.runInThisContext()(module.exports, createRequire(bundle), module, bundle, dirname(bundle), lazyImport);
   if (cachedData && !script.cachedDataRejected) return module.exports;
-  return {
-    ...module.exports,
-    async runFast(argv) {
-      const code = await module.exports.runFast(argv);
+  // Every runner the module exports saves the cache once it has run (and so compiled what it used).
+  const runners = { ...module.exports };
+  for (const [name, exported] of Object.entries(module.exports)) {
+    if (typeof exported !== 'function') continue;
+    runners[name] = async (argv) => {
+      const code = await exported(argv);
       saveCodeCache(script, cacheFile);
       return code;
-    },
-  };
+    };
+  }
+  return runners;
 }
 
 function saveCodeCache(script, cacheFile) {

@@ -24,9 +24,10 @@ const binUrl = pathToFileURL(join(projectRoot, 'bin', 'x')).href;
 const { fastRunners, fastRunnerBundle, CODE_CACHE_SUFFIX } = (await import(new URL('fast-runners.js', binUrl).href)) as FastRunnerTable;
 
 /** A fast runner's module run directly (ES modules, no bundle), as bin/run.js did before the bundles. */
-function runUnbundled(modulePath: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+function runUnbundled(entry: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const [modulePath, exportName = 'runFast'] = entry.split('#');
   const moduleUrl = new URL(modulePath, binUrl).href;
-  const script = `const { runFast } = await import(${JSON.stringify(moduleUrl)}); process.exitCode = (await runFast(process.argv.slice(1))) ?? 99;`;
+  const script = `const runner = await import(${JSON.stringify(moduleUrl)}); process.exitCode = (await runner[${JSON.stringify(exportName)}](process.argv.slice(1))) ?? 99;`;
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--input-type=module', '-e', script, '--', ...args], { env: { ...process.env, NO_COLOR: '1' } });
     let stdout = '';
