@@ -17,7 +17,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { PathQuery } from '../../src/path/simulate.js';
 import { Lab, labUnavailable } from './harness.js';
-import { TRACE_TABLE, TraceBench } from './path-lab.js';
+import { dualWanRouter, TRACE_TABLE, TraceBench } from './path-lab.js';
 import { chance, int, pick, prng, type Random } from './random.js';
 
 type ChainKind = 'mangle-pre' | 'dstnat' | 'input' | 'forward' | 'route-out' | 'output' | 'srcnat' | 'regular';
@@ -215,24 +215,17 @@ async function staticNeighbour(lab: Lab, ns: string, dev: string, address: strin
 
 async function topologyRun(lab: Lab, seed: number, packets: number, failures: string[]): Promise<{ compared: number; byVerdict: Record<string, number> }> {
   const random = prng(seed);
-  const client = await lab.netns('pc');
-  const router = await lab.netns('pr');
-  const world = await lab.netns('pw');
-  await lab.veth(client, 'c0', router, 'lan0');
-  await lab.veth(router, 'wan0', world, 'w0');
-  await lab.veth(router, 'wan1', world, 'w1');
-  await lab.batch(client, ['addr add 10.1.0.2/24 dev c0', 'route add default via 10.1.0.1', 'addr add fd01::2/64 dev c0 nodad', 'route add default via fd01::1']);
+  const { client, router, world } = await dualWanRouter(lab, 'p');
+  await lab.batch(client, ['addr add fd01::2/64 dev c0 nodad', 'route add default via fd01::1']);
   await lab.batch(router, [
-    'addr add 10.1.0.1/24 dev lan0', 'addr add 10.2.0.1/24 dev wan0', 'addr add 10.3.0.1/24 dev wan1', 'addr add 10.3.0.9/24 dev wan1',
-    'route add default via 10.2.0.2 dev wan0', 'route add default via 10.3.0.2 dev wan1 table 100',
-    'rule add pref 100 fwmark 0x1/0x1 lookup 100', 'rule add pref 110 from 10.1.0.4 lookup 100',
+    'addr add 10.3.0.9/24 dev wan1', 'rule add pref 100 fwmark 0x1/0x1 lookup 100', 'rule add pref 110 from 10.1.0.4 lookup 100',
     // ip -batch takes no -6: the addresses say the family.
     'addr add fd01::1/64 dev lan0 nodad', 'addr add fd02::1/64 dev wan0 nodad', 'addr add fd03::1/64 dev wan1 nodad', 'addr add fd03::9/64 dev wan1 nodad',
     'route add default via fd02::2 dev wan0', 'route add default via fd03::2 dev wan1 table 100',
   ]);
   await lab.ip(router, '-6', 'rule', 'add', 'pref', '100', 'fwmark', '0x1/0x1', 'lookup', '100');
   await lab.ip(router, '-6', 'rule', 'add', 'pref', '110', 'from', 'fd01::4', 'lookup', '100');
-  await lab.batch(world, ['addr add 10.2.0.2/24 dev w0', 'addr add 10.3.0.2/24 dev w1', 'addr add fd02::2/64 dev w0 nodad', 'addr add fd03::2/64 dev w1 nodad']);
+  await lab.batch(world, ['addr add fd02::2/64 dev w0 nodad', 'addr add fd03::2/64 dev w1 nodad']);
   // The rulesets may drop neighbour discovery (an input policy drop): fixed entries keep IPv6 going.
   await staticNeighbour(lab, client, 'c0', 'fd01::1', router, 'lan0');
   for (const [address, dev, peerDev] of [['fd02::2', 'wan0', 'w0'], ['fd03::2', 'wan1', 'w1']] as const) await staticNeighbour(lab, router, dev, address, world, peerDev);

@@ -49,6 +49,27 @@ export const TRACE_TABLE = `table inet trace {
 }
 `;
 
+/**
+ * The path lab's dual-WAN router: client c0 10.1.0.2 ↔ lan0 10.1.0.1, wan0 10.2.0.1 ↔ w0 10.2.0.2,
+ * wan1 10.3.0.1 ↔ w1 10.3.0.2 (both world ends in one namespace). The main table's default leaves
+ * through wan0, table 100's through wan1; the caller adds the rules that pick table 100.
+ */
+export async function dualWanRouter(lab: Lab, label: string): Promise<{ client: string; router: string; world: string }> {
+  const client = await lab.netns(`${label}c`);
+  const router = await lab.netns(`${label}r`);
+  const world = await lab.netns(`${label}w`);
+  await lab.veth(client, 'c0', router, 'lan0');
+  await lab.veth(router, 'wan0', world, 'w0');
+  await lab.veth(router, 'wan1', world, 'w1');
+  await lab.batch(client, ['addr add 10.1.0.2/24 dev c0', 'route add default via 10.1.0.1']);
+  await lab.batch(router, [
+    'addr add 10.1.0.1/24 dev lan0', 'addr add 10.2.0.1/24 dev wan0', 'addr add 10.3.0.1/24 dev wan1',
+    'route add default via 10.2.0.2 dev wan0', 'route add default via 10.3.0.2 dev wan1 table 100',
+  ]);
+  await lab.batch(world, ['addr add 10.2.0.2/24 dev w0', 'addr add 10.3.0.2/24 dev w1']);
+  return { client, router, world };
+}
+
 class Sender {
   private buffer = '';
   private waiters: Array<(line: string) => void> = [];

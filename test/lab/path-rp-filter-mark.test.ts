@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Lab, labUnavailable } from './harness.js';
-import { TRACE_TABLE, TraceBench } from './path-lab.js';
+import { dualWanRouter, TRACE_TABLE, TraceBench } from './path-lab.js';
 
 const MANGLE = `table inet mangle {
   chain pre {
@@ -22,19 +22,9 @@ const MANGLE = `table inet mangle {
 
 test('strict rp_filter: the mark prerouting sets routes the reverse path only with src_valid_mark, and path explain agrees with the kernel', { skip: labUnavailable(), timeout: 180_000 }, async (t) => {
   const lab = Lab.forTest(t);
-  const client = await lab.netns('rc');
-  const router = await lab.netns('rr');
-  const world = await lab.netns('rw');
-  await lab.veth(client, 'c0', router, 'lan0');
-  await lab.veth(router, 'wan0', world, 'w0');
-  await lab.veth(router, 'wan1', world, 'w1');
-  await lab.batch(client, ['addr add 10.1.0.2/24 dev c0', 'route add default via 10.1.0.1']);
-  await lab.batch(router, [
-    'addr add 10.1.0.1/24 dev lan0', 'addr add 10.2.0.1/24 dev wan0', 'addr add 10.3.0.1/24 dev wan1',
-    'route add default via 10.2.0.2 dev wan0', 'route add default via 10.3.0.2 dev wan1 table 100',
-    'rule add pref 100 lookup main suppress_prefixlength 0', 'rule add pref 110 fwmark 0x1/0x1 lookup 100',
-  ]);
-  await lab.batch(world, ['addr add 10.2.0.2/24 dev w0', 'addr add 10.3.0.2/24 dev w1', 'route add 10.1.0.0/24 via 10.3.0.1 dev w1']);
+  const { router, world } = await dualWanRouter(lab, 'v');
+  await lab.batch(router, ['rule add pref 100 lookup main suppress_prefixlength 0', 'rule add pref 110 fwmark 0x1/0x1 lookup 100']);
+  await lab.ip(world, 'route', 'add', '10.1.0.0/24', 'via', '10.3.0.1', 'dev', 'w1');
   await lab.exec(router, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1', 'net.ipv4.conf.all.rp_filter=1', 'net.ipv4.conf.wan1.rp_filter=1']);
   const loaded = await lab.exec(router, 'nft', ['-f', '-'], { input: TRACE_TABLE + MANGLE });
   assert.equal(loaded.code, 0, loaded.stderr);
