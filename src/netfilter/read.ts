@@ -27,7 +27,9 @@ export const FIREWALL_SCRIPT = [
   'save() { if command -v "$1" >/dev/null 2>&1; then "$1" 2>/dev/null; elif command -v "$2" >/dev/null 2>&1; then "$2" 2>/dev/null; fi; }',
   `if grep -q . /proc/net/ip_tables_names 2>/dev/null; then echo '${MARK}legacy4'; save iptables-legacy-save iptables-save; fi`,
   `if grep -q . /proc/net/ip6_tables_names 2>/dev/null; then echo '${MARK}legacy6'; save ip6tables-legacy-save ip6tables-save; fi`,
-  'if nft list tables 2>/dev/null | grep -qE "^table ip6? (filter|nat|mangle|raw|security)$"; then',
+  // `nft list tables` fetches every set element first (0.5 s with a 100,000-element set, nft
+  // 1.0.6); `nft list chains` names the tables too and reads no elements (5 ms).
+  'if nft list chains 2>/dev/null | grep -qE "^table ip6? (filter|nat|mangle|raw|security) [{]$"; then',
   `  echo '${MARK}xt4'; save iptables-nft-save iptables-save; echo '${MARK}xt6'; save ip6tables-nft-save ip6tables-save`,
   'fi',
   `echo '${MARK}firewall-end'`,
@@ -103,7 +105,7 @@ export function firewallFromSections(sections: ReadonlyMap<string, { text: strin
 
 /** Reads the firewall of the host the runner reaches, in one command. */
 export async function readFirewall(runner: CommandRunner): Promise<FirewallState> {
-  const result = await runner.run('sh', ['-c', FIREWALL_SCRIPT], { allowFailure: true, timeoutMs: 120_000 });
+  const result = await runner.run('sh', ['-c', FIREWALL_SCRIPT], { allowFailure: true, timeoutMs: 120_000, direct: true });
   const { splitSections } = await import('../snapshot/from-ip-text.js');
   return firewallFromSections(splitSections(result.stdout), runner.where);
 }

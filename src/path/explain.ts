@@ -4,9 +4,10 @@
  * still exits 0 (the result says where and by which rule); only bad input exits 2.
  */
 import { InputError } from '../errors.js';
-import { attachFirewall } from '../netfilter/read.js';
+import { attachFirewall, readFirewall } from '../netfilter/read.js';
 import { parseMark } from '../route/explain.js';
 import { readState } from '../snapshot/load.js';
+import { localRunner } from '../system/exec.js';
 import { explainPath, type PathExplanation, type PathLeg, type PathQuery, type PathStep } from './simulate.js';
 
 export interface PathExplainInput {
@@ -51,8 +52,15 @@ export async function runPathExplain(input: PathExplainInput): Promise<{ output:
   const query = pathQuery(input);
   const { parseAddress } = await import('../net/address.js');
   if (!parseAddress(input.destination)) throw new InputError(`destination '${input.destination}' is not an IPv4 or IPv6 address`, 'give an address such as 10.0.0.1 or 2001:db8::1');
-  const [snapshot] = await Promise.all([readState({ snapshotFile: input.snapshot, ssh: input.ssh, source: input.source, firewall: true })]);
-  await attachFirewall(snapshot, { snapshotFile: input.snapshot, ssh: input.ssh });
+  // On this host the firewall listing (nft: most of the run's time) starts first, and the routing
+  // state is read while it runs.
+  const live = input.snapshot === undefined && input.ssh === undefined;
+  const [firewall, snapshot] = await Promise.all([
+    live ? readFirewall(localRunner) : undefined,
+    readState({ snapshotFile: input.snapshot, ssh: input.ssh, source: input.source, firewall: true }),
+  ]);
+  if (firewall) snapshot.firewall = firewall;
+  else await attachFirewall(snapshot, { snapshotFile: input.snapshot, ssh: input.ssh });
   const explanation = explainPath(snapshot, query);
   return { output: input.json ? `${JSON.stringify(explanation, null, 2)}\n` : formatPath(explanation), exitCode: 0 };
 }

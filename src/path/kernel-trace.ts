@@ -34,7 +34,8 @@ export function parseTraceLine(line: string): TraceEvent | undefined {
   if (kind === 'packet') {
     event.iif = /\biif "([^"]+)"/.exec(rest)?.[1];
     event.oif = /\boif "([^"]+)"/.exec(rest)?.[1];
-    const ipId = /\bip id (\d+)/.exec(rest)?.[1];
+    // The IPv4 id, or for IPv6 the flow label, which the lab's senders use as the packet's id.
+    const ipId = /\bip id (\d+)/.exec(rest)?.[1] ?? /\bip6 flowlabel (\d+)/.exec(rest)?.[1];
     if (ipId) event.ipId = Number(ipId);
   } else if (kind === 'rule') {
     const handle = /# handle (\d+)/.exec(rest)?.[1];

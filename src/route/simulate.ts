@@ -244,7 +244,7 @@ function walkRules(index: SnapshotIndex, flow: Flow, steps?: RouteStep[]): WalkO
   return { ok: false, error: 'ENETUNREACH', why: 'no rule gave a route' };
 }
 
-function sysctl(snapshot: Snapshot, dev: string, key: 'forwarding4' | 'forwarding6' | 'rpFilter'): number | undefined {
+function sysctl(snapshot: Snapshot, dev: string, key: 'forwarding4' | 'forwarding6' | 'rpFilter' | 'srcValidMark'): number | undefined {
   return snapshot.sysctls?.interfaces?.[dev]?.[key];
 }
 
@@ -281,19 +281,24 @@ function validateSourceIPv4(snapshot: Snapshot, index: SnapshotIndex, flow: Flow
   }
   // For a broadcast the kernel validates with destination 0.0.0.0, so from-rules see no source.
   const reverseSource: ParsedAddress = broadcast ? { family: 4, value: 0 } : flow.dst;
-  const reverse = walkRules(index, { family: 4, dst: src, src: reverseSource, iif: oif ?? 'lo', mark: 0, uid: ROOT_UID, forwarded: false });
+  // IN_DEV_SRC_VMARK (all OR the interface): the reverse lookup carries the packet's mark, so
+  // fwmark rules can send it back the way a marked reply leaves; otherwise it looks up with mark 0.
+  const validMark = Math.max(sysctl(snapshot, 'all', 'srcValidMark') ?? 0, sysctl(snapshot, flow.iif, 'srcValidMark') ?? 0) !== 0;
+  const reverseMark = validMark ? flow.mark : 0;
+  const withMark = reverseMark ? ` with mark ${formatMark(reverseMark)} (src_valid_mark=1)` : !validMark && flow.mark ? ` (src_valid_mark=0: the lookup ignores the packet's mark ${formatMark(flow.mark)})` : '';
+  const reverse = walkRules(index, { family: 4, dst: src, src: reverseSource, iif: oif ?? 'lo', mark: reverseMark, uid: ROOT_UID, forwarded: false });
   if (!reverse.ok) {
-    return rpf ? { error: 'EINVAL', reason: `rp_filter ${rpf}: no route back to source ${formatAddress(src)} (reverse path filter drops it as a martian source)` } : { reason: 'source accepted (no route back, but rp_filter is off)' };
+    return rpf ? { error: 'EINVAL', reason: `rp_filter ${rpf}: no route back to source ${formatAddress(src)}${withMark} (reverse path filter drops it as a martian source)` } : { reason: 'source accepted (no route back, but rp_filter is off)' };
   }
   if (reverse.route.type !== 'unicast') {
     return { error: 'EINVAL', reason: `the route back to source ${formatAddress(src)} is ${reverse.route.type} (martian source)` };
   }
   const backDevs = [reverse.route.dev, ...(reverse.route.nexthops ?? []).map((hop) => hop.dev)].filter(Boolean);
-  if (backDevs.includes(flow.iif)) return { reason: `the route back to ${formatAddress(src)} goes out of ${flow.iif}` };
+  if (backDevs.includes(flow.iif)) return { reason: `the route back to ${formatAddress(src)}${withMark} goes out of ${flow.iif}` };
   if (!(index.addressesByDev.get(flow.iif) ?? []).some((a) => a.family === 4)) {
     return rpf ? { error: 'EINVAL', reason: `rp_filter ${rpf}: ${flow.iif} has no IPv4 address (reverse path filter)` } : { reason: 'source accepted' };
   }
-  if (rpf === 1) return { error: 'EINVAL', reason: `rp_filter 1 (strict): the route back to ${formatAddress(src)} goes out of ${backDevs.join(',') || 'nowhere'}, not ${flow.iif} (martian source)` };
+  if (rpf === 1) return { error: 'EINVAL', reason: `rp_filter 1 (strict): the route back to ${formatAddress(src)}${withMark} goes out of ${backDevs.join(',') || 'nowhere'}, not ${flow.iif} (martian source)` };
   return { reason: rpf === 2 ? 'rp_filter 2 (loose): a route back to the source exists' : 'source accepted (rp_filter off)' };
 }
 

@@ -16,17 +16,26 @@ import { validateSnapshot } from '../../src/snapshot/validate.js';
 import type { Snapshot } from '../../src/snapshot/types.js';
 import { Lab, projectRoot } from './harness.js';
 
-/** Traces every packet from the first rule on; dscp cs2 marks the sentinels, dropped at once. */
+/**
+ * Traces every packet from the first rule on, except the IPv6 neighbour discovery and MLD packets
+ * the namespaces send on their own (they are accepted untraced); dscp cs2 marks the sentinels,
+ * dropped at once.
+ */
+const ND_TYPES = 'nd-router-solicit, nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert, nd-redirect, mld-listener-query, mld-listener-report, mld-listener-done, mld2-listener-report';
 export const TRACE_TABLE = `table inet trace {
   chain pre {
     type filter hook prerouting priority -450; policy accept;
+    icmpv6 type { ${ND_TYPES} } accept
     meta nftrace set 1
     ip dscp cs2 drop
+    ip6 dscp cs2 drop
   }
   chain out {
     type filter hook output priority -450; policy accept;
+    icmpv6 type { ${ND_TYPES} } accept
     meta nftrace set 1
     ip dscp cs2 drop
+    ip6 dscp cs2 drop
   }
   chain obs_in {
     type filter hook input priority 1000; policy accept;
@@ -39,6 +48,27 @@ export const TRACE_TABLE = `table inet trace {
   }
 }
 `;
+
+/**
+ * The path lab's dual-WAN router: client c0 10.1.0.2 ↔ lan0 10.1.0.1, wan0 10.2.0.1 ↔ w0 10.2.0.2,
+ * wan1 10.3.0.1 ↔ w1 10.3.0.2 (both world ends in one namespace). The main table's default leaves
+ * through wan0, table 100's through wan1; the caller adds the rules that pick table 100.
+ */
+export async function dualWanRouter(lab: Lab, label: string): Promise<{ client: string; router: string; world: string }> {
+  const client = await lab.netns(`${label}c`);
+  const router = await lab.netns(`${label}r`);
+  const world = await lab.netns(`${label}w`);
+  await lab.veth(client, 'c0', router, 'lan0');
+  await lab.veth(router, 'wan0', world, 'w0');
+  await lab.veth(router, 'wan1', world, 'w1');
+  await lab.batch(client, ['addr add 10.1.0.2/24 dev c0', 'route add default via 10.1.0.1']);
+  await lab.batch(router, [
+    'addr add 10.1.0.1/24 dev lan0', 'addr add 10.2.0.1/24 dev wan0', 'addr add 10.3.0.1/24 dev wan1',
+    'route add default via 10.2.0.2 dev wan0', 'route add default via 10.3.0.2 dev wan1 table 100',
+  ]);
+  await lab.batch(world, ['addr add 10.2.0.2/24 dev w0', 'addr add 10.3.0.2/24 dev w1']);
+  return { client, router, world };
+}
 
 class Sender {
   private buffer = '';
@@ -113,17 +143,24 @@ export class TraceBench {
     }
   }
 
-  /** Takes the snapshot and starts the monitor; call once the ruleset and routes are in place. */
-  async start(): Promise<void> {
+  /** (Re)takes the router's snapshot netmend answers from: after a sysctl or route changed. */
+  async takeSnapshot(): Promise<void> {
     const run = await this.lab.netmend(this.router, ['snapshot']);
     if (run.code !== 0) throw new Error(`netmend snapshot failed: ${run.stderr}`);
     this.snapshot = validateSnapshot(JSON.parse(run.stdout), 'router snapshot');
+  }
+
+  /** Takes the snapshot and starts the monitor; call once the ruleset and routes are in place. */
+  async start(): Promise<void> {
+    await this.takeSnapshot();
     const ruleset = rulesetOf(this.snapshot.firewall!);
     this.hooks = chainHooks(ruleset);
     for (const table of ruleset.tables) for (const chain of table.chains.values()) for (const rule of chain.rules) this.ruleText.set(`${rule.family} ${rule.table} ${rule.chain} ${rule.handle}`, rule.text);
     const trace = ruleset.tables.find((t) => t.family === 'inet' && t.name === 'trace');
     if (!trace) throw new Error('the router ruleset lacks TRACE_TABLE');
-    for (const chain of ['pre', 'out']) this.sentinelRule.set(chain, `inet trace ${chain} ${trace.chains.get(chain)!.rules.find((r) => r.text.includes('dscp'))!.handle}`);
+    for (const chain of ['pre', 'out']) {
+      for (const family of ['ip', 'ip6']) this.sentinelRule.set(`${chain} ${family}`, `inet trace ${chain} ${trace.chains.get(chain)!.rules.find((r) => r.text.startsWith(`${family} dscp`))!.handle}`);
+    }
     const monitor = this.lab.spawn(this.router, 'nft', ['-a', 'monitor', 'trace']);
     monitor.stdout!.on('data', (chunk) => { this.trace += String(chunk); });
     for (const name of this.senders.keys()) await this.flush(name, 0);
@@ -132,7 +169,7 @@ export class TraceBench {
   /** Sends the origin's sentinel until its trace shows; returns the trace length then. */
   private async flush(name: string, from: number): Promise<number> {
     const { sender, origin } = this.senders.get(name)!;
-    const rule = this.sentinelRule.get(origin.chain)!;
+    const rule = this.sentinelRule.get(`${origin.chain} ${origin.sentinel[0].includes(':') ? 'ip6' : 'ip'}`)!;
     const deadline = Date.now() + 30_000;
     for (;;) {
       await sender.send([origin.sentinel[0], origin.sentinel[1], 'icmp', 0, 0, 0, 1, 16]);

@@ -210,6 +210,45 @@ test('iptables-nft xt rules are read from iptables-nft-save; legacy tables run b
   assert.equal(explainPath(both, { ...FORWARD_TCP, dport: 80 }).result.verdict, 'forwarded');
 });
 
+test('NAT of the other family in an inet table does nothing, and the rule goes on once its map lookup found the port', () => {
+  const snapshot = router([
+    table('inet', 'n'),
+    chain('inet', 'n', 'pre', 1, { type: 'nat', hook: 'prerouting', prio: -100 }),
+    rule('inet', 'n', 'pre', 2, [{ dnat: { family: 'ip6', addr: 'fd00::7' } }]),
+    rule('inet', 'n', 'pre', 3, [{ dnat: { family: 'ip6', addr: { map: { key: payload('tcp', 'dport'), data: { set: [[2222, 'fd00::8']] } } } } }]),
+    rule('inet', 'n', 'pre', 4, [match(payload('tcp', 'dport'), 22), { counter: null }]),
+  ]);
+  const matched = (query: PathQuery) => explainPath(snapshot, query).steps.filter((s) => s.kind === 'rule' && s.matched).map((s) => (s as { handle: number }).handle);
+  // The kernel's trace of such a packet: `dnat ip6 to fd00::7 (verdict continue)`, then the next rule.
+  assert.deepEqual(matched(FORWARD_TCP), [2, 4], 'an IPv4 packet passes through `dnat ip6 to` (matched, no rewrite), the port map misses 22');
+  assert.deepEqual(matched({ ...FORWARD_TCP, dport: 2222 }), [2, 3], 'port 2222 is in the map: that rule matches too (and port 22 is not)');
+  assert.equal(explainPath(snapshot, FORWARD_TCP).result.daddr, '10.2.0.2', 'nothing rewritten');
+});
+
+test('rp_filter with src_valid_mark: the reverse-path lookup uses the mark a prerouting chain set only when src_valid_mark is on', () => {
+  const objects = [
+    table('ip', 'm'),
+    chain('ip', 'm', 'pre', 1, { type: 'filter', hook: 'prerouting', prio: -150 }),
+    rule('ip', 'm', 'pre', 2, [match(meta('iifname'), 'wan0'), { mangle: { key: meta('mark'), value: 1 } }]),
+  ];
+  const withSysctls = (srcValidMark: number) => {
+    const snapshot = router(objects);
+    // Marked packets (fwmark 0x1) route by table 100, whose default leaves through wan0.
+    snapshot.rules.push({ family: 4, priority: 100, not: false, action: 'lookup', table: 100, fwmark: 1, fwmask: 1 });
+    snapshot.routes.push({ family: 4, table: 100, type: 'unicast', dst: '0.0.0.0/0', gateway: '10.2.0.2', dev: 'wan0', metric: 0, protocol: 'static', scope: 'global', flags: [] });
+    // The main table sends 8.8.0.0/16 back out of lan0: strict rp_filter drops it arriving on wan0 unless the mark counts.
+    snapshot.routes.push({ family: 4, table: 254, type: 'unicast', dst: '8.8.0.0/16', gateway: '10.1.0.254', dev: 'lan0', metric: 0, protocol: 'static', scope: 'global', flags: [] });
+    snapshot.sysctls = { ...snapshot.sysctls!, interfaces: { ...snapshot.sysctls!.interfaces, all: { ...snapshot.sysctls!.interfaces.all, rpFilter: 1, srcValidMark }, wan0: { ...snapshot.sysctls!.interfaces.wan0, rpFilter: 1 } } };
+    return snapshot;
+  };
+  const query: PathQuery = { destination: '10.2.0.1', from: '8.8.8.8', iif: 'wan0', protocol: 'tcp', dport: 22 };
+  const valid = explainPath(withSysctls(1), query);
+  assert.equal(valid.result.verdict, 'delivered', valid.result.summary);
+  const ignored = explainPath(withSysctls(0), query);
+  assert.equal(ignored.result.verdict, 'no-route', ignored.result.summary);
+  assert.match(ignored.result.summary, /rp_filter 1 \(strict\).*src_valid_mark=0: the lookup ignores the packet's mark 0x1\) goes out of lan0, not wan0/);
+});
+
 test('bad input: malformed ruleset, unknown interface, snapshot without firewall', () => {
   assert.throws(() => parseNftJson('{"nftables": [{"rule": {"family": "inet", "table": "x"}}]}'), (error: unknown) => error instanceof InputError && /malformed nftables ruleset/.test((error as Error).message));
   assert.throws(() => parseNftJson('not json'), InputError);
