@@ -8,7 +8,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { Lab } from '../test/lab/harness.js';
-import { formatMeasurement, formatRatio, median, runOnce, type Measurement, type RunFigures } from './lib/measure.js';
+import { formatMeasurement, formatRatio, measureInterleaved, pairedRatio } from './lib/measure.js';
 
 const bin = fileURLToPath(new URL('../../bin/run.js', import.meta.url));
 const elements = Number(process.env.NETMEND_BENCH_ELEMENTS ?? 100_000);
@@ -31,11 +31,6 @@ function ruleset(): string {
   }
   lines.push('}');
   return `${lines.join('\n')}\n`;
-}
-
-function summarize(label: string, command: string, runs: RunFigures[]): Measurement {
-  const walls = runs.map((run) => run.wallMs);
-  return { label, command, runs, medianWallMs: median(walls), minWallMs: Math.min(...walls), peakRssMb: Math.max(...runs.map((run) => run.peakRssMb)) };
 }
 
 async function main(): Promise<void> {
@@ -63,20 +58,10 @@ async function main(): Promise<void> {
       { label: 'netmend path explain', args: inNs(process.execPath, bin, ...probe) },
       { label: 'netmend path explain --json', args: inNs(process.execPath, bin, ...probe, '--json') },
     ];
-    for (const command of commands) await runOnce('ip', command.args);
-    const rounds = commands.map(() => [] as RunFigures[]);
-    for (let round = 0; round < runs; round++) {
-      for (const [i, command] of commands.entries()) rounds[i].push(await runOnce('ip', command.args));
-    }
-    const [reference, explain, explainJson] = commands.map((command, i) => summarize(command.label, ['ip', ...command.args].join(' '), rounds[i]));
-    console.log(formatMeasurement(reference));
-    console.log(formatMeasurement(explain));
-    console.log(formatMeasurement(explainJson));
-    const roundRatios = (ours: Measurement) => median(ours.runs.map((run, i) => run.wallMs / reference.runs[i].wallMs));
-    for (const ours of [explain, explainJson]) {
-      console.log(`${formatRatio(ours, reference)}; median of the ${runs} same-round ratios ${roundRatios(ours).toFixed(2)}x`);
-    }
-    const worst = Math.max(roundRatios(explain), roundRatios(explainJson));
+    const [reference, explain, explainJson] = await measureInterleaved(commands.map((command) => ({ label: command.label, file: 'ip', args: command.args })), { runs });
+    for (const measurement of [reference, explain, explainJson]) console.log(formatMeasurement(measurement));
+    for (const ours of [explain, explainJson]) console.log(formatRatio(ours, reference, true));
+    const worst = Math.max(pairedRatio(explain, reference), pairedRatio(explainJson, reference));
     const rssLimit = Math.max(150, reference.peakRssMb);
     const ok = worst <= 1.5 && explain.peakRssMb <= rssLimit && explainJson.peakRssMb <= rssLimit;
     console.log(`${ok ? 'target met' : 'target NOT met'} (at most 1.5x nft's time; peak RSS at most 150 MB, or nft's own ${reference.peakRssMb.toFixed(1)} MB where that is more)`);
