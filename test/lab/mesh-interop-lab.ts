@@ -104,7 +104,9 @@ export async function startNode(lab: Lab, node: Node, peers: PeerSpec[], options
   node.process = child;
   child.stdout?.on('data', (chunk) => node.log.push(String(chunk)));
   child.stderr?.on('data', (chunk) => node.log.push(String(chunk)));
-  await waitFor(() => existsSync(socket) || child.exitCode !== null, 30_000, `${node.kind} ${node.iface} socket`);
+  // netmend-wg serves the socket a moment before its TUN exists (wireguard-go: the other way round).
+  const ready = async () => existsSync(socket) && (await lab.exec(node.ns, 'ip', ['link', 'show', 'dev', node.iface])).code === 0;
+  await waitFor(async () => child.exitCode !== null || await ready(), 30_000, `${node.kind} ${node.iface} socket and link`);
   if (child.exitCode !== null) throw new Error(`${node.kind} -f ${node.iface} exited ${child.exitCode}: ${node.log.join('')}`);
   const dir = lab.tmpdir();
   const keyFile = join(dir, 'key');
