@@ -4,8 +4,8 @@
  * node:crypto does the per-packet work (it is 3-4x faster than pure JS here); @noble fills in
  * what OpenSSL does not expose: keyed BLAKE2s and XChaCha20-Poly1305.
  */
-import { createCipheriv, createDecipheriv, createHash, createHmac, createPublicKey, diffieHellman, randomBytes, type KeyObject } from 'node:crypto';
-import { privateKeyObject, publicKeyObject } from './keys.js';
+import { createCipheriv, createDecipheriv, createHash, createHmac, createPublicKey, diffieHellman, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
+import { privateKeyObject } from './keys.js';
 import { blake2s } from '@noble/hashes/blake2.js';
 import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
 
@@ -113,14 +113,23 @@ export function x25519PrivateKeyObject(privateKey: Uint8Array): KeyObject {
   return privateKeyObject(Buffer.from(privateKey.buffer, privateKey.byteOffset, privateKey.byteLength));
 }
 
+/*
+ * Raw X25519 keys cross into OpenSSL as JWK, not DER: OpenSSL 3's DER decoders cost 60-450 us
+ * per key here, the JWK path 5-25 us, and a handshake message makes two to four such crossings.
+ */
+
 export function x25519PublicKeyObject(publicKey: Uint8Array): KeyObject {
-  return publicKeyObject(Buffer.from(publicKey.buffer, publicKey.byteOffset, publicKey.byteLength));
+  const x = Buffer.from(publicKey.buffer, publicKey.byteOffset, publicKey.byteLength).toString('base64url');
+  return createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x }, format: 'jwk' });
+}
+
+function rawPublicKey(publicKey: KeyObject): Buffer {
+  return Buffer.from(publicKey.export({ format: 'jwk' }).x as string, 'base64url');
 }
 
 export function x25519PublicKey(privateKey: Uint8Array | KeyObject): Buffer {
   const key = privateKey instanceof Uint8Array ? x25519PrivateKeyObject(privateKey) : privateKey;
-  const der = createPublicKey(key).export({ format: 'der', type: 'spki' });
-  return Buffer.from(der.subarray(der.length - KEY_LEN));
+  return rawPublicKey(createPublicKey(key));
 }
 
 /** X25519; undefined for a low-order public key (all-zero shared secret), which must be refused. */
@@ -140,17 +149,21 @@ export interface Ephemeral {
   publicKey: Buffer;
 }
 
+/** A fresh key pair from OpenSSL (which clamps), or one from given raw bytes (test vectors). */
 function generateEphemeral(rawPrivate?: Uint8Array): Ephemeral {
-  const raw = rawPrivate ? clampPrivateKey(rawPrivate) : clampPrivateKey(randomBytes(KEY_LEN));
+  if (!rawPrivate) {
+    const pair = generateKeyPairSync('x25519');
+    return { privateKey: pair.privateKey, publicKey: rawPublicKey(pair.publicKey) };
+  }
+  const raw = clampPrivateKey(rawPrivate);
   const privateKey = x25519PrivateKeyObject(raw);
   raw.fill(0);
   return { privateKey, publicKey: x25519PublicKey(privateKey) };
 }
 
 /**
- * Making an X25519 key pair through KeyObjects costs about half a millisecond here, the largest
- * part of a handshake message: a fresh one is made after each use, off the critical path, so the
- * next initiation or response does not wait for it. Each ephemeral is used exactly once.
+ * A fresh ephemeral is made after each use, in the next loop turn, so the next initiation or
+ * response does not wait for key generation. Each ephemeral is used exactly once.
  */
 const ephemeralPool: Ephemeral[] = [];
 let refillScheduled = false;

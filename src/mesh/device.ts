@@ -86,6 +86,8 @@ export class Device {
     this.mtu = options.mtu ?? 1420;
     this.sink = options.sink;
     this.log = options.logger ?? new Logger('info', `${options.name}: `);
+    // Needs no key: done while the program starts, not when the key arrives over UAPI with traffic behind it.
+    setImmediate(warmUpHandshakeCode);
   }
 
   // ---- configuration (used by the config loader and by UAPI `set`) ----
@@ -106,7 +108,6 @@ export class Device {
       this.identity = undefined;
     }
     this.handshakes.cookieChecker.init(this.identity?.publicKey);
-    if (this.identity) setImmediate(warmUpHandshakeCode);
     for (const peer of [...this.peers.values()]) {
       if (this.identity && peer.publicKey.equals(this.identity.publicKey)) {
         this.removePeer(peer);

@@ -39,11 +39,7 @@ export function publicKeyOf(privateKey: Buffer): Buffer {
   return Buffer.from(spki.subarray(X25519_SPKI_PREFIX.length));
 }
 
-/** node:crypto key objects for raw keys, so callers can run `crypto.diffieHellman` (X25519) fast. */
-export function publicKeyObject(publicKey: Buffer) {
-  return createPublicKey({ key: Buffer.concat([X25519_SPKI_PREFIX, publicKey]), format: 'der', type: 'spki' });
-}
-
+/** A node:crypto key object for a raw private key, so callers can run `crypto.diffieHellman` (X25519). */
 export function privateKeyObject(privateKey: Buffer) {
   return createPrivateKey({ key: Buffer.concat([X25519_PKCS8_PREFIX, privateKey]), format: 'der', type: 'pkcs8' });
 }

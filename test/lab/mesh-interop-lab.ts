@@ -7,10 +7,16 @@ import { ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { generatePrivateKey, publicKeyOf } from '../../src/mesh/keys.js';
-import { Lab, netmendBin, run, uniqueName } from './harness.js';
+import { Lab, netmendBin, projectRoot, run, uniqueName } from './harness.js';
 
+const netmendWgBin = join(projectRoot, 'bin', 'netmend-wg.js');
+
+/**
+ * `netmend`: `netmend node up -c FILE`. `wireguard-go` and `netmend-wg`: the program started as
+ * `PROGRAM -f IFACE`, then configured the same way for both, with `ip` and `wg set`.
+ */
 export interface Node {
-  kind: 'netmend' | 'wireguard-go';
+  kind: 'netmend' | 'wireguard-go' | 'netmend-wg';
   ns: string;
   iface: string;
   privateKey: Buffer;
@@ -53,7 +59,7 @@ export async function waitFor(predicate: () => Promise<boolean> | boolean, timeo
 
 export function newNode(kind: Node['kind'], ns: string, address: string, port: number): Node {
   const privateKey = generatePrivateKey();
-  return { kind, ns, iface: uniqueName(kind === 'netmend' ? 'nmn' : 'nmg'), privateKey, publicKey: publicKeyOf(privateKey), address, port, log: [] };
+  return { kind, ns, iface: uniqueName(kind === 'wireguard-go' ? 'nmg' : 'nmn'), privateKey, publicKey: publicKeyOf(privateKey), address, port, log: [] };
 }
 
 /**
@@ -93,11 +99,15 @@ export async function startNode(lab: Lab, node: Node, peers: PeerSpec[], options
     if (child.exitCode !== null) throw new Error(`netmend node up exited ${child.exitCode}: ${node.log.join('')}`);
     return;
   }
-  const child = lab.spawn(node.ns, 'wireguard-go', ['-f', node.iface], { env: { ...process.env, LOG_LEVEL: 'verbose' } });
+  const [program, ...programArgs] = node.kind === 'netmend-wg' ? [process.execPath, netmendWgBin] : ['wireguard-go'];
+  const child = lab.spawn(node.ns, program, [...programArgs, '-f', node.iface], { env: { ...process.env, LOG_LEVEL: 'verbose' } });
   node.process = child;
   child.stdout?.on('data', (chunk) => node.log.push(String(chunk)));
   child.stderr?.on('data', (chunk) => node.log.push(String(chunk)));
-  await waitFor(() => existsSync(socket), 15_000, `wireguard-go ${node.iface} socket`);
+  // netmend-wg serves the socket a moment before its TUN exists (wireguard-go: the other way round).
+  const ready = async () => existsSync(socket) && (await lab.exec(node.ns, 'ip', ['link', 'show', 'dev', node.iface])).code === 0;
+  await waitFor(async () => child.exitCode !== null || await ready(), 30_000, `${node.kind} ${node.iface} socket and link`);
+  if (child.exitCode !== null) throw new Error(`${node.kind} -f ${node.iface} exited ${child.exitCode}: ${node.log.join('')}`);
   const dir = lab.tmpdir();
   const keyFile = join(dir, 'key');
   writeFileSync(keyFile, `${b64(node.privateKey)}\n`, { mode: 0o600 });
@@ -139,13 +149,24 @@ export interface IperfSummary {
   retransmits?: number;
 }
 
+export interface IperfOptions {
+  /** Parallel TCP streams (-P), 1 unless given. */
+  streams?: number;
+  /** The server sends and the client receives (-R). */
+  reverse?: boolean;
+  attempts?: number;
+}
+
 /**
  * One iperf3 TCP run from clientNs to a server on `address` in serverNs. The server is started
  * for one test (-1) and the client only once the kernel shows it listening. iperf3 3.12 exits 0
  * even when its JSON reports an `error` (no `end` figures then): such a run is retried with a
  * fresh server, up to `attempts` times, and a run that keeps failing throws iperf3's messages.
+ * `sum_received` is what the receiving end counted, whichever way the data flowed.
  */
-export async function iperf3(lab: Lab, serverNs: string, clientNs: string, address: string, seconds: number, attempts = 3): Promise<{ sum_sent: IperfSummary; sum_received: IperfSummary }> {
+export async function iperf3(lab: Lab, serverNs: string, clientNs: string, address: string, seconds: number, options: IperfOptions = {}): Promise<{ sum_sent: IperfSummary; sum_received: IperfSummary }> {
+  const attempts = options.attempts ?? 3;
+  const clientArgs = ['-c', address, '-t', String(seconds), '-P', String(options.streams ?? 1), ...(options.reverse ? ['-R'] : []), '-J'];
   const errors: string[] = [];
   for (let attempt = 1; attempt <= attempts; attempt++) {
     const server = lab.spawn(serverNs, 'iperf3', ['-s', '-1', '-B', address]);
@@ -154,7 +175,7 @@ export async function iperf3(lab: Lab, serverNs: string, clientNs: string, addre
         if (server.exitCode !== null) throw new Error(`iperf3 -s exited with ${server.exitCode}`);
         return /LISTEN/.test((await lab.exec(serverNs, 'ss', ['-Htln', `src ${address}:5201`])).stdout);
       }, 30_000, `iperf3 -s listening on ${address}:5201`);
-      const client = await lab.exec(clientNs, 'iperf3', ['-c', address, '-t', String(seconds), '-J'], { timeoutMs: (seconds + 60) * 1000 });
+      const client = await lab.exec(clientNs, 'iperf3', clientArgs, { timeoutMs: (seconds + 60) * 1000 });
       let report: { error?: string; end?: { sum_sent?: IperfSummary; sum_received?: IperfSummary } };
       try {
         report = JSON.parse(client.stdout);

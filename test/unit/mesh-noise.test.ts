@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { aeadOpen, counterNonce, newEphemeral, x25519PrivateKeyObject, x25519PublicKey } from '../../src/mesh/crypto.js';
+import { aeadOpen, counterNonce, dh, newEphemeral, x25519PrivateKeyObject, x25519PublicKey } from '../../src/mesh/crypto.js';
 import { CookieChecker, CookieGenerator } from '../../src/mesh/cookie.js';
 import { consumeInitiation, consumeResponse, createInitiation, createResponse, deriveKeypair, Handshake, INITIAL_CHAINING_KEY, INITIAL_HASH, type LocalIdentity } from '../../src/mesh/noise.js';
 import { loadAddon } from '../../src/mesh/addon.js';
@@ -35,6 +35,24 @@ test('static public keys derive from the private keys', () => {
   assert.equal(identity(vector.initiator_static_private).publicKey.toString('hex'), vector.initiator_static_public);
   assert.equal(identity(vector.responder_static_private).publicKey.toString('hex'), vector.responder_static_public);
   assert.equal(newEphemeral(hex('initiator_ephemeral_private')).publicKey.toString('hex'), vector.initiator_ephemeral_public);
+});
+
+test('a random ephemeral carries its own public key, and X25519 agrees both ways with it', () => {
+  const responder = identity(vector.responder_static_private);
+  for (let i = 0; i < 3; i++) {
+    const ephemeral = newEphemeral();
+    assert.equal(ephemeral.publicKey.length, 32);
+    const mine = dh(ephemeral.privateKey, responder.publicKey);
+    assert.ok(mine);
+    assert.equal(mine.toString('hex'), dh(responder.privateKey, ephemeral.publicKey)?.toString('hex'));
+  }
+  assert.notEqual(newEphemeral().publicKey.toString('hex'), newEphemeral().publicKey.toString('hex'));
+});
+
+test('X25519 with a low-order public key gives no shared secret (refused, not all zeros)', () => {
+  const responder = identity(vector.responder_static_private);
+  const lowOrder = ['0000000000000000000000000000000000000000000000000000000000000000', '0100000000000000000000000000000000000000000000000000000000000000', 'e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800'];
+  for (const point of lowOrder) assert.equal(dh(responder.privateKey, Buffer.from(point, 'hex')), undefined, point);
 });
 
 test('the handshake vector reproduces byte for byte, both messages and the session keys', () => {
