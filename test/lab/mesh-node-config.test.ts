@@ -5,7 +5,7 @@
  * undone on shutdown.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Lab, labUnavailable, netmendBin, run } from './harness.js';
@@ -53,17 +53,48 @@ test('node up -c with AllowedIPs = 0.0.0.0/0: a full tunnel as wg-quick builds i
   assert.notEqual((await lab.exec(nsA, 'ip', ['link', 'show', mine.iface])).code, 0);
 });
 
-const resolvconfMissing = existsSync('/sbin/resolvconf') || existsSync('/usr/sbin/resolvconf') ? undefined : 'resolvconf (openresolv) is not installed';
+/**
+ * A directory to put first on PATH that holds a `resolvconf`: none when the host has one, else
+ * Debian's openresolv, fetched with `apt-get download` and unpacked once into /var/tmp (nothing is
+ * installed on the host), its script pointed at its own subscribers and at an empty configuration
+ * directory, so it writes only /etc/resolv.conf and /run/resolvconf, which the test makes private.
+ */
+async function resolvconfDir(lab: Lab): Promise<string | undefined> {
+  if (existsSync('/sbin/resolvconf') || existsSync('/usr/sbin/resolvconf')) return undefined;
+  const unpacked = '/var/tmp/netmend-openresolv';
+  if (!existsSync(join(unpacked, 'sbin', 'resolvconf'))) {
+    const download = mkdtempSync('/var/tmp/netmend-openresolv-');
+    try {
+      const fetched = await run('sh', ['-c', `cd '${download}' && apt-get download -q openresolv && dpkg -x openresolv_*.deb root`], { timeoutMs: 120_000 });
+      if (fetched.code !== 0) throw new Error(`apt-get download openresolv failed: ${fetched.stderr}`);
+      rmSync(unpacked, { recursive: true, force: true });
+      renameSync(join(download, 'root'), unpacked);
+    } finally {
+      rmSync(download, { recursive: true, force: true });
+    }
+  }
+  const bin = join(lab.tmpdir(), 'resolvconf-bin');
+  const sysconf = join(lab.tmpdir(), 'resolvconf-etc');
+  mkdirSync(bin);
+  mkdirSync(sysconf);
+  const script = readFileSync(join(unpacked, 'sbin', 'resolvconf'), 'utf8')
+    .replace(/^SYSCONFDIR=.*$/m, `SYSCONFDIR=${sysconf}`)
+    .replace(/^LIBEXECDIR=.*$/m, `LIBEXECDIR=${join(unpacked, 'lib', 'resolvconf')}`);
+  writeFileSync(join(bin, 'resolvconf'), script);
+  chmodSync(join(bin, 'resolvconf'), 0o755);
+  return bin;
+}
 
-test('node up -c with DNS =: given to resolvconf while up, withdrawn on down (in a private mount namespace)', { skip: skip ?? resolvconfMissing, timeout: 120_000 }, async (t) => {
+test('node up -c with DNS =: given to resolvconf while up, withdrawn on down (in a private mount namespace)', { skip, timeout: 240_000 }, async (t) => {
   const lab = Lab.forTest(t);
+  const resolvconf = await resolvconfDir(lab);
   const { nsA, mine, config } = await fullTunnelLab(lab, 51960);
   const file = config(['DNS = 10.99.0.53, mesh.example']);
   // resolvconf writes /etc/resolv.conf and keeps state under /run: both private to this test.
   const resolv = join(lab.tmpdir(), 'resolv.conf');
   writeFileSync(resolv, 'nameserver 192.0.2.1\n');
   const script = `mount --make-rprivate / && mount --bind '${resolv}' /etc/resolv.conf && mount -t tmpfs tmpfs /run && exec '${process.execPath}' '${netmendBin}' node up -c '${file}'`;
-  const child = lab.spawn(nsA, 'unshare', ['-m', 'sh', '-c', script], { env: { ...process.env, NETMEND_RUN_DIR: '/run/netmend' } });
+  const child = lab.spawn(nsA, 'unshare', ['-m', 'sh', '-c', script], { env: { ...process.env, NETMEND_RUN_DIR: '/run/netmend', PATH: `${resolvconf ? `${resolvconf}:` : ''}${process.env.PATH}` } });
   let log = '';
   child.stderr?.on('data', (chunk) => { log += String(chunk); });
   lab.onCleanup(() => run('ip', ['-n', nsA, 'link', 'del', mine.iface]).then(() => undefined));
