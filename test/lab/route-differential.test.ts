@@ -9,7 +9,7 @@
  * fe80::1%dev), locally and forwarded. Zero disagreements allowed on result type or error, dev,
  * gateway and table, and on the source address for locally generated queries without --from.
  *
- * NETMEND_ROUTE_SEED=N replays one run; NETMEND_ROUTE_TOPOLOGIES sets how many topologies.
+ * NETMEND_ROUTE_SEED=N replays one run (=random draws one); NETMEND_ROUTE_TOPOLOGIES sets how many topologies.
  */
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
@@ -206,7 +206,10 @@ async function kernelAnswer(ns: string, family: 4 | 6, query: RouteQuery): Promi
 const skip = labUnavailable();
 
 test('route explain agrees with the kernel on random topologies (ip route get is the oracle)', { skip, timeout: 300_000 }, async (t) => {
-  const baseSeed = Number(process.env.NETMEND_ROUTE_SEED ?? Math.floor(Math.random() * 2 ** 31));
+  // A fixed base seed by default, so a CI run's outcome never depends on the draw;
+  // NETMEND_ROUTE_SEED=random explores new topologies, NETMEND_ROUTE_SEED=N replays.
+  const chosen = process.env.NETMEND_ROUTE_SEED ?? '703180225';
+  const baseSeed = chosen === 'random' ? Math.floor(Math.random() * 2 ** 31) : Number(chosen);
   const topologies = Number(process.env.NETMEND_ROUTE_TOPOLOGIES ?? 6);
   const queriesPerFamily = 45;
   let compared = 0;
