@@ -7,6 +7,7 @@
  */
 import { formatAddress, type ParsedAddress } from '../net/address.js';
 import { baseChainsAt, natSlot, type OrderedChain } from './chains.js';
+import { tracksConnections } from './conntrack.js';
 import { addressFromValue, evaluateMatch, field, statementValue, type EvalContext, type HostView } from './expr.js';
 import { clonePacket, type PacketState } from './packet.js';
 import { statement as renderStatement } from './render.js';
@@ -406,9 +407,12 @@ function runBaseChain(table: NftTable, chain: NftChain, packet: PacketState, con
 }
 
 /** Whether a NAT chain at this hook may run for this packet, and why not when it may not. */
-function natChainSkip(hook: Hook, packet: PacketState): string | undefined {
+function natChainSkip(ruleset: Ruleset, hook: Hook, packet: PacketState): string | undefined {
   const slot = natSlot(hook);
   if (!slot) return 'nat chains only run at prerouting, input, output and postrouting';
+  if (!tracksConnections(ruleset, packet.family)) {
+    return `nothing in this namespace enables IPv${packet.family} connection tracking (no ct expression, IPv${packet.family} NAT statement or ct object), so the kernel runs no nat chain for IPv${packet.family} packets`;
+  }
   if (packet.ct.state === CT_STATE.untracked) return 'the packet is untracked (notrack): NAT chains never see it';
   if (packet.ct.direction === 1 || (packet.ct.state !== CT_STATE.new && packet.ct.state !== CT_STATE.related)) {
     return 'not the first packet of its connection: the NAT binding made for the first packet applies, NAT chains do not run';
@@ -453,7 +457,7 @@ export function runHook(ruleset: Ruleset, hook: Hook, input: PacketState, host: 
     const base = chain.base!;
     if (slot && !restored && (ordered.position > slot.prio || (base.type === 'nat' && ordered.position >= slot.prio))) restore();
     if (base.type === 'nat') {
-      const skip = natDecided ? `a ${slot?.manip === 'dst' ? 'destination' : 'source'} NAT binding was made by an earlier nat chain of this hook` : natChainSkip(hook, packet);
+      const skip = natDecided ? `a ${slot?.manip === 'dst' ? 'destination' : 'source'} NAT binding was made by an earlier nat chain of this hook` : natChainSkip(ruleset, hook, packet);
       if (skip) {
         steps.push({ kind: 'skip', hook, family: chain.family, table: chain.table, chain: chain.name, why: skip });
         continue;

@@ -135,9 +135,14 @@ export function parseNftJson(input: string | unknown): Ruleset {
         // `nft -j list ruleset` prints elements inside their set; a stray element object is kept out.
         warnings.push(`${where}: element objects outside a set are ignored`);
         break;
+      case 'ct helper': case 'ct timeout': case 'ct expectation': case 'synproxy': {
+        const table = tableOf(family(body.family, where), text(body.table, where, 'table'), where);
+        (table.conntrackObjects ??= []).push(`${kind} ${text(body.name, where, 'name')}`);
+        break;
+      }
       default:
-        // ct helpers, ct timeouts, counters, quotas, limits, secmarks, synproxies: named objects a rule may
-        // refer to; the evaluator names them as unknown where a rule uses them.
+        // Counters, quotas, limits, secmarks: named objects a rule may refer to; the evaluator
+        // names them as unknown where a rule uses them.
         break;
     }
   }

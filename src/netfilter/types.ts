@@ -77,6 +77,8 @@ export interface NftTable {
   chains: Map<string, NftChain>;
   sets: Map<string, NftSet>;
   flowtables: Map<string, NftFlowtable>;
+  /** ct helper/timeout/expectation and synproxy objects: they enable conntrack by existing (conntrack.ts). */
+  conntrackObjects?: string[];
 }
 
 export interface Ruleset {

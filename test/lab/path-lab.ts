@@ -70,6 +70,32 @@ export async function dualWanRouter(lab: Lab, label: string): Promise<{ client: 
   return { client, router, world };
 }
 
+/** A permanent neighbour entry for address on dev (the MAC of peerDev in peerNs): no neighbour discovery needed. */
+async function staticNeighbour(lab: Lab, ns: string, dev: string, address: string, peerNs: string, peerDev: string): Promise<void> {
+  const [link] = JSON.parse((await lab.ip(peerNs, '-j', 'link', 'show', 'dev', peerDev))) as Array<{ address: string }>;
+  await lab.ip(ns, '-6', 'neigh', 'replace', address, 'lladdr', link.address, 'dev', dev, 'nud', 'permanent');
+}
+
+/**
+ * dualWanRouter with IPv6 beside IPv4: c0 fd01::2 ↔ lan0 fd01::1, wan0 fd02::1 ↔ w0 fd02::2,
+ * wan1 fd03::1 ↔ w1 fd03::2, defaults through wan0 (main) and wan1 (table 100), and permanent
+ * neighbour entries, since a ruleset may drop neighbour discovery (an input policy drop).
+ */
+export async function dualStackRouter(lab: Lab, label: string): Promise<{ client: string; router: string; world: string }> {
+  const { client, router, world } = await dualWanRouter(lab, label);
+  await lab.batch(client, ['addr add fd01::2/64 dev c0 nodad', 'route add default via fd01::1']);
+  // ip -batch takes no -6: the addresses say the family.
+  await lab.batch(router, [
+    'addr add fd01::1/64 dev lan0 nodad', 'addr add fd02::1/64 dev wan0 nodad', 'addr add fd03::1/64 dev wan1 nodad',
+    'route add default via fd02::2 dev wan0', 'route add default via fd03::2 dev wan1 table 100',
+  ]);
+  await lab.batch(world, ['addr add fd02::2/64 dev w0 nodad', 'addr add fd03::2/64 dev w1 nodad']);
+  await staticNeighbour(lab, client, 'c0', 'fd01::1', router, 'lan0');
+  for (const [address, dev, peerDev] of [['fd02::2', 'wan0', 'w0'], ['fd03::2', 'wan1', 'w1']] as const) await staticNeighbour(lab, router, dev, address, world, peerDev);
+  await staticNeighbour(lab, router, 'lan0', 'fd01::2', client, 'c0');
+  return { client, router, world };
+}
+
 class Sender {
   private buffer = '';
   private waiters: Array<(line: string) => void> = [];

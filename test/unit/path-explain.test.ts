@@ -217,12 +217,50 @@ test('NAT of the other family in an inet table does nothing, and the rule goes o
     rule('inet', 'n', 'pre', 2, [{ dnat: { family: 'ip6', addr: 'fd00::7' } }]),
     rule('inet', 'n', 'pre', 3, [{ dnat: { family: 'ip6', addr: { map: { key: payload('tcp', 'dport'), data: { set: [[2222, 'fd00::8']] } } } } }]),
     rule('inet', 'n', 'pre', 4, [match(payload('tcp', 'dport'), 22), { counter: null }]),
+    // Something must track IPv4 connections, or no IPv4 packet reaches the nat chain at all.
+    chain('inet', 'n', 'fwd', 5, { type: 'filter', hook: 'forward', prio: 0 }),
+    rule('inet', 'n', 'fwd', 6, [match({ ct: { key: 'state' } }, 'invalid'), { drop: null }]),
   ]);
   const matched = (query: PathQuery) => explainPath(snapshot, query).steps.filter((s) => s.kind === 'rule' && s.matched).map((s) => (s as { handle: number }).handle);
   // The kernel's trace of such a packet: `dnat ip6 to fd00::7 (verdict continue)`, then the next rule.
   assert.deepEqual(matched(FORWARD_TCP), [2, 4], 'an IPv4 packet passes through `dnat ip6 to` (matched, no rewrite), the port map misses 22');
   assert.deepEqual(matched({ ...FORWARD_TCP, dport: 2222 }), [2, 3], 'port 2222 is in the map: that rule matches too (and port 22 is not)');
   assert.equal(explainPath(snapshot, FORWARD_TCP).result.daddr, '10.2.0.2', 'nothing rewritten');
+});
+
+test('conntrack per family: nat chains run only for a family something in the namespace tracks', () => {
+  const natChain = [
+    table('inet', 'n'),
+    chain('inet', 'n', 'pre', 1, { type: 'nat', hook: 'prerouting', prio: -100 }),
+    rule('inet', 'n', 'pre', 2, [{ counter: null }]),
+  ];
+  const ranNat = (objects: Json[], query: PathQuery) => {
+    const steps = explainPath(router([...natChain, ...objects]), query).steps;
+    const skipped = steps.find((s) => s.kind === 'skip' && s.chain === 'pre');
+    return skipped ? `skipped: ${(skipped as { why: string }).why}` : steps.some((s) => s.kind === 'rule' && s.handle === 2 && s.matched) ? 'ran' : 'absent';
+  };
+  const V6: PathQuery = { destination: 'fd02::2', from: 'fd01::2', iif: 'lan0', protocol: 'tcp', sport: 40000, dport: 22 };
+  const ipTableWith = (family: string, expr: Json[]): Json[] => [
+    table(family, 'x', 2), chain(family, 'x', 'f', 1, { type: 'filter', hook: 'forward', prio: 0 }), rule(family, 'x', 'f', 2, expr),
+  ];
+  // A nat chain alone enables nothing (kernel: its counter never moves).
+  assert.match(ranNat([], FORWARD_TCP), /^skipped: nothing in this namespace enables IPv4 connection tracking/);
+  assert.match(ranNat([], V6), /^skipped: .*IPv6/);
+  // `dnat ip to` in an inet table: IPv4 only.
+  const dnatIp = [rule('inet', 'n', 'pre', 3, [match(payload('tcp', 'dport'), 9), { dnat: { family: 'ip', addr: '10.2.0.9' } }])];
+  assert.equal(ranNat(dnatIp, FORWARD_TCP), 'ran');
+  assert.match(ranNat(dnatIp, V6), /^skipped/);
+  // A ct expression counts for its table's families: ip → IPv4, inet → both.
+  const ctState = [match({ ct: { key: 'state' } }, 'invalid'), { drop: null }];
+  assert.equal(ranNat(ipTableWith('ip', ctState), FORWARD_TCP), 'ran');
+  assert.match(ranNat(ipTableWith('ip', ctState), V6), /^skipped/);
+  assert.equal(ranNat(ipTableWith('inet', ctState), V6), 'ran');
+  // masquerade in an inet table, a ct helper object, an iptables-nft xt conntrack match: their table's families.
+  assert.equal(ranNat(ipTableWith('inet', [match(meta('oifname'), 'wan0'), { masquerade: null }]), V6), 'ran');
+  assert.equal(ranNat([{ 'ct helper': { family: 'inet', table: 'n', name: 'ftp', handle: 9, type: 'ftp', protocol: 'tcp', l3proto: 'inet' } }], V6), 'ran');
+  assert.equal(ranNat(ipTableWith('ip6', [{ xt: { type: 'match', name: 'conntrack' } }]), V6), 'ran');
+  // `notrack` and `meta mark` do not.
+  assert.match(ranNat(ipTableWith('inet', [{ notrack: null }, { mangle: { key: meta('mark'), value: 1 } }]), FORWARD_TCP), /^skipped/);
 });
 
 test('rp_filter with src_valid_mark: the reverse-path lookup uses the mark a prerouting chain set only when src_valid_mark is on', () => {
