@@ -24,14 +24,16 @@ function unquote(value: string): string {
   return /^".*"$/.test(trimmed) || /^'.*'$/.test(trimmed) ? trimmed.slice(1, -1) : trimmed;
 }
 
-/** The files an `include:` / `include-toplevel:` entry names, in the order unbound reads them. */
-/** Read lazily, one file after the other, so each is read when unbound would read it. */
+/**
+ * The files an `include:` / `include-toplevel:` entry names, in the order unbound reads them;
+ * read lazily, one after the other, so each is read when unbound would read it. `reading`: the
+ * files open at that point, outermost first (an include loop names one of them again).
+ */
 export type UnboundIncluder = (entry: UnboundEntry, reading: readonly string[]) => Iterable<{ text: string; file: string }>;
 
 interface ParseState {
   zones: UnboundZone[];
   current?: UnboundZone;
-  /** The files being read, outermost first (an include loop names one of them again). */
   reading: string[];
 }
 

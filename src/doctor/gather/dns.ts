@@ -28,7 +28,6 @@ export const DNS_PATHS = {
   dnsmasqConf: '/etc/dnsmasq.conf',
   dnsmasqDir: '/etc/dnsmasq.d',
   unboundConf: '/etc/unbound/unbound.conf',
-  unboundDir: '/etc/unbound/unbound.conf.d',
   openwrtDhcp: '/etc/config/dhcp',
   openwrtRelease: '/etc/openwrt_release',
   networkdDir: '/etc/systemd/network',
@@ -290,15 +289,8 @@ function unboundIncludeFiles(root: string, entry: UnboundEntry): { files: string
     }
     matches = next;
   }
-  return { files: matches.filter((file) => existsSync(underRoot(root, file)) || isSymlink(underRoot(root, file))).sort() };
-}
-
-function isSymlink(path: string): boolean {
-  try {
-    return lstatSync(path).isSymbolicLink();
-  } catch {
-    return false;
-  }
+  // lstat: a dangling symlink matches too (glob(3) lists it; unbound then cannot open it).
+  return { files: matches.filter((file) => lstatSync(underRoot(root, file), { throwIfNoEntry: false }) !== undefined).sort() };
 }
 
 function realPath(path: string): string {
