@@ -19,14 +19,21 @@ export default class FixForwarding extends BaseCommand {
     'from-mesh': Flags.boolean({ description: 'also accept new connections from the mesh into the LAN (a subnet router)', default: false }),
     iface: Flags.string({ description: 'mesh tunnel interface with an unusual name (repeatable)', multiple: true, default: [] }),
     method: Flags.string({ description: 'firewall backend', options: ['auto', 'nftables', 'iptables', 'iptables-legacy', 'uci'], default: 'auto' }),
+    'remove-if-empty': Flags.string({ hidden: true, description: 'internal: delete an iptables-nft table (\'ip nat\') or built-in chain (\'ip nat POSTROUTING\') the fix created, when it holds nothing (the undo step)' }),
   };
 
   async run(): Promise<void> {
     const { flags } = await this.parse(FixForwarding);
+    if (flags['remove-if-empty']) {
+      const { parseCreated, removeIfEmpty } = await import('../../src/fix/iptables-nft-leftovers.js');
+      const { localRunner } = await import('../../src/system/exec.js');
+      this.out(await removeIfEmpty(localRunner, parseCreated(flags['remove-if-empty'])));
+      return;
+    }
     const { runFix } = await import('../../src/fix/apply.js');
     const { buildForwardingPlan } = await import('../../src/fix/forwarding.js');
     await runFix(flags, (context) => buildForwardingPlan(context, {
-      lans: flags.lan, tunnel: flags.tunnel, masquerade: flags.masquerade, allowPort: flags['allow-port'], fromMesh: flags['from-mesh'], ifaces: flags.iface,
+      lans: flags.lan, tunnel: flags.tunnel, masquerade: flags.masquerade, allowPort: flags['allow-port'], fromMesh: flags['from-mesh'], ifaces: flags.iface, self: [process.execPath, process.argv[1]],
     }), { ifaces: [...flags.iface, ...(flags.tunnel ? [flags.tunnel] : [])], print: (line) => this.out(line) });
   }
 }

@@ -24,10 +24,35 @@ function unquote(value: string): string {
   return /^".*"$/.test(trimmed) || /^'.*'$/.test(trimmed) ? trimmed.slice(1, -1) : trimmed;
 }
 
-export function parseUnboundConf(text: string, file: string): UnboundZone[] {
+/**
+ * The files an `include:` / `include-toplevel:` entry names, in the order unbound reads them;
+ * read lazily, one after the other, so each is read when unbound would read it. `reading`: the
+ * files open at that point, outermost first (an include loop names one of them again).
+ */
+export type UnboundIncluder = (entry: UnboundEntry, reading: readonly string[]) => Iterable<{ text: string; file: string }>;
+
+interface ParseState {
+  zones: UnboundZone[];
+  current?: UnboundZone;
+  reading: string[];
+}
+
+/**
+ * `include` reads the files an include names (gather/dns.ts follows them under --root); without it
+ * includes are only recorded. As unbound does, the text of an `include:` continues the clause
+ * it appears in (and a clause it opens stays open after it); `include-toplevel:` starts its file
+ * outside any clause and ends with none open.
+ */
+export function parseUnboundConf(text: string, file: string, include?: UnboundIncluder): UnboundZone[] {
+  const state: ParseState = { zones: [], reading: [] };
+  parseInto(state, text, file, include);
+  return state.zones;
+}
+
+function parseInto(state: ParseState, text: string, file: string, include: UnboundIncluder | undefined): void {
+  const { zones } = state;
   if (text.includes('\0')) throw new InputError(`${file} is not an unbound config: it contains NUL bytes`);
-  const zones: UnboundZone[] = [];
-  let current: UnboundZone | undefined;
+  state.reading.push(file);
   for (const [index, raw] of text.split('\n').entries()) {
     const line = raw.trim();
     if (line === '' || line.startsWith('#')) continue;
@@ -36,18 +61,25 @@ export function parseUnboundConf(text: string, file: string): UnboundZone[] {
     const key = match[1];
     const value = unquote(match[2] ?? '');
     if (key === 'include' || key === 'include-toplevel') {
-      (zones.at(-1) ?? (zones[zones.length] = { clause: 'toplevel', entries: [] })).entries.push({ clause: 'toplevel', key, value, where: `${file}:${index + 1}` });
+      const entry: UnboundEntry = { clause: 'toplevel', key, value, where: `${file}:${index + 1}` };
+      (zones.at(-1) ?? (zones[zones.length] = { clause: 'toplevel', entries: [] })).entries.push(entry);
+      const toplevel = key === 'include-toplevel';
+      if (toplevel) state.current = undefined;
+      for (const included of include?.(entry, state.reading) ?? []) {
+        parseInto(state, included.text, included.file, include);
+        if (toplevel) state.current = undefined;
+      }
       continue;
     }
     if (value === '' && CLAUSES.has(key)) {
-      current = { clause: key, entries: [] };
-      zones.push(current);
+      state.current = { clause: key, entries: [] };
+      zones.push(state.current);
       continue;
     }
-    if (!current) throw new InputError(`${file}:${index + 1}: '${key}' appears before any clause such as 'server:'`);
-    current.entries.push({ clause: current.clause, key, value, where: `${file}:${index + 1}` });
+    if (!state.current) throw new InputError(`${file}:${index + 1}: '${key}' appears before any clause such as 'server:'`);
+    state.current.entries.push({ clause: state.current.clause, key, value, where: `${file}:${index + 1}` });
   }
-  return zones;
+  state.reading.pop();
 }
 
 const trimDot = (name: string) => name.replace(/\.$/, '').toLowerCase();

@@ -23,9 +23,11 @@ import { InputError } from '../errors.js';
 import { explainPath, type PathQuery } from '../path/simulate.js';
 import { readFirewall } from '../netfilter/read.js';
 import { isIptablesNftTable, rulesetOf } from '../netfilter/ruleset.js';
+import type { NftTable } from '../netfilter/types.js';
 import { TAILSCALE_DEFAULT_PORT } from '../tailscale/json.js';
 import { FixFailedError } from './apply.js';
 import { isOpenWrt } from './host.js';
+import { formatCreated, type CreatedObject } from './iptables-nft-leftovers.js';
 import { emptyPlan, underRoot, type Argv, type FixContext, type FixPlan } from './plan.js';
 import { parseUci, renderUciSection, type UciSection } from './uci.js';
 
@@ -40,6 +42,8 @@ export interface ForwardingOptions {
   fromMesh: boolean;
   /** --iface: mesh interface names the doctor would not recognise. */
   ifaces: string[];
+  /** How to run netmend itself (node and bin/run.js), for the undo step that removes an iptables-nft table the fix created. */
+  self: string[];
 }
 
 export const FORWARDING_METHODS = ['auto', 'nftables', 'iptables', 'iptables-legacy', 'uci'] as const;
@@ -108,7 +112,7 @@ function iptablesRules(wants: ForwardingWants): Array<[string, string, string[]]
   return rules;
 }
 
-const BUILT_IN: Record<string, [string, string]> = { 'NETMEND-FORWARD': ['filter', 'FORWARD'], 'NETMEND-INPUT': ['filter', 'INPUT'], 'NETMEND-POSTROUTING': ['nat', 'POSTROUTING'] };
+const BUILT_IN: Record<string, [CreatedObject['table'], string]> = { 'NETMEND-FORWARD': ['filter', 'FORWARD'], 'NETMEND-INPUT': ['filter', 'INPUT'], 'NETMEND-POSTROUTING': ['nat', 'POSTROUTING'] };
 
 function usedChains(wants: ForwardingWants): string[] {
   return [...new Set(iptablesRules(wants).map(([, chain]) => chain))];
@@ -299,7 +303,7 @@ export async function buildForwardingPlan(context: FixContext, options: Forwardi
   ].join('; ');
   if (method === 'uci') return uciPlan(context, wants, what);
   if (method === 'nftables') return nftPlan(context, wants, what);
-  return iptablesPlan(context, wants, what, method === 'iptables-legacy' ? 'iptables-legacy' : 'iptables');
+  return iptablesPlan(context, wants, what, method === 'iptables-legacy' ? 'iptables-legacy' : 'iptables', options.self);
 }
 
 function verifications(wants: ForwardingWants): FixPlan['verify'] {
@@ -349,7 +353,20 @@ function systemctlEnable(context: FixContext): FixPlan['live'][number] {
   };
 }
 
-async function iptablesPlan(context: FixContext, wants: ForwardingWants, what: string, tool: 'iptables' | 'iptables-legacy'): Promise<FixPlan> {
+/**
+ * The ip tables of nf_tables as they are before the fix, when `tool` is iptables-nft and nft can
+ * read them: its first rule in a table creates the table and the built-in chain, which undo then
+ * removes again (iptables-nft-leftovers.ts). undefined for iptables-legacy, whose tables are not
+ * nf_tables objects.
+ */
+async function nfTablesBefore(context: FixContext, tool: 'iptables' | 'iptables-legacy'): Promise<NftTable[] | undefined> {
+  if (tool !== 'iptables' || !context.snapshot.firewall?.nftables) return undefined;
+  const version = await context.runner.run(tool, ['--version'], { allowFailure: true, timeoutMs: 10_000 });
+  if (!/\(nf_tables\)/.test(version.stdout)) return undefined;
+  return rulesetOf(context.snapshot.firewall).tables.filter((table) => table.origin === 'nftables' && table.family === 'ip');
+}
+
+async function iptablesPlan(context: FixContext, wants: ForwardingWants, what: string, tool: 'iptables' | 'iptables-legacy', self: string[]): Promise<FixPlan> {
   const plan = emptyPlan('forwarding', `${what} (chains ${usedChains(wants).join(', ')})`, `${tool}, netmend unit`);
   plan.files.push({ path: IPT_SCRIPT, content: iptablesScript(tool, wants), mode: 0o755, reason: `adds netmend's chains at boot, run by ${UNIT}` });
   const stop = usedChains(wants).map((chain) => `${tool} -w -t ${BUILT_IN[chain][0]} -D ${BUILT_IN[chain][1]} -j ${chain}`).join(' ; ');
@@ -362,10 +379,15 @@ async function iptablesPlan(context: FixContext, wants: ForwardingWants, what: s
       && wanted.every(([, chain, args]) => present.includes(`-A ${chain} ${args.join(' ')}`));
     if (!alreadyThere) {
       const ipt = (table: string, ...args: string[]): Argv => [tool, '-w', '-t', table, ...args];
+      const tablesBefore = await nfTablesBefore(context, tool);
+      const removeIfEmpty = (object: CreatedObject): Argv[] => [[self[0], ...self.slice(1), 'fix', 'forwarding', '--remove-if-empty', formatCreated(object)]];
+      const tablesToCreate = new Set(usedChains(wants).map((chain) => BUILT_IN[chain][0]).filter((table) => tablesBefore && !tablesBefore.some((before) => before.name === table)));
       for (const chain of usedChains(wants)) {
         const [table, builtIn] = BUILT_IN[chain];
         if (present.includes(`:${chain} `)) throw new InputError(`${tool}: chain ${chain} already exists but differs from what this fix wants`, `undo the earlier fix (\`netmend fix undo\`) or remove the chain by hand (${tool} -t ${table} -F ${chain}; -X ${chain})`);
-        plan.live.push({ description: `create chain ${table} ${chain}`, command: ipt(table, '-N', chain), undo: [ipt(table, '-X', chain)] });
+        // The table's first chain: its undo runs after every other step in that table.
+        const createsTable = tablesToCreate.delete(table);
+        plan.live.push({ description: `create chain ${table} ${chain}`, command: ipt(table, '-N', chain), undo: [ipt(table, '-X', chain), ...(createsTable ? removeIfEmpty({ family: 'ip', table }) : [])] });
       }
       for (const [table, chain, args] of wanted) {
         plan.live.push({ description: `${table} ${chain}: ${args.join(' ')}`, command: ipt(table, '-A', chain, ...args), undo: [ipt(table, '-D', chain, ...args)] });
@@ -373,7 +395,10 @@ async function iptablesPlan(context: FixContext, wants: ForwardingWants, what: s
       for (const chain of usedChains(wants)) {
         const [table, builtIn] = BUILT_IN[chain];
         const position = String(jumpPosition(present, table, builtIn));
-        plan.live.push({ description: `jump from ${table} ${builtIn} (position ${position}, after the mesh daemon's own jumps) to ${chain}`, command: ipt(table, '-I', builtIn, position, '-j', chain), undo: [ipt(table, '-D', builtIn, '-j', chain)] });
+        // Removed first (jumps are undone before chains), so a table kept because another program
+        // filled it since does not keep an empty built-in chain of the fix's either.
+        const createsChain = tablesBefore !== undefined && !tablesBefore.some((before) => before.name === table && before.chains.has(builtIn));
+        plan.live.push({ description: `jump from ${table} ${builtIn} (position ${position}, after the mesh daemon's own jumps) to ${chain}`, command: ipt(table, '-I', builtIn, position, '-j', chain), undo: [ipt(table, '-D', builtIn, '-j', chain), ...(createsChain ? removeIfEmpty({ family: 'ip', table, chain: builtIn }) : [])] });
       }
     }
     plan.live.push(systemctlEnable(context));

@@ -334,7 +334,9 @@ export async function undoEntry(root: string, entry: JournalEntry, runner: Comma
       if (result.exitCode !== 0 && !ALREADY_UNDONE.test(result.stderr)) {
         report.problems.push(`\`${formatCommand(file, args)}\`: ${result.stderr.trim().split('\n')[0] || `exit ${result.exitCode}`}`);
       } else {
-        report.done.push(`ran ${formatCommand(file, args)}`);
+        // What it printed: netmend's own steps say what they did (a table removed or kept).
+        const said = result.stdout.trim().split('\n')[0];
+        report.done.push(`ran ${formatCommand(file, args)}${said ? `: ${said}` : ''}`);
       }
     }
     step.done = false;

@@ -7,7 +7,8 @@
  *
  * Derived from the planners in src/fix: link-local and subnet-routes (`ip`), dns (`resolvectl`,
  * `tailscale set`, `systemctl`, `/etc/init.d/dnsmasq`, netmend's own `fix dns
- * --restart-resolver`), forwarding (`nft delete table`, `nft -f` of the table it saved,
+ * --restart-resolver`), forwarding (`nft delete table`, `nft -f` of the table it saved, netmend's
+ * own `fix forwarding --remove-if-empty` of an iptables-nft table it created,
  * `iptables[-legacy] -w -t T -D/-X`, `systemctl [--root=R] disable`, `fw4 reload`), the reloads
  * (`networkctl reload`, `/etc/init.d/network reload`), and the sysctl, UCI and daemon-restart
  * steps fixes take (`sysctl -w`, `uci`, `kill` of a recorded pid). A new fix that plans another
@@ -15,6 +16,7 @@
  * reaches a journal.
  */
 import { parseTarget } from './dns/reload.js';
+import { parseCreated } from './iptables-nft-leftovers.js';
 
 type ArgumentRule = (args: readonly string[]) => string | undefined;
 
@@ -73,22 +75,29 @@ const RULES: Record<string, ArgumentRule> = {
 const INIT_SCRIPT = /^\/etc\/init\.d\/[A-Za-z0-9_.-]+$/;
 const INIT_ACTIONS = verbIn(['start', 'stop', 'restart', 'reload', 'enable', 'disable']);
 
-/** netmend itself, as the dns fix records it: [node, bin/run.js, fix, dns, --restart-resolver, TARGET]. */
-const SELF_TAIL = ['fix', 'dns', '--restart-resolver'];
+/**
+ * netmend itself, as fixes record it: [node, bin/run.js, fix, FIX, --FLAG, VALUE]. dns restarts a
+ * resolver not run by systemd; forwarding removes an iptables-nft table it created, when empty.
+ */
+const SELF_STEPS: ReadonlyArray<{ tail: readonly string[]; check: (value: string) => unknown }> = [
+  { tail: ['fix', 'dns', '--restart-resolver'], check: parseTarget },
+  { tail: ['fix', 'forwarding', '--remove-if-empty'], check: parseCreated },
+];
 
-function selfInvocation(argv: readonly string[]): string | undefined {
-  if (argv.length !== 6 || SELF_TAIL.some((word, index) => argv[2 + index] !== word)) return undefined;
-  return argv[5];
+function selfInvocation(argv: readonly string[]): { step: typeof SELF_STEPS[number]; value: string } | undefined {
+  if (argv.length !== 6) return undefined;
+  const step = SELF_STEPS.find(({ tail }) => tail.every((word, index) => argv[2 + index] === word));
+  return step && { step, value: argv[5] };
 }
 
 /** Why undo must not run this command, or undefined when it is one netmend's fixes plan. */
 export function undoCommandProblem(argv: readonly string[]): string | undefined {
   const [file, ...args] = argv;
   const shown = `\`${argv.join(' ')}\``;
-  const target = selfInvocation(argv);
-  if (target !== undefined) {
+  const self = selfInvocation(argv);
+  if (self !== undefined) {
     try {
-      parseTarget(target);
+      self.step.check(self.value);
       return undefined;
     } catch (error) {
       return `${shown}: ${(error as Error).message}`;
@@ -99,7 +108,7 @@ export function undoCommandProblem(argv: readonly string[]): string | undefined 
     return problem && `${shown}: ${problem}`;
   }
   const rule = file === undefined ? undefined : RULES[file];
-  if (!rule) return `${shown} runs ${JSON.stringify(file ?? '')}, not a program netmend's fixes use (${[...Object.keys(RULES), '/etc/init.d/NAME', 'netmend fix dns --restart-resolver'].join(', ')})`;
+  if (!rule) return `${shown} runs ${JSON.stringify(file ?? '')}, not a program netmend's fixes use (${[...Object.keys(RULES), '/etc/init.d/NAME', ...SELF_STEPS.map(({ tail }) => `netmend ${tail.join(' ')}`)].join(', ')})`;
   const problem = rule(args);
   return problem && `${shown}: ${problem}`;
 }
@@ -109,6 +118,6 @@ export function undoCommandProblem(argv: readonly string[]): string | undefined 
  * this bin/run.js), never through the interpreter and script an entry names.
  */
 export function commandToRun(argv: readonly string[]): readonly string[] {
-  const target = selfInvocation(argv);
-  return target === undefined ? argv : [process.execPath, process.argv[1], ...SELF_TAIL, target];
+  const self = selfInvocation(argv);
+  return self === undefined ? argv : [process.execPath, process.argv[1], ...self.step.tail, self.value];
 }

@@ -37,7 +37,8 @@ test('a dangling symlink or a symlink loop in a conf-dir: dns.resolver-config fa
   write(root, 'etc/dnsmasq.conf', 'no-resolv\nserver=192.0.2.53\n');
   write(root, 'etc/dnsmasq.d/good.conf', 'cache-size=100\n');
   symlinkSync('removed-by-a-package.conf', join(root, 'etc/dnsmasq.d/gone.conf'));
-  write(root, 'etc/unbound/unbound.conf', 'server:\n    interface: 127.0.0.1\n');
+  // unbound reads its conf-dir only through an include, as Debian's unbound.conf has it.
+  write(root, 'etc/unbound/unbound.conf', 'server:\n    interface: 127.0.0.1\ninclude-toplevel: "/etc/unbound/unbound.conf.d/*.conf"\n');
   mkdirSync(join(root, 'etc/unbound/unbound.conf.d'), { recursive: true });
   symlinkSync('loop.conf', join(root, 'etc/unbound/unbound.conf.d/loop.conf'));
   const gone = join(root, 'etc/dnsmasq.d/gone.conf');

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -15,6 +15,7 @@ import { addOpenwrtSplitDns, openwrtDnsState, parseUci } from '../../src/dns/ope
 import { classifyResolvOwner, parseResolvConf } from '../../src/dns/resolv-conf.js';
 import { renderNetworkdDropIn, renderNetworkdTunnelBase, renderResolvedDropIn } from '../../src/dns/resolved.js';
 import { parseUnboundConf, renderUnboundSplitConf, unboundSplitState } from '../../src/dns/unbound.js';
+import { readUnboundConfig } from '../../src/doctor/gather/dns.js';
 import { parseNetworkd } from '../../src/system/networkd.js';
 
 test('resolv.conf: nameservers, search, options and the header; bad lines name file and line', () => {
@@ -145,4 +146,60 @@ test('resolved and networkd files use only documented keys, in their documented 
   const resolved = parseNetworkd(renderResolvedDropIn(['ts.net'], '100.100.100.100'), 'r.conf');
   assert.deepEqual(resolved.map((e) => `${e.section}.${e.key}=${e.value}`), ['Resolve.DNS=100.100.100.100', 'Resolve.Domains=~ts.net']);
   assert.deepEqual(parseNetworkd(renderNetworkdTunnelBase('tailscale0'), 'b.network').map((e) => `${e.section}.${e.key}=${e.value}`), ['Match.Name=tailscale0', 'Network.KeepConfiguration=yes', 'Link.RequiredForOnline=no']);
+});
+
+test('unbound includes are followed as unbound reads them: globs in order, include: continues its clause, include-toplevel: starts fresh; loops, relative paths, missing files and paths leading out of --root are reported', () => {
+  const root = mkdtempSync(join(tmpdir(), 'netmend-unbound-inc-'));
+  const outside = mkdtempSync(join(tmpdir(), 'netmend-unbound-out-'));
+  try {
+    const put = (path: string, text: string) => {
+      mkdirSync(join(root, path, '..'), { recursive: true });
+      writeFileSync(join(root, path), text);
+    };
+    // Debian's unbound.conf is only this line.
+    put('etc/unbound/unbound.conf', 'include-toplevel: "/etc/unbound/unbound.conf.d/*.conf"\n');
+    put('etc/unbound/unbound.conf.d/10-server.conf', 'server:\n  private-address: 100.64.0.0/10\n  include: "/etc/unbound/extra/private.inc"\n');
+    put('etc/unbound/extra/private.inc', '  private-domain: "ts.net"\n');
+    put('etc/unbound/unbound.conf.d/20-mesh.conf', 'forward-zone:\n  name: "ts.net."\n  forward-addr: 100.100.100.100\n');
+    put('etc/unbound/unbound.conf.d/.hidden.conf', 'forward-zone:\n  name: "hidden."\n  forward-addr: 192.0.2.1\n');
+    put('etc/unbound/unbound.conf.d/notes.txt', 'not a config\n');
+    const read = readUnboundConfig(root)!;
+    assert.deepEqual(read.files, ['etc/unbound/unbound.conf', 'etc/unbound/unbound.conf.d/10-server.conf', 'etc/unbound/extra/private.inc', 'etc/unbound/unbound.conf.d/20-mesh.conf'].map((path) => join(root, path)));
+    assert.deepEqual(read.unread, []);
+    const split = unboundSplitState(read.zones, ['ts.net'], '100.100.100.100');
+    assert.equal(split.forwardZone['ts.net']?.entries[0].where, `${join(root, 'etc/unbound/unbound.conf.d/20-mesh.conf')}:2`);
+    assert.equal(split.privateDomain['ts.net']?.clause, 'server', 'the included line belongs to the server: clause it was included in');
+    assert.equal(split.sameNameZone['hidden'], undefined, 'glob(3) * does not match a dot file');
+
+    // A path already under --root (a resolver run from the root's files) is the same file.
+    put('etc/unbound/unbound.conf', `include-toplevel: "${root}/etc/unbound/unbound.conf.d/2*.conf"\n`);
+    assert.deepEqual(readUnboundConfig(root)!.files, ['etc/unbound/unbound.conf', 'etc/unbound/unbound.conf.d/20-mesh.conf'].map((path) => join(root, path)));
+
+    // A loop, a relative path, a missing file, '..', a directory leading out of --root; a pattern matching nothing is fine.
+    symlinkSync(outside, join(root, 'etc/unbound/elsewhere'));
+    writeFileSync(join(outside, 'x.conf'), 'server:\n');
+    put('etc/unbound/unbound.conf', [
+      'server:',
+      '  include: "/etc/unbound/loop.conf"',
+      '  include: "relative.conf"',
+      '  include: "/etc/unbound/missing.conf"',
+      '  include: "/etc/unbound/../../x.conf"',
+      '  include: "/etc/unbound/elsewhere/*.conf"',
+      '  include: "/etc/unbound/none/*.conf"',
+      '',
+    ].join('\n'));
+    put('etc/unbound/loop.conf', '  include: "/etc/unbound/loop.conf"\n');
+    const bad = readUnboundConfig(root)!;
+    const reasons = bad.unread.map((entry) => `${entry.path}: ${entry.reason} (${entry.resolverFails ? 'unbound fails' : 'netmend only'})`);
+    assert.deepEqual(reasons, [
+      `${join(root, 'etc/unbound/loop.conf')}: ${join(root, 'etc/unbound/loop.conf')}:1: includes ${join(root, 'etc/unbound/loop.conf')}, which is already being read (an include loop: unbound fails with "Too many open files") (unbound fails)`,
+      `relative.conf: ${join(root, 'etc/unbound/unbound.conf')}:3: not read: a relative include, which unbound opens from the directory it was started in (netmend only)`,
+      `${join(root, 'etc/unbound/missing.conf')}: cannot be read (ENOENT) (unbound fails)`,
+      `${root}/etc/unbound/../../x.conf: not read: path "/etc/unbound/../../x.conf" contains '..' (netmend only)`,
+      `${join(root, 'etc/unbound/elsewhere')}: ${join(root, 'etc/unbound/unbound.conf')}:6: include not followed: /etc/unbound/elsewhere: under --root it leads to ${realpathSync(outside)}, outside ${realpathSync(root)} (a symlink on the way) (netmend only)`,
+    ]);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+    rmSync(outside, { recursive: true, force: true });
+  }
 });

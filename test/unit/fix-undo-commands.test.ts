@@ -33,6 +33,8 @@ test('what the fix planners plan as undo steps and reloads is accepted', () => {
     ['kill', '-TERM', '4242'],
     ['/usr/bin/node', '/opt/netmend/bin/run.js', 'fix', 'dns', '--restart-resolver', '/run/dnsmasq/dnsmasq.pid'],
     ['/usr/bin/node', '/opt/netmend/bin/run.js', 'fix', 'dns', '--restart-resolver', 'dnsmasq@127.0.0.53'],
+    ['/usr/bin/node', '/opt/netmend/bin/run.js', 'fix', 'forwarding', '--remove-if-empty', 'ip nat'],
+    ['/usr/bin/node', '/opt/netmend/bin/run.js', 'fix', 'forwarding', '--remove-if-empty', 'ip filter INPUT'],
   ];
   for (const command of planned) assert.equal(undoCommandProblem(command), undefined, command.join(' '));
 });
@@ -57,11 +59,14 @@ test('anything else is refused, naming why', () => {
     [['sysctl', '-p', '/tmp/x'], /only -w\/-q and key=value/],
     [['tailscale', 'ssh', 'host'], /'ssh' is not one of/],
     [['/usr/bin/node', '/tmp/evil.js', 'fix', 'dns', '--restart-resolver', 'nonsense'], /is neither a pid file path/],
+    [['/usr/bin/node', '/tmp/evil.js', 'fix', 'forwarding', '--remove-if-empty', 'inet netmend'], /'inet netmend' is not an iptables table/],
+    [['/usr/bin/node', '/tmp/evil.js', 'fix', 'forwarding', '--remove-if-empty', 'ip nat DOCKER'], /'ip nat DOCKER' is not an iptables table/],
   ];
   for (const [command, reason] of refused) assert.match(undoCommandProblem(command) ?? 'accepted', reason, command.join(' '));
 });
 
 test('netmend\'s own step runs through this netmend, not the interpreter and script an entry names', () => {
   assert.deepEqual(commandToRun(['/tmp/fake-node', '/tmp/evil.js', 'fix', 'dns', '--restart-resolver', '/run/x.pid']), [process.execPath, process.argv[1], 'fix', 'dns', '--restart-resolver', '/run/x.pid']);
+  assert.deepEqual(commandToRun(['/tmp/fake-node', '/tmp/evil.js', 'fix', 'forwarding', '--remove-if-empty', 'ip nat']), [process.execPath, process.argv[1], 'fix', 'forwarding', '--remove-if-empty', 'ip nat']);
   assert.deepEqual(commandToRun(['ip', 'link', 'del', 'x']), ['ip', 'link', 'del', 'x']);
 });

@@ -6,7 +6,7 @@
  * dangling symlink in a conf-dir), or that lead outside --root, are kept as evidence instead
  * (dns.resolver-config): they are the finding, not a reason to stop.
  */
-import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { InputError } from '../../errors.js';
 import { answerAddresses, queryDns, type DnsQueryResult } from '../../dns/client.js';
@@ -14,7 +14,7 @@ import { dnsmasqOptionsFromArgv, parseDnsmasqConf, type DnsmasqOption } from '..
 import { openwrtDnsState, parseUci, type OpenwrtDnsState } from '../../dns/openwrt-dhcp.js';
 import { findResolverProcesses, type ResolverProcess } from '../../dns/processes.js';
 import { classifyResolvOwner, isLoopback, isMeshResolver, parseResolvConf, type ResolvConf, type ResolvFileFacts, type ResolvOwner } from '../../dns/resolv-conf.js';
-import { parseUnboundConf, type UnboundZone } from '../../dns/unbound.js';
+import { parseUnboundConf, type UnboundEntry, type UnboundIncluder, type UnboundZone } from '../../dns/unbound.js';
 import { localRunner, type CommandRunner } from '../../system/exec.js';
 import { outsideRootReason, underRoot, unsafePathReason } from '../../system/root-path.js';
 import { readState } from '../../snapshot/load.js';
@@ -28,7 +28,6 @@ export const DNS_PATHS = {
   dnsmasqConf: '/etc/dnsmasq.conf',
   dnsmasqDir: '/etc/dnsmasq.d',
   unboundConf: '/etc/unbound/unbound.conf',
-  unboundDir: '/etc/unbound/unbound.conf.d',
   openwrtDhcp: '/etc/config/dhcp',
   openwrtRelease: '/etc/openwrt_release',
   networkdDir: '/etc/systemd/network',
@@ -241,18 +240,101 @@ export function readDnsmasqConfig(root: string, running: ResolverProcess[]): Dns
   return { files, options, unread };
 }
 
+/** glob(3) special characters: an include path with one of them is a pattern. */
+const GLOB_CHARS = /[*?[]/;
+
+/** One glob(3) path component as a regular expression (a leading dot is matched only by a dot). */
+function globComponent(pattern: string): RegExp {
+  let source = '';
+  for (let i = 0; i < pattern.length; i++) {
+    const char = pattern[i];
+    const close = char === '[' ? pattern.indexOf(']', i + 2) : -1;
+    if (char === '*') source += '[^/]*';
+    else if (char === '?') source += '[^/]';
+    else if (close > 0) {
+      const set = pattern.slice(i + 1, close);
+      source += `[${set.startsWith('!') ? `^${set.slice(1)}` : set.replace(/\\/g, '\\\\')}]`;
+      i = close;
+    } else source += char.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  }
+  return new RegExp(`^${pattern.startsWith('.') ? '' : '(?!\\.)'}${source}$`);
+}
+
+/**
+ * The files an unbound include names, as target paths, in the order unbound reads them (glob(3)
+ * sorts; a pattern matching nothing is no error), or why it is not followed. A path that already
+ * starts with --root names the file under it (a resolver run on this machine from the root's
+ * files, as unbound strips its chroot from include paths). Directories that lead outside --root
+ * are not listed.
+ */
+function unboundIncludeFiles(root: string, entry: UnboundEntry): { files: string[] } | { unread: UnreadConfig } {
+  const prefix = root && root !== '/' ? root.replace(/\/+$/, '') : '';
+  const path = prefix && entry.value.startsWith(`${prefix}/`) ? entry.value.slice(prefix.length) : entry.value;
+  if (!path.startsWith('/')) return { unread: { path: entry.value, reason: `${entry.where}: not read: a relative include, which unbound opens from the directory it was started in`, resolverFails: false } };
+  if (!GLOB_CHARS.test(path)) return { files: [path] };
+  let matches = [''];
+  for (const component of path.split('/').slice(1)) {
+    if (!GLOB_CHARS.test(component)) {
+      matches = matches.map((dir) => `${dir}/${component}`);
+      continue;
+    }
+    const regex = globComponent(component);
+    const next: string[] = [];
+    for (const dir of matches) {
+      const outside = outsideRootReason(root, dir || '/', { final: true });
+      if (outside) return { unread: { path: underRoot(root, dir || '/'), reason: `${entry.where}: include not followed: ${outside}`, resolverFails: false } };
+      try {
+        next.push(...readdirSync(underRoot(root, dir || '/')).filter((name) => regex.test(name)).map((name) => `${dir}/${name}`));
+      } catch { /* not a directory, or missing: no match */ }
+    }
+    matches = next;
+  }
+  // lstat: a dangling symlink matches too (glob(3) lists it; unbound then cannot open it).
+  return { files: matches.filter((file) => lstatSync(underRoot(root, file), { throwIfNoEntry: false }) !== undefined).sort() };
+}
+
+function realPath(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
+  }
+}
+
+/**
+ * unbound.conf and every file it includes, as unbound reads them (`include:` and
+ * `include-toplevel:`, with glob patterns), under --root only. A file that includes itself, directly
+ * or through others, is reported instead of read again: unbound fails on it ("Too many open files").
+ */
 export function readUnboundConfig(root: string): UnboundFacts | undefined {
   const files: string[] = [];
-  const zones: UnboundZone[] = [];
   const unread: UnreadConfig[] = [];
   const main = underRoot(root, DNS_PATHS.unboundConf);
   const mainText = readMainConfig(root, DNS_PATHS.unboundConf, unread);
-  if (mainText !== undefined) {
-    files.push(main);
-    zones.push(...parseUnboundConf(mainText, main));
-  }
-  readConfDirs(root, [DNS_PATHS.unboundDir], (text, shown) => zones.push(...parseUnboundConf(text, shown)), files, unread);
-  return files.length === 0 && unread.length === 0 ? undefined : { files, zones, unread };
+  if (mainText === undefined) return unread.length === 0 ? undefined : { files, zones: [], unread };
+  files.push(main);
+  const include: UnboundIncluder = function* (entry, reading) {
+    const named = unboundIncludeFiles(root, entry);
+    if ('unread' in named) {
+      unread.push(named.unread);
+      return;
+    }
+    for (const file of named.files) {
+      const shown = underRoot(root, file);
+      if (reading.some((open) => realPath(open) === realPath(shown))) {
+        unread.push({ path: shown, reason: `${entry.where}: includes ${shown}, which is already being read (an include loop: unbound fails with "Too many open files")`, resolverFails: true });
+        continue;
+      }
+      const read = readConfigFile(root, file);
+      if ('unread' in read) unread.push(read.unread);
+      else if ('text' in read) {
+        if (!files.includes(shown)) files.push(shown);
+        yield { text: read.text, file: shown };
+      }
+    }
+  };
+  const zones = parseUnboundConf(mainText, main, include);
+  return { files, zones, unread };
 }
 
 async function tailscaleStatus(runner: CommandRunner): Promise<{ selfName?: string; suffix?: string } | undefined> {

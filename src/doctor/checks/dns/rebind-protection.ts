@@ -5,6 +5,12 @@ import { dnsFactsOf, fixDnsCommand } from '../../gather/dns.js';
 import { finding, pass, skip } from '../../result.js';
 import type { Check } from '../../types.js';
 
+/**
+ * Only the configuration of a resolver that runs is judged (a dnsmasq.conf left on disk while
+ * unbound or systemd-resolved serves drops nothing), as dns.clobbered names only running
+ * resolvers. When no resolver runs here at all (an image under --root), the files are all there
+ * is, and every one is judged.
+ */
 const check: Check = {
   id: 'dns.rebind-protection',
   topic: 'dns',
@@ -15,8 +21,14 @@ const check: Check = {
     if (typeof facts === 'string') return skip(check, facts);
     const evidence: string[] = [];
     const blocked = new Set<string>();
-    if (facts.dnsmasq) {
-      const split = dnsmasqSplitState(facts.dnsmasq.options, facts.domains, facts.servers[0]);
+    const judged = (program: string) => facts.localResolvers.length === 0 || facts.localResolvers.includes(program);
+    const idle = facts.configuredResolvers.filter((program) => !judged(program));
+    if (idle.length > 0) evidence.push(`${idle.join(' and ')}: configured but not running here (running: ${facts.localResolvers.join(', ')}), so not judged`);
+    const dnsmasq = judged('dnsmasq') ? facts.dnsmasq : undefined;
+    const openwrt = judged('dnsmasq') ? facts.openwrt : undefined;
+    const unbound = judged('unbound') ? facts.unbound : undefined;
+    if (dnsmasq) {
+      const split = dnsmasqSplitState(dnsmasq.options, facts.domains, facts.servers[0]);
       if (split.rebindProtection) {
         for (const domain of facts.domains) {
           if (split.rebindAllowed[domain]) continue;
@@ -25,15 +37,15 @@ const check: Check = {
         }
       }
     }
-    if (facts.openwrt?.state.section && facts.openwrt.state.rebindProtection) {
+    if (openwrt?.state.section && openwrt.state.rebindProtection) {
       for (const domain of facts.domains) {
-        if (facts.openwrt.state.rebindAllowed[domain]) continue;
+        if (openwrt.state.rebindAllowed[domain]) continue;
         blocked.add(domain);
-        evidence.push(`${facts.openwrt.file}: rebind_protection is on (the default) and no list rebind_domain '${domain}'`);
+        evidence.push(`${openwrt.file}: rebind_protection is on (the default) and no list rebind_domain '${domain}'`);
       }
     }
-    if (facts.unbound) {
-      const split = unboundSplitState(facts.unbound.zones, facts.domains, facts.servers[0]);
+    if (unbound) {
+      const split = unboundSplitState(unbound.zones, facts.domains, facts.servers[0]);
       if (split.privateAddress) {
         for (const domain of facts.domains) {
           if (split.privateDomain[domain]) continue;
@@ -49,8 +61,11 @@ const check: Check = {
       const system = answerAddresses(probe.viaSystem);
       if (system.length === 0) evidence.push(`direct: ${describeResult(probe.direct)}`, `system: ${describeResult(probe.viaSystem)}  <- answer dropped`);
     }
-    if (!facts.dnsmasq && !facts.openwrt && !facts.unbound) return skip(check, 'no dnsmasq or unbound configured here');
-    if (blocked.size === 0) return pass(check, 'the local resolver lets mesh answers (100.64.0.0/10, fd7a:115c:a1e0::/48) through');
+    if (!dnsmasq && !openwrt && !unbound) {
+      if (idle.length > 0) return { ...skip(check, `no running dnsmasq or unbound to judge (${idle.join(' and ')} ${idle.length > 1 ? 'have' : 'has'} a configuration but ${idle.length > 1 ? 'do' : 'does'} not run)`), evidence };
+      return skip(check, 'no dnsmasq or unbound configured here');
+    }
+    if (blocked.size === 0) return { ...pass(check, 'the local resolver lets mesh answers (100.64.0.0/10, fd7a:115c:a1e0::/48) through'), evidence };
     return finding(check, 'fail', `rebind protection drops private answers for ${[...blocked].join(', ')}: mesh names fail through the local resolver`, evidence, {
       command: fixDnsCommand(facts),
       explanation: 'allow private answers for the mesh domains only (rebind-domain-ok / rebind_domain / private-domain)',
