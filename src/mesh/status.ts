@@ -104,14 +104,18 @@ export function listInterfaces(dir = UAPI_DIR): string[] {
   }
 }
 
+/** How long a daemon may take to answer `get=1` before it is taken for stopped or wedged. */
+const UAPI_ANSWER_MS = 5000;
+
 export async function readStatus(iface: string, dir = UAPI_DIR): Promise<InterfaceStatus> {
   if (!/^[A-Za-z0-9_=+.-]{1,15}$/.test(iface)) throw new InputError(`'${iface}' is not an interface name`);
   const path = join(dir, `${iface}.sock`);
   let reply;
   try {
-    reply = await uapiRequest(path, 'get=1');
+    reply = await uapiRequest(path, 'get=1', UAPI_ANSWER_MS);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ETIMEDOUT') throw new CheckCouldNotRunError(`${path} accepted the connection but did not answer within ${UAPI_ANSWER_MS / 1000} s`, 'the daemon serving it is stopped or wedged: look at its process');
     if (code === 'ENOENT') throw new InputError(`no mesh node is running as ${iface} (${path} does not exist)`, 'start it with `netmend node up -c FILE`; `netmend node status` lists the running ones');
     throw new CheckCouldNotRunError(`cannot query ${path}: ${code ?? (error as Error).message}`, 'run as root');
   }
@@ -125,7 +129,7 @@ export async function readStatus(iface: string, dir = UAPI_DIR): Promise<Interfa
 async function readDrops(path: string): Promise<DropStatus | undefined> {
   let reply;
   try {
-    reply = await uapiRequest(path, NETMEND_STATS_REQUEST);
+    reply = await uapiRequest(path, NETMEND_STATS_REQUEST, UAPI_ANSWER_MS);
   } catch {
     return undefined; // not a netmend node (wireguard-go closes the connection)
   }

@@ -275,13 +275,22 @@ export function isServed(path: string): Promise<boolean> {
   });
 }
 
-/** A UAPI client: sends one request and returns the reply's key=value lines and errno. */
-export async function uapiRequest(path: string, request: string): Promise<{ lines: string[]; errno: number }> {
+/**
+ * A UAPI client: sends one request and returns the reply's key=value lines and errno. With
+ * `timeoutMs`, a daemon that accepts but never answers (stopped, wedged) is given up on.
+ */
+export async function uapiRequest(path: string, request: string, timeoutMs?: number): Promise<{ lines: string[]; errno: number }> {
   return new Promise((resolve, reject) => {
     const socket = net.connect(path);
     let data = '';
     socket.setEncoding('utf8');
     socket.once('error', reject);
+    if (timeoutMs !== undefined) {
+      socket.setTimeout(timeoutMs, () => {
+        socket.destroy();
+        reject(Object.assign(new Error(`${path}: no answer within ${timeoutMs} ms`), { code: 'ETIMEDOUT' }));
+      });
+    }
     socket.on('connect', () => socket.write(request.endsWith('\n\n') ? request : `${request}\n\n`));
     socket.on('data', (chunk: string) => {
       data += chunk;

@@ -4,30 +4,8 @@
  * routes checks say (no mesh VPN here) instead of "`tailscale` is not installed" once per check.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { test, type TestContext } from 'node:test';
-import { hostWithoutMesh, Lab, labUnavailable } from './harness.js';
-
-const MESH_TOOLS = new Set(['tailscale', 'tailscaled', 'wg', 'wg-quick', 'wireguard-go']);
-
-/** A PATH with every program of this machine except the mesh tools. */
-function pathWithoutMeshTools(t: TestContext): string {
-  const bin = mkdtempSync(join(tmpdir(), 'netmend-nomesh-bin-'));
-  t.after(() => rmSync(bin, { recursive: true, force: true }));
-  const seen = new Set<string>();
-  for (const dir of ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin']) {
-    let names: string[];
-    try { names = readdirSync(dir); } catch { continue; }
-    for (const name of names) {
-      if (MESH_TOOLS.has(name) || seen.has(name)) continue;
-      seen.add(name);
-      symlinkSync(join(dir, name), join(bin, name));
-    }
-  }
-  return bin;
-}
+import { test } from 'node:test';
+import { hostWithoutMesh, Lab, labUnavailable, pathWithoutMeshTools } from './harness.js';
 
 interface DoctorDocument {
   version: number;

@@ -4,7 +4,7 @@
  * Nothing here touches the host's own interfaces, rules, /etc or /run.
  */
 import { ChildProcess, execFile, execFileSync, spawn, type StdioOptions } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -298,3 +298,22 @@ export function netmend(args: string[], options: { env?: NodeJS.ProcessEnv; inpu
 }
 
 export { execFileAsync };
+
+const MESH_TOOLS = new Set(['tailscale', 'tailscaled', 'wg', 'wg-quick', 'wireguard-go']);
+
+/** A PATH with every program of this machine except the mesh tools (removed when the test ends). */
+export function pathWithoutMeshTools(t: TestContext): string {
+  const bin = mkdtempSync(join(tmpdir(), 'netmend-nomesh-bin-'));
+  t.after(() => rmSync(bin, { recursive: true, force: true }));
+  const seen = new Set<string>();
+  for (const dir of ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin']) {
+    let names: string[];
+    try { names = readdirSync(dir); } catch { continue; }
+    for (const name of names) {
+      if (MESH_TOOLS.has(name) || seen.has(name)) continue;
+      seen.add(name);
+      symlinkSync(join(dir, name), join(bin, name));
+    }
+  }
+  return bin;
+}

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { generatePrivateKey, publicKeyOf } from '../../src/mesh/keys.js';
 import { doctorJson } from './doctor-json.js';
-import { Lab, labUnavailable, uniqueName } from './harness.js';
+import { Lab, labUnavailable, pathWithoutMeshTools, uniqueName } from './harness.js';
 import { b64, newNode, ping, pingUntilReply, startNode, twoHosts, waitFor, wgDump, wireguardGoMissing } from './mesh-interop-lab.js';
 
 const skip = labUnavailable() ?? wireguardGoMissing();
@@ -41,7 +41,7 @@ test('mesh.wg-handshake: the netmend node behind a blocked port fails, and passe
   const blocked = await handshakeCheck(lab, nsA);
   assert.equal(blocked.check.status, 'fail', JSON.stringify(blocked.check));
   assert.match(blocked.check.summary, new RegExp(`${mine.iface} peer .* \\(endpoint 10\\.231\\.0\\.2:${port + 1}\\): no handshake ever, \\d+ bytes sent, 0 received`));
-  assert.ok(blocked.check.evidence.includes('source: wg show all dump'), blocked.check.evidence.join('\n'));
+  assert.ok(blocked.check.evidence.includes('source: wg show IFACE dump'), blocked.check.evidence.join('\n'));
   assert.equal(blocked.code, 1);
   // The kernel's own count of what the firewall dropped: the doctor's finding is real.
   const counted = await lab.exec(nsB, 'nft', ['list', 'table', 'inet', table]);
@@ -52,6 +52,35 @@ test('mesh.wg-handshake: the netmend node behind a blocked port fails, and passe
   const open = await handshakeCheck(lab, nsA);
   assert.equal(open.check.status, 'pass', JSON.stringify(open.check));
   assert.equal(open.code, 0);
+});
+
+test('mesh.wg-handshake: a stopped userspace daemon (its socket accepts, never answers) hides no other tunnel, and is named where it is a link', { skip, timeout: 180_000 }, async (t) => {
+  const lab = Lab.forTest(t);
+  const { nsA, nsB } = await twoHosts(lab);
+  const port = 44100 + (process.pid % 500) * 2;
+  const mine = newNode('netmend', nsA, '10.232.0.1', port);
+  const theirs = newNode('wireguard-go', nsB, '10.232.0.2', port + 1);
+  await startNode(lab, theirs, [{ node: mine }]);
+  await startNode(lab, mine, [{ node: theirs, endpoint: `10.231.0.2:${port + 1}` }]);
+  assert.ok(await pingUntilReply(lab, nsA, '10.232.0.2', 30_000), 'tunnel up');
+  // The UAPI sockets of every namespace share /var/run/wireguard: wireguard-go stopped in B still
+  // accepts connections on its socket but answers none.
+  const stopped = theirs.process!.pid!;
+  process.kill(stopped, 'SIGSTOP');
+  try {
+    const here = await handshakeCheck(lab, nsA);
+    assert.equal(here.check.status, 'pass', `A's own tunnel is judged: ${JSON.stringify(here.check)}`);
+    assert.equal(here.code, 0);
+    const there = await handshakeCheck(lab, nsB);
+    assert.equal(there.check.status, 'warn', JSON.stringify(there.check));
+    assert.ok(there.check.evidence.some((line) => line.includes(`Unable to access interface ${theirs.iface}`) && /stopped or wedged/.test(line)), there.check.evidence.join('\n'));
+    // Without wg(8), the UAPI socket read directly: the same answer, not a wait without end.
+    const direct = await doctorJson(lab, nsB, ['doctor', 'mesh', '--check', 'mesh.wg-handshake'], { PATH: pathWithoutMeshTools(t) });
+    assert.equal(direct.byId['mesh.wg-handshake'].status, 'warn', JSON.stringify(direct.byId['mesh.wg-handshake']));
+    assert.ok(direct.byId['mesh.wg-handshake'].evidence.some((line) => /did not answer within 5 s/.test(line)), direct.byId['mesh.wg-handshake'].evidence.join('\n'));
+  } finally {
+    process.kill(stopped, 'SIGCONT');
+  }
 });
 
 test('mesh.wg-handshake: a wrong public key for the peer fails with the key configured here', { skip, timeout: 120_000 }, async (t) => {

@@ -96,7 +96,7 @@ const MASQUERADE = ['-A POSTROUTING -o wg0 -j MASQUERADE'];
 const STRICT_FORWARD = ['-A FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT', '-A FORWARD -i lan0 -o wg0 -j ACCEPT'];
 
 const WIREGUARD: WireguardFacts = {
-  source: 'wg show all dump',
+  source: 'wg show IFACE dump',
   first: { at: Date.now(), interfaces: [{ name: 'wg0', listenPort: 51820, peers: [] } as unknown as WireguardFacts['first']['interfaces'][number]] },
   unreadable: [],
 };

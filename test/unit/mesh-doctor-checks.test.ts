@@ -145,7 +145,7 @@ const KEY_B = 'WRvBvBa1bx+sH6tp6qs6jC+/gbIczTEGy+7Nb9pKKlk=';
 
 function wgState(first: string, at: number, second?: { dump: string; at: number }): HostState {
   const facts: WireguardFacts = {
-    source: 'wg show all dump',
+    source: 'wg show IFACE dump',
     first: { at, interfaces: parseWgDump(first) },
     unreadable: [],
     ...(second ? { second: { at: second.at, interfaces: parseWgDump(second.dump) } } : {}),

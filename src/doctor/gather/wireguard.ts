@@ -1,5 +1,5 @@
 /**
- * WireGuard state for mesh.wg-handshake: `wg show all dump` (kernel WireGuard, wireguard-go and
+ * WireGuard state for mesh.wg-handshake: `wg show IFACE dump` (kernel WireGuard, wireguard-go and
  * the netmend node alike), or, where wg(8) is missing on this host, the UAPI sockets in
  * /var/run/wireguard read directly. When a peer's last handshake is stale, a second dump a few
  * seconds later shows whether packets are still being sent to it (a dead tunnel) or it is just
@@ -39,72 +39,90 @@ export function hasStalePeer(sample: WireguardSample): boolean {
   return sample.interfaces.some((iface) => iface.peers.some((peer) => peer.endpoint && peer.latestHandshake > 0 && nowSeconds - peer.latestHandshake > HANDSHAKE_STALE_SECONDS));
 }
 
-async function readUapiSockets(): Promise<WgInterface[] | undefined> {
+/** How long one interface's dump may take: a daemon that accepts but never answers is reported, not waited for. */
+const DUMP_TIMEOUT_MS = 5000;
+
+type Reading = { source: string; interfaces: WgInterface[]; unreadable: string[] };
+
+async function readUapiSockets(state: HostState): Promise<Reading | undefined> {
   const { listInterfaces, readStatus } = await import('../../mesh/status.js');
-  const names = listInterfaces();
+  const names = onThisHost(state, listInterfaces());
   if (names.length === 0) return undefined;
-  const interfaces: WgInterface[] = [];
+  const reading: Reading = { source: 'UAPI sockets in /var/run/wireguard', interfaces: [], unreadable: [] };
   for (const name of names) {
     try {
-      interfaces.push(fromUapiStatus(await readStatus(name)));
-    } catch { /* a stale socket of a stopped daemon */ }
+      reading.interfaces.push(fromUapiStatus(await readStatus(name)));
+    } catch (error) {
+      // A stale socket of a stopped daemon refuses; one that accepts and stays silent is worth saying.
+      if (error instanceof CheckCouldNotRunError && /did not answer/.test(error.message)) reading.unreadable.push(`Unable to access interface ${name}: ${error.message}`);
+    }
   }
-  return interfaces;
+  return reading;
 }
 
-async function readOnce(runner: CommandRunner): Promise<{ source: string; interfaces: WgInterface[]; unreadable: string[] }> {
-  let result;
+/**
+ * `wg show interfaces`, then `wg show IFACE dump` for each of this host's interfaces, in parallel:
+ * `wg show all dump` would wait on every userspace daemon of every namespace (their sockets share
+ * /var/run/wireguard), so one stopped daemon elsewhere hung the whole read.
+ */
+async function readOnce(runner: CommandRunner, state: HostState): Promise<Reading> {
+  let listed;
   try {
-    result = await runner.run('wg', ['show', 'all', 'dump'], { allowFailure: true, timeoutMs: 10_000 });
+    listed = await runner.run('wg', ['show', 'interfaces'], { allowFailure: true, timeoutMs: 10_000 });
   } catch (error) {
     if (runner.where === 'local' && error instanceof CheckCouldNotRunError && /is not installed/.test(error.message)) {
-      const interfaces = await readUapiSockets();
-      if (interfaces) return { source: 'UAPI sockets in /var/run/wireguard', interfaces, unreadable: [] };
+      const reading = await readUapiSockets(state);
+      if (reading) return reading;
       throw new Error('`wg` is not installed and no WireGuard control socket is in /var/run/wireguard');
     }
     throw error;
   }
-  if (result.exitCode === 127) throw new Error(`\`wg\` is not installed on ${runner.where}`);
-  const unreadable = result.stderr.split('\n').map((line) => line.trim()).filter(Boolean);
-  if (result.exitCode !== 0 && !result.stdout.trim()) {
-    const message = unreadable[0] ?? `exit code ${result.exitCode}`;
-    if (/Permission denied|Operation not permitted/.test(message)) throw new Error(`reading WireGuard state needs root (\`${result.command}\`: ${message})`);
-    // No interface at all prints nothing and succeeds; an unreadable one is reported per interface.
-    if (!/Unable to access interface/.test(message)) throw new Error(`\`${result.command}\` failed: ${message}`);
+  if (listed.exitCode === 127) throw new Error(`\`wg\` is not installed on ${runner.where}`);
+  if (listed.exitCode !== 0) {
+    const message = listed.stderr.trim().split('\n')[0] || `exit code ${listed.exitCode}`;
+    if (/Permission denied|Operation not permitted/.test(message)) throw new Error(`reading WireGuard state needs root (\`${listed.command}\`: ${message})`);
+    throw new Error(`\`${listed.command}\` failed: ${message}`);
   }
-  return { source: result.command, interfaces: parseWgDump(result.stdout), unreadable };
+  const names = onThisHost(state, listed.stdout.split(/\s+/).filter(Boolean));
+  const reading: Reading = { source: 'wg show IFACE dump', interfaces: [], unreadable: [] };
+  const dumps = await Promise.all(names.map(async (name) => {
+    try {
+      return { name, result: await runner.run('wg', ['show', name, 'dump'], { allowFailure: true, timeoutMs: DUMP_TIMEOUT_MS }) };
+    } catch (error) {
+      if (error instanceof CheckCouldNotRunError) return { name, problem: `Unable to access interface ${name}: ${error.message} (its daemon is stopped or wedged)` };
+      throw error;
+    }
+  }));
+  for (const dump of dumps) {
+    if ('problem' in dump) {
+      reading.unreadable.push(dump.problem!);
+      continue;
+    }
+    const { result, name } = dump;
+    if (result.exitCode !== 0) {
+      reading.unreadable.push(result.stderr.trim().split('\n')[0] || `Unable to access interface ${name}: exit code ${result.exitCode}`);
+      continue;
+    }
+    // One interface's dump prints no name column on its first line and none on the peers' lines.
+    const withName = result.stdout.split('\n').filter(Boolean).map((line) => `${name}\t${line}`).join('\n');
+    reading.interfaces.push(...parseWgDump(withName));
+  }
+  return reading;
 }
 
-function linkNames(state: HostState): Set<string> {
-  return new Set(state.snapshot.links.map((link) => link.name));
-}
-
-function onThisHost(state: HostState, interfaces: WgInterface[]): WgInterface[] {
-  const links = linkNames(state);
-  return links.size === 0 ? interfaces : interfaces.filter((iface) => links.has(iface.name));
-}
-
-/** "Unable to access interface wg0: Connection refused" lines about this host's links. */
-function unreadableHere(state: HostState, lines: string[]): string[] {
-  const links = linkNames(state);
-  return lines.filter((line) => {
-    const name = /interface ([^:\s]+)/.exec(line)?.[1];
-    return links.size === 0 || name === undefined || links.has(name);
-  });
+/** The names that are links of the diagnosed host (all of them when its links are unknown). */
+function onThisHost(state: HostState, names: string[]): string[] {
+  const links = new Set(state.snapshot.links.map((link) => link.name));
+  return links.size === 0 ? names : names.filter((name) => links.has(name));
 }
 
 export async function gatherWireguard(state: HostState, runner: CommandRunner | undefined, resampleMs = RESAMPLE_MS): Promise<void> {
   if (!runner) throw new Error('WireGuard state is not part of a saved snapshot');
-  const first = await readOnce(runner);
-  const facts: WireguardFacts = {
-    source: first.source,
-    first: { at: Date.now(), interfaces: onThisHost(state, first.interfaces) },
-    unreadable: unreadableHere(state, first.unreadable),
-  };
+  const first = await readOnce(runner, state);
+  const facts: WireguardFacts = { source: first.source, first: { at: Date.now(), interfaces: first.interfaces }, unreadable: first.unreadable };
   if (hasStalePeer(facts.first)) {
     await new Promise((resolve) => setTimeout(resolve, resampleMs));
-    const second = await readOnce(runner);
-    facts.second = { at: Date.now(), interfaces: onThisHost(state, second.interfaces) };
+    facts.second = { at: Date.now(), interfaces: (await readOnce(runner, state)).interfaces };
   }
   state.facts[WIREGUARD_GATHERER] = facts;
 }
