@@ -1,6 +1,6 @@
 /*
- * netmend's native addon: the TUN device (tun.c) and the UDP data path (udp.c), one module so
- * there is one thing to build and load (src/mesh/addon.ts). Plain node_api.h, no C++ wrapper.
+ * netmend's native addon: the TUN device (tun.c), the UDP data path (udp.c) and the
+ * handshake's primitives (handshake.c), one module so there is one thing to build and load (src/mesh/addon.ts). Plain node_api.h, no C++ wrapper.
  */
 #define _GNU_SOURCE
 #include "addon.h"
@@ -62,6 +62,7 @@ void call_from_loop(napi_env env, napi_async_context context, napi_value callbac
 static napi_value init(napi_env env, napi_value exports) {
   tun_init_exports(env, exports);
   udp_init_exports(env, exports);
+  handshake_init_exports(env, exports);
   return exports;
 }
 

@@ -1,4 +1,4 @@
-/* Shared by the addon's parts (tun.c, udp.c): includes and the error helpers. */
+/* Shared by the addon's parts (tun.c, udp.c, handshake.c): includes and the error helpers. */
 #ifndef NETMEND_ADDON_H
 #define NETMEND_ADDON_H
 #include <errno.h>
@@ -23,4 +23,5 @@ void call_from_loop(napi_env env, napi_async_context context, napi_value callbac
 
 void tun_init_exports(napi_env env, napi_value exports);
 void udp_init_exports(napi_env env, napi_value exports);
+void handshake_init_exports(napi_env env, napi_value exports);
 #endif

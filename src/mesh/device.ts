@@ -7,7 +7,7 @@
 import { randomInt } from 'node:crypto';
 import { AllowedIps, type Prefix } from './allowed-ips.js';
 import { NativeEndpoint, receiveKeys, UdpBind, type BindStats } from './bind.js';
-import { clampPrivateKey, isZero, x25519PrivateKeyObject, x25519PublicKey } from './crypto.js';
+import { clampPrivateKey, isZero, x25519PublicKey } from './crypto.js';
 import { Handshakes, warmUpHandshakeCode } from './handshakes.js';
 import type { Keypair } from './keypairs.js';
 import { Logger } from './log.js';
@@ -102,8 +102,7 @@ export class Device {
     this.privateKeyRaw?.fill(0);
     this.privateKeyRaw = clamped;
     if (clamped) {
-      const privateKey = x25519PrivateKeyObject(clamped);
-      this.identity = { privateKey, publicKey: x25519PublicKey(privateKey) };
+      this.identity = { privateKey: clamped, publicKey: x25519PublicKey(clamped) };
     } else {
       this.identity = undefined;
     }

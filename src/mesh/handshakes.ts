@@ -4,9 +4,8 @@
  * event-loop turn, so transport packets keep flowing during a flood and the queue's length is
  * a real backlog, which is what "under load" measures, as in wireguard-go.
  */
-import { generateKeyPairSync } from 'node:crypto';
 import { CookieChecker, CookieGenerator, sourceBytes } from './cookie.js';
-import { x25519PublicKey } from './crypto.js';
+import { newEphemeral } from './crypto.js';
 import type { Device } from './device.js';
 import {
   HANDSHAKE_QUEUE_SIZE, MESSAGE_COOKIE_REPLY, MESSAGE_INITIATION, REKEY_TIMEOUT_MS, UNDER_LOAD_AFTER_TIME_MS, UNDER_LOAD_QUEUE_LENGTH,
@@ -250,10 +249,7 @@ export function warmUpHandshakeCode(): void {
 }
 
 function oneThrowawayHandshake(): void {
-  const identity = (): LocalIdentity => {
-    const { privateKey } = generateKeyPairSync('x25519');
-    return { privateKey, publicKey: x25519PublicKey(privateKey) };
-  };
+  const identity = (): LocalIdentity => newEphemeral();
   const initiator = identity();
   const responder = identity();
   const onInitiator = new Handshake(responder.publicKey);

@@ -3,15 +3,16 @@
  * response, then split the chaining key into the session's two transport keys. Functions here
  * touch only the handshake state they are given; mac1/mac2 live in cookie.ts.
  */
-import type { KeyObject } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { dh, handshakeOpen, handshakeSeal, hash, kdf, newEphemeral, tai64n, type Ephemeral, KEY_LEN } from './crypto.js';
 import { Keypair } from './keypairs.js';
 import {
   CONSTRUCTION, HANDSHAKE_INITIATION_RATE_MS, IDENTIFIER, INITIATION_SIZE, MESSAGE_INITIATION, MESSAGE_RESPONSE, RESPONSE_SIZE,
 } from './messages.js';
 
-export const INITIAL_CHAINING_KEY = hash(Buffer.from(CONSTRUCTION));
-export const INITIAL_HASH = hash(INITIAL_CHAINING_KEY, Buffer.from(IDENTIFIER));
+// Computed with node:crypto so that importing this module does not load the native addon.
+export const INITIAL_CHAINING_KEY = createHash('blake2s256').update(CONSTRUCTION).digest();
+export const INITIAL_HASH = createHash('blake2s256').update(INITIAL_CHAINING_KEY).update(IDENTIFIER).digest();
 const EMPTY = Buffer.alloc(0);
 
 export enum HandshakeState {
@@ -22,9 +23,9 @@ export enum HandshakeState {
   ResponseConsumed,
 }
 
-/** This node's static identity. */
+/** This node's static identity (raw keys, the private one clamped). */
 export interface LocalIdentity {
-  privateKey: KeyObject;
+  privateKey: Buffer;
   publicKey: Buffer;
 }
 

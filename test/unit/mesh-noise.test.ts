@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { aeadOpen, counterNonce, dh, newEphemeral, x25519PrivateKeyObject, x25519PublicKey } from '../../src/mesh/crypto.js';
+import { aeadOpen, counterNonce, dh, newEphemeral, clampPrivateKey, x25519PublicKey } from '../../src/mesh/crypto.js';
 import { CookieChecker, CookieGenerator } from '../../src/mesh/cookie.js';
 import { consumeInitiation, consumeResponse, createInitiation, createResponse, deriveKeypair, Handshake, INITIAL_CHAINING_KEY, INITIAL_HASH, type LocalIdentity } from '../../src/mesh/noise.js';
 import { loadAddon } from '../../src/mesh/addon.js';
@@ -10,7 +10,7 @@ const vector = JSON.parse(readFileSync('/work/shared/reference/wireguard-handsha
 const hex = (name: string) => Buffer.from(vector[name], 'hex');
 
 function identity(privateHex: string): LocalIdentity {
-  const privateKey = x25519PrivateKeyObject(Buffer.from(privateHex, 'hex'));
+  const privateKey = clampPrivateKey(Buffer.from(privateHex, 'hex'));
   return { privateKey, publicKey: x25519PublicKey(privateKey) };
 }
 
