@@ -1,6 +1,7 @@
 /*
- * netmend's native addon: the TUN device (tun.c), the UDP data path (udp.c) and the
- * handshake's primitives (handshake.c), one module so there is one thing to build and load (src/mesh/addon.ts). Plain node_api.h, no C++ wrapper.
+ * netmend's native addon: the TUN device (tun.c), the UDP data path (udp.c), the
+ * handshake's primitives (handshake.c) and the control socket (control.c), one module so there is
+ * one thing to build and load (src/mesh/addon.ts). Plain node_api.h, no C++ wrapper.
  */
 #define _GNU_SOURCE
 #include "addon.h"
@@ -63,6 +64,7 @@ static napi_value init(napi_env env, napi_value exports) {
   tun_init_exports(env, exports);
   udp_init_exports(env, exports);
   handshake_init_exports(env, exports);
+  control_init_exports(env, exports);
   return exports;
 }
 

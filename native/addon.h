@@ -1,4 +1,4 @@
-/* Shared by the addon's parts (tun.c, udp.c, handshake.c): includes and the error helpers. */
+/* Shared by the addon's parts (tun.c, udp.c, handshake.c, control.c): includes and the error helpers. */
 #ifndef NETMEND_ADDON_H
 #define NETMEND_ADDON_H
 #include <errno.h>
@@ -24,4 +24,5 @@ void call_from_loop(napi_env env, napi_async_context context, napi_value callbac
 void tun_init_exports(napi_env env, napi_value exports);
 void udp_init_exports(napi_env env, napi_value exports);
 void handshake_init_exports(napi_env env, napi_value exports);
+void control_init_exports(napi_env env, napi_value exports);
 #endif

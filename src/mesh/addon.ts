@@ -1,7 +1,7 @@
 /**
  * The native addon's interface as the mesh uses it (native/*.c, built by native/binding.gyp):
- * the TUN device (tun.ts), the UDP data path (bind.ts) and the handshake's primitives (crypto.ts)
- * come from it. Loading it is
+ * the TUN device (tun.ts), the UDP data path (bind.ts), the handshake's primitives (crypto.ts) and
+ * the control socket's transport (uapi.ts) come from it. Loading it is
  * src/native/addon.ts's job (prebuilds, or a build compiled here).
  */
 import { loadNativeAddon } from '../native/addon.js';
@@ -11,6 +11,7 @@ import type { BindStats } from './bind.js';
 export type TunHandle = { readonly __tun: unique symbol };
 export type BindHandle = { readonly __bind: unique symbol };
 export type EndpointHandle = { readonly __endpoint: unique symbol };
+export type ControlHandle = { readonly __control: unique symbol };
 
 export interface NativeAddon {
   // ---- tun.c ----
@@ -47,6 +48,12 @@ export interface NativeAddon {
   x25519(privateKey: Uint8Array, publicKey: Uint8Array, forceEvp?: boolean): Buffer | null;
   x25519PublicKey(privateKey: Uint8Array, forceEvp?: boolean): Buffer;
   x25519Backend(): 'raw' | 'evp';
+  // ---- control.c ----
+  /** Serves a Unix stream socket at path: each request (lines up to an empty line) goes to onRequest. */
+  controlListen(path: string, onRequest: (connection: number, text: string) => void): ControlHandle;
+  /** False when the connection is gone (the reply is dropped). */
+  controlReply(handle: ControlHandle, connection: number, text: string): boolean;
+  controlClose(handle: ControlHandle): void;
 }
 
 export function loadAddon(): NativeAddon {

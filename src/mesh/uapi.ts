@@ -6,6 +6,7 @@
  */
 import { chmodSync, existsSync, mkdirSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
+import { loadAddon, type ControlHandle, type NativeAddon } from './addon.js';
 import { join } from 'node:path';
 import { parsePrefix, formatPrefix } from './allowed-ips.js';
 import type { Device } from './device.js';
@@ -170,7 +171,10 @@ export async function uapiSet(device: Device, lines: string[]): Promise<void> {
 }
 
 export class UapiServer {
-  private server?: net.Server;
+  private handle?: ControlHandle;
+  private native?: NativeAddon;
+  /** Per connection, the reply still being worked out: replies leave in request order. */
+  private readonly busy = new Map<number, Promise<void>>();
   readonly path: string;
 
   constructor(private readonly device: Device, dir = UAPI_DIR) {
@@ -185,56 +189,32 @@ export class UapiServer {
       if (await isServed(this.path)) throw new Error(`${this.path} is served by another process (is ${this.device.name} already up?)`);
       unlinkSync(this.path);
     }
-    const server = net.createServer((connection) => this.serve(connection));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.path, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    // The transport is native (native/control.c): node:net's stream objects made every `wg`
+    // command wait a few hundred microseconds longer than wireguard-go's.
+    const native = loadAddon();
+    this.handle = native.controlListen(this.path, (connection, text) => this.onRequest(connection, text));
+    this.native = native;
     chmodSync(this.path, 0o600);
-    server.on('error', (error) => this.device.log.error(`UAPI socket: ${error.message}`));
-    this.server = server;
   }
 
   /** Stops serving; removes the socket file only if this server created it (never another node's). */
   close(): void {
-    if (!this.server) return;
-    this.server.close();
-    this.server = undefined;
+    if (!this.handle) return;
+    this.native!.controlClose(this.handle);
+    this.handle = undefined;
+    this.busy.clear();
     try { unlinkSync(this.path); } catch { /* already gone */ }
   }
 
-  private serve(connection: net.Socket): void {
-    let buffered = '';
-    let request: string[] | undefined;
-    let chain = Promise.resolve();
-    connection.setEncoding('utf8');
-    connection.on('error', () => connection.destroy());
-    connection.on('data', (chunk: string) => {
-      buffered += chunk;
-      if (buffered.length > 1 << 20) {
-        connection.destroy();
-        return;
-      }
-      let newline;
-      while ((newline = buffered.indexOf('\n')) >= 0) {
-        const line = buffered.slice(0, newline);
-        buffered = buffered.slice(newline + 1);
-        if (request === undefined) {
-          if (line === '') continue;
-          request = [line];
-          continue;
-        }
-        if (line !== '') {
-          request.push(line);
-          continue;
-        }
-        const complete = request;
-        request = undefined;
-        chain = chain.then(() => this.answer(complete)).then((reply) => { if (!connection.destroyed) connection.write(reply); });
-      }
+  private onRequest(connection: number, text: string): void {
+    const answered = (this.busy.get(connection) ?? Promise.resolve())
+      .then(() => this.answer(text.split('\n')))
+      .then((reply) => {
+        if (this.handle) this.native!.controlReply(this.handle, connection, reply);
+      });
+    this.busy.set(connection, answered);
+    void answered.finally(() => {
+      if (this.busy.get(connection) === answered) this.busy.delete(connection);
     });
   }
 
