@@ -113,7 +113,8 @@ export class Device {
         continue;
       }
       this.expireSessions(peer);
-      peer.handshake.precompute(this.identity);
+      peer.handshake.setLocal(this.identity);
+      this.handshakes.prepareSoon(peer);
     }
   }
 
@@ -166,7 +167,8 @@ export class Device {
       zeroKeyMaterial: () => this.zeroKeyMaterial(p),
       log: (message) => this.log.verbose(`${p.label}: ${message}`),
     }));
-    peer.handshake.precompute(this.identity);
+    peer.handshake.setLocal(this.identity);
+    this.handshakes.prepareSoon(peer);
     this.peers.set(key, peer);
     return peer;
   }

@@ -19,6 +19,8 @@ interface QueuedHandshake {
 }
 
 const RATE_PER_SECOND = 20;
+/** Peers whose next handshake messages are prepared per event-loop turn. */
+const PREPARES_PER_TURN = 16;
 const RATE_BURST = 5;
 const HANDSHAKES_PER_TURN = 16;
 
@@ -51,8 +53,29 @@ export class Handshakes {
   private queue: QueuedHandshake[] = [];
   private drainScheduled = false;
   private lastUnderLoad = -Infinity;
+  private readonly toPrepare = new Set<Peer>();
 
   constructor(private readonly device: Device) {}
+
+  /**
+   * After this event-loop turn (off the packet path), computes what the peer's next initiation
+   * and response can have ready: the DHs that do not need the other side's ephemeral. Asked for
+   * when a peer appears or our key changes, and after each initiation or response sent.
+   */
+  prepareSoon(peer: Peer): void {
+    this.toPrepare.add(peer);
+    if (this.toPrepare.size === 1) setImmediate(() => this.prepareWaiting());
+  }
+
+  private prepareWaiting(): void {
+    let done = 0;
+    for (const peer of this.toPrepare) {
+      if (done === PREPARES_PER_TURN) break;
+      this.toPrepare.delete(peer);
+      if (!peer.removed && !this.device.isClosed && peer.handshake.prepare()) done += 1;
+    }
+    if (this.toPrepare.size > 0) setImmediate(() => this.prepareWaiting());
+  }
 
   sendInitiation(peer: Peer, isRetry: boolean): void {
     const device = this.device;
@@ -81,6 +104,7 @@ export class Handshakes {
     device.sendDatagram(peer, msg);
     peer.txBytes += msg.length;
     peer.timers.handshakeInitiated();
+    this.prepareSoon(peer);
   }
 
   enqueue(msg: Buffer, endpoint: Endpoint): void {
@@ -225,6 +249,7 @@ export class Handshakes {
     device.sendDatagram(peer, msg);
     peer.txBytes += msg.length;
     device.log.verbose(`${peer.label}: sent handshake response`);
+    this.prepareSoon(peer);
   }
 }
 
@@ -253,9 +278,9 @@ function oneThrowawayHandshake(): void {
   const initiator = identity();
   const responder = identity();
   const onInitiator = new Handshake(responder.publicKey);
-  onInitiator.precompute(initiator);
+  onInitiator.setLocal(initiator);
   const onResponder = new Handshake(initiator.publicKey);
-  onResponder.precompute(responder);
+  onResponder.setLocal(responder);
   const checker = new CookieChecker();
   checker.init(responder.publicKey);
   const initiation = createInitiation(initiator, onInitiator, 1);
