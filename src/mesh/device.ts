@@ -119,7 +119,7 @@ export class Device {
   }
 
   /** Opens (or reopens) the UDP sockets; port 0 picks a free port. On failure the device has none. */
-  async setListenPort(port: number): Promise<void> {
+  setListenPort(port: number): void {
     this.listenPort = port;
     if (this.bind && this.port === port && port !== 0) return;
     this.bind?.close();

@@ -21,6 +21,11 @@ interface QueuedHandshake {
 const RATE_PER_SECOND = 20;
 /** Peers whose next handshake messages are prepared per event-loop turn. */
 const PREPARES_PER_TURN = 16;
+/**
+ * After a handshake message of ours left, its answer is on its way: the next one is prepared a
+ * little later, not in the same loop turn, where it would delay that answer.
+ */
+const PREPARE_AFTER_USE_MS = 20;
 const RATE_BURST = 5;
 const HANDSHAKES_PER_TURN = 16;
 
@@ -62,7 +67,11 @@ export class Handshakes {
    * and response can have ready: the DHs that do not need the other side's ephemeral. Asked for
    * when a peer appears or our key changes, and after each initiation or response sent.
    */
-  prepareSoon(peer: Peer): void {
+  prepareSoon(peer: Peer, afterMs = 0): void {
+    if (afterMs > 0) {
+      setTimeout(() => this.prepareSoon(peer), afterMs).unref();
+      return;
+    }
     this.toPrepare.add(peer);
     if (this.toPrepare.size === 1) setImmediate(() => this.prepareWaiting());
   }
@@ -104,7 +113,7 @@ export class Handshakes {
     device.sendDatagram(peer, msg);
     peer.txBytes += msg.length;
     peer.timers.handshakeInitiated();
-    this.prepareSoon(peer);
+    this.prepareSoon(peer, PREPARE_AFTER_USE_MS);
   }
 
   enqueue(msg: Buffer, endpoint: Endpoint): void {
@@ -249,7 +258,7 @@ export class Handshakes {
     device.sendDatagram(peer, msg);
     peer.txBytes += msg.length;
     device.log.verbose(`${peer.label}: sent handshake response`);
-    this.prepareSoon(peer);
+    this.prepareSoon(peer, PREPARE_AFTER_USE_MS);
   }
 }
 

@@ -58,7 +58,7 @@ export function uapiGet(device: Device): string {
 }
 
 /** Applies one `set=1` request's lines in order; throws UapiError at the first bad line. */
-export async function uapiSet(device: Device, lines: string[]): Promise<void> {
+export function uapiSet(device: Device, lines: string[]): void {
   let peer: Peer | undefined;
   let inPeerSection = false;
   /** Lines for a peer we must ignore (our own key, or update_only on a peer that did not exist). */
@@ -89,7 +89,7 @@ export async function uapiSet(device: Device, lines: string[]): Promise<void> {
           break;
         case 'listen_port':
           try {
-            await device.setListenPort(parseUint(value, 65535, 'listen_port'));
+            device.setListenPort(parseUint(value, 65535, 'listen_port'));
           } catch (error) {
             if (error instanceof UapiError) throw error;
             const code = (error as NodeJS.ErrnoException).code;
@@ -173,8 +173,6 @@ export async function uapiSet(device: Device, lines: string[]): Promise<void> {
 export class UapiServer {
   private handle?: ControlHandle;
   private native?: NativeAddon;
-  /** Per connection, the reply still being worked out: replies leave in request order. */
-  private readonly busy = new Map<number, Promise<void>>();
   readonly path: string;
 
   constructor(private readonly device: Device, dir = UAPI_DIR) {
@@ -202,23 +200,16 @@ export class UapiServer {
     if (!this.handle) return;
     this.native!.controlClose(this.handle);
     this.handle = undefined;
-    this.busy.clear();
     try { unlinkSync(this.path); } catch { /* already gone */ }
   }
 
+  /** Answered at once: every request is synchronous work, so replies leave in request order. */
   private onRequest(connection: number, text: string): void {
-    const answered = (this.busy.get(connection) ?? Promise.resolve())
-      .then(() => this.answer(text.split('\n')))
-      .then((reply) => {
-        if (this.handle) this.native!.controlReply(this.handle, connection, reply);
-      });
-    this.busy.set(connection, answered);
-    void answered.finally(() => {
-      if (this.busy.get(connection) === answered) this.busy.delete(connection);
-    });
+    const reply = this.answer(text.split('\n'));
+    if (this.handle) this.native!.controlReply(this.handle, connection, reply);
   }
 
-  private async answer(request: string[]): Promise<string> {
+  private answer(request: string[]): string {
     const [operation, ...lines] = request;
     if (operation === 'get=1') {
       if (lines.length > 0) return `errno=${-EINVAL}\n\n`;
@@ -226,7 +217,7 @@ export class UapiServer {
     }
     if (operation === 'set=1') {
       try {
-        await uapiSet(this.device, lines);
+        uapiSet(this.device, lines);
         return 'errno=0\n\n';
       } catch (error) {
         const errno = error instanceof UapiError ? error.errno : EIO;
