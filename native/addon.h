@@ -16,6 +16,8 @@
 /* Throws an Error with code (ENOENT, EADDRINUSE, ...), errno and syscall, as Node's own errors. */
 napi_value throw_errno(napi_env env, const char *syscall, int err, const char *detail);
 napi_value throw_type(napi_env env, const char *message);
+/* A Uint8Array (or Buffer) argument's bytes; 0 for anything else. */
+int uint8_array_arg(napi_env env, napi_value value, uint8_t **data, size_t *length);
 void set_count(napi_env env, napi_value object, const char *key, uint64_t value);
 /* Calls a JavaScript callback from a libuv callback (uv_poll): microtasks run after it, and an
  * exception it throws is reported as uncaught, as for any Node event. */

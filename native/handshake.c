@@ -290,21 +290,9 @@ static int aead_open(uint8_t *out, const uint8_t key[32], const uint8_t nonce[12
 
 /* ---------------- JavaScript bindings ---------------- */
 
-static int bytes_arg(napi_env env, napi_value value, uint8_t **data, size_t *length) {
-  bool is_typed = false;
-  if (napi_is_typedarray(env, value, &is_typed) != napi_ok || !is_typed) return 0;
-  napi_typedarray_type type;
-  napi_value buffer;
-  size_t offset;
-  void *base;
-  if (napi_get_typedarray_info(env, value, &type, length, &base, &buffer, &offset) != napi_ok || type != napi_uint8_array) return 0;
-  *data = base;
-  return 1;
-}
-
 static int fixed_arg(napi_env env, napi_value value, uint8_t **data, size_t want) {
   size_t length = 0;
-  return bytes_arg(env, value, data, &length) && length == want;
+  return uint8_array_arg(env, value, data, &length) && length == want;
 }
 
 static napi_value new_buffer(napi_env env, size_t length, uint8_t **data) {
@@ -332,13 +320,13 @@ static napi_value js_blake2s(napi_env env, napi_callback_info info) {
   size_t key_length = 0;
   napi_valuetype key_type;
   napi_typeof(env, argv[1], &key_type);
-  if (key_type != napi_null && (!bytes_arg(env, argv[1], &key, &key_length) || key_length > 32)) return throw_type(env, "blake2s: the key is a Uint8Array of at most 32 bytes, or null");
+  if (key_type != napi_null && (!uint8_array_arg(env, argv[1], &key, &key_length) || key_length > 32)) return throw_type(env, "blake2s: the key is a Uint8Array of at most 32 bytes, or null");
   blake2s_state s;
   blake2s_init(&s, out_length, key, key_length);
   for (size_t i = 2; i < argc; i++) {
     uint8_t *part;
     size_t length;
-    if (!bytes_arg(env, argv[i], &part, &length)) return throw_type(env, "blake2s: every part is a Uint8Array");
+    if (!uint8_array_arg(env, argv[i], &part, &length)) return throw_type(env, "blake2s: every part is a Uint8Array");
     blake2s_update(&s, part, length);
   }
   uint8_t *out;
@@ -354,7 +342,7 @@ static napi_value js_hmac(napi_env env, napi_callback_info info) {
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   uint8_t *key, *data, *out;
   size_t key_length, data_length;
-  if (argc < 2 || !bytes_arg(env, argv[0], &key, &key_length) || !bytes_arg(env, argv[1], &data, &data_length)) return throw_type(env, "hmacBlake2s(key, data)");
+  if (argc < 2 || !uint8_array_arg(env, argv[0], &key, &key_length) || !uint8_array_arg(env, argv[1], &data, &data_length)) return throw_type(env, "hmacBlake2s(key, data)");
   napi_value result = new_buffer(env, 32, &out);
   if (result) hmac_blake2s(out, key, key_length, data, data_length, NULL, 0);
   return result;
@@ -369,7 +357,7 @@ static napi_value js_kdf(napi_env env, napi_callback_info info) {
   uint8_t *key, *input, *out;
   size_t key_length, input_length;
   if (argc < 3 || napi_get_value_uint32(env, argv[0], &n) != napi_ok || n < 1 || n > 3
-      || !bytes_arg(env, argv[1], &key, &key_length) || !bytes_arg(env, argv[2], &input, &input_length)) return throw_type(env, "kdf(n 1-3, key, input)");
+      || !uint8_array_arg(env, argv[1], &key, &key_length) || !uint8_array_arg(env, argv[2], &input, &input_length)) return throw_type(env, "kdf(n 1-3, key, input)");
   napi_value result = new_buffer(env, 32 * n, &out);
   if (result) wireguard_kdf(out, n, key, key_length, input, input_length);
   return result;
@@ -383,7 +371,7 @@ static napi_value js_aead_seal(napi_env env, napi_callback_info info) {
   uint8_t *key, *nonce, *plain, *ad, *out;
   size_t plain_length, ad_length;
   if (argc < 4 || !fixed_arg(env, argv[0], &key, 32) || !fixed_arg(env, argv[1], &nonce, 12)
-      || !bytes_arg(env, argv[2], &plain, &plain_length) || !bytes_arg(env, argv[3], &ad, &ad_length)) return throw_type(env, "aeadSeal(key32, nonce12, plaintext, ad)");
+      || !uint8_array_arg(env, argv[2], &plain, &plain_length) || !uint8_array_arg(env, argv[3], &ad, &ad_length)) return throw_type(env, "aeadSeal(key32, nonce12, plaintext, ad)");
   napi_value result = new_buffer(env, plain_length + AEAD_TAG, &out);
   if (!result) return NULL;
   if (!aead_seal(out, key, nonce, plain, plain_length, ad, ad_length)) return throw_errno(env, "aeadSeal", EINVAL, "ChaCha20-Poly1305");
@@ -398,7 +386,7 @@ static napi_value js_aead_open(napi_env env, napi_callback_info info) {
   uint8_t *key, *nonce, *sealed, *ad, *out;
   size_t sealed_length, ad_length;
   if (argc < 4 || !fixed_arg(env, argv[0], &key, 32) || !fixed_arg(env, argv[1], &nonce, 12)
-      || !bytes_arg(env, argv[2], &sealed, &sealed_length) || !bytes_arg(env, argv[3], &ad, &ad_length)) return throw_type(env, "aeadOpen(key32, nonce12, sealed, ad)");
+      || !uint8_array_arg(env, argv[2], &sealed, &sealed_length) || !uint8_array_arg(env, argv[3], &ad, &ad_length)) return throw_type(env, "aeadOpen(key32, nonce12, sealed, ad)");
   if (sealed_length < AEAD_TAG) return null_value(env);
   napi_value result = new_buffer(env, sealed_length - AEAD_TAG, &out);
   if (!result) return NULL;

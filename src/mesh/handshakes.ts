@@ -268,8 +268,8 @@ const WARM_UP_ROUNDS = 6;
 /**
  * A few complete handshakes between throwaway identities, once per process, one per event-loop
  * turn: the first real handshake otherwise pays for compiling this JavaScript (interpreted, then
- * baseline-compiled after a few calls) and for OpenSSL's first X25519 and BLAKE2s calls: measured
- * here ~4 ms of CPU per handshake side cold against ~1 ms warm, which shows as a slow first ping.
+ * baseline-compiled after a few calls) and for the first native and OpenSSL calls, which showed
+ * as a slow first ping.
  */
 export function warmUpHandshakeCode(): void {
   if (warmedUp) return;
