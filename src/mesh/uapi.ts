@@ -4,12 +4,14 @@
  * Requests are `get=1` or `set=1` followed by key=value lines and an empty line; every reply
  * ends with `errno=N` and an empty line. Many requests may share one connection.
  */
+import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
 import { loadAddon, type ControlHandle, type NativeAddon } from './addon.js';
 import { join } from 'node:path';
 import { parsePrefix, formatPrefix } from './allowed-ips.js';
-import type { Device } from './device.js';
+import { Device } from './device.js';
+import { Logger } from './log.js';
 import { formatEndpoint, parseEndpoint, type Peer } from './peer.js';
 
 export const UAPI_DIR = '/var/run/wireguard';
@@ -170,6 +172,31 @@ export function uapiSet(device: Device, lines: string[]): void {
   }
 }
 
+let warmedUp = false;
+const WARM_UP_ROUNDS = 8;
+
+/**
+ * A throwaway device (no sockets) configured the way `wg set` configures one, a few times, once
+ * per process, in the background: the first real `wg set` otherwise runs this parsing and peer
+ * set-up interpreted and cold, and wg waits for it (slower than wireguard-go's).
+ */
+function warmUpUapiCode(): void {
+  if (warmedUp) return;
+  warmedUp = true;
+  const device = new Device({ name: 'uapi-warm-up', logger: new Logger('silent') });
+  uapiSet(device, [`private_key=${randomBytes(32).toString('hex')}`]);
+  const peer = randomBytes(32).toString('hex');
+  let round = 0;
+  const next = () => {
+    uapiSet(device, [`public_key=${peer}`, 'endpoint=192.0.2.1:51820', 'replace_allowed_ips=true', 'allowed_ip=192.0.2.2/32', 'allowed_ip=fd00::2/128']);
+    uapiGet(device);
+    uapiSet(device, [`public_key=${peer}`, 'remove=true']);
+    if (++round < WARM_UP_ROUNDS) setImmediate(next).unref();
+    else device.close();
+  };
+  setImmediate(next).unref();
+}
+
 export class UapiServer {
   private handle?: ControlHandle;
   private native?: NativeAddon;
@@ -193,6 +220,7 @@ export class UapiServer {
     this.handle = native.controlListen(this.path, (connection, text) => this.onRequest(connection, text));
     this.native = native;
     chmodSync(this.path, 0o600);
+    warmUpUapiCode();
   }
 
   /** Stops serving; removes the socket file only if this server created it (never another node's). */

@@ -163,3 +163,13 @@ test('the control socket: a request split over writes, several per write, answer
   await rawExchange(server.path, ['set=1\n', 'x'.repeat(1_100_000)], 1).then(() => assert.fail('answered an overlong line'), () => undefined);
   assert.equal((await ask('get=1')).errno, 0);
 });
+
+test('the start-up warm-up of the UAPI code touches only its own throwaway device', { skip: !canUseRunDir && 'needs root for /var/run/wireguard' }, async (t) => {
+  const { device, ask } = await served(t);
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  const get = await ask('get=1');
+  assert.equal(get.errno, 0);
+  assert.deepEqual(get.lines, []);
+  assert.equal(device.peers.size, 0);
+  assert.equal(device.privateKey, undefined);
+});
