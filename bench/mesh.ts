@@ -5,25 +5,41 @@
  *   C) netmend-wg   <-> wireguard-go     (interop: netmend's side is what is measured)
  * Both programs are started and configured the same way (`PROGRAM -f IFACE`, then `ip` and
  * `wg set`), so every figure covers the same steps. Each pair lives in two fresh namespaces
- * joined by veth. Per pair:
+ * joined by veth; the three pairs are set up together and stay up for the whole run.
  *  - first ping: from `wg set A peer B ... endpoint` on a fresh pair of peers (both sides removed
- *    and B re-added first, so there is no session) to the first ping reply, handshake included;
- *    the median of several rounds;
- *  - flood-ping round trips per second; iperf3 TCP with 1 and 4 streams in both directions.
+ *    and B re-added first, so there is no session) to the first ping reply, handshake included.
+ *    Measured in alternation: one round on each pair per turn, the order rotating from turn to
+ *    turn, so a burst of load on the shared machine hits the three alike. Reported: the median
+ *    per pair and the paired ratio (median over turns of netmend / wireguard-go, the two rounds
+ *    of a turn being moments apart);
+ *  - flood-ping round trips per second; iperf3 TCP with 1 and 4 streams in both directions,
+ *    one pair after the other.
  * Prints the figures and the ratios netmend / wireguard-go. Needs root, wireguard-go, wg, iperf3.
- *   node dist/bench/mesh.js [seconds-per-run]
+ *   node dist/bench/mesh.js [seconds-per-run]        everything (first ping: 7 turns)
+ *   node dist/bench/mesh.js --first-ping [turns]     first ping only (default 15 turns)
  */
-import { median } from './lib/measure.js';
+import { median, pairedRatioOf } from './lib/measure.js';
 import { Lab } from '../test/lab/harness.js';
 import { b64, iperf3, newNode, pingUntilReply, startNode, twoHosts, type Node } from '../test/lab/mesh-interop-lab.js';
 
-const seconds = Number(process.argv[2] ?? process.env.BENCH_SECONDS ?? 5);
+const firstPingOnly = process.argv[2] === '--first-ping';
+const seconds = firstPingOnly ? 0 : Number(process.argv[2] ?? process.env.BENCH_SECONDS ?? 5);
 const PINGS = 2000;
-const FIRST_PING_ROUNDS = 7;
+const FIRST_PING_TURNS = firstPingOnly ? Number(process.argv[3] ?? 15) : 7;
+
+interface Pair {
+  label: string;
+  lab: Lab;
+  a: Node;
+  b: Node;
+  /** B's outer address and port, as A's `wg set ... endpoint` names it. */
+  endpoint: string;
+}
 
 interface PairFigures {
   label: string;
-  firstPingMs: number;
+  /** Every first-ping round, in turn order. */
+  firstPingMs: number[];
   pingsPerSecond: number;
   /** Mbit/s keyed by `${direction}-${streams}`: send = A -> B, receive = B -> A. */
   mbps: Record<string, number>;
@@ -41,19 +57,42 @@ async function wg(lab: Lab, node: Node, args: string[]): Promise<void> {
   if (result.code !== 0) throw new Error(`wg set ${node.iface} ${args.join(' ')}: ${result.stderr}`);
 }
 
-/** Median time from adding B as A's peer (no session on either side) to A's first ping reply. */
-async function firstPing(lab: Lab, a: Node, b: Node, endpoint: string): Promise<number> {
-  const times: number[] = [];
-  for (let round = 0; round < FIRST_PING_ROUNDS; round++) {
-    await wg(lab, a, ['peer', b64(b.publicKey), 'remove']);
-    await wg(lab, b, ['peer', b64(a.publicKey), 'remove']);
-    await wg(lab, b, ['peer', b64(a.publicKey), 'allowed-ips', `${a.address}/32`]);
-    const start = performance.now();
-    await wg(lab, a, ['peer', b64(b.publicKey), 'allowed-ips', `${b.address}/32`, 'endpoint', endpoint]);
-    if (!(await pingUntilReply(lab, a.ns, b.address, 30_000))) throw new Error(`no ping reply from ${b.address} (${a.kind} -> ${b.kind})`);
-    times.push(performance.now() - start);
+async function startPair(label: string, kindA: Node['kind'], kindB: Node['kind'], port: number): Promise<Pair> {
+  const lab = new Lab();
+  try {
+    const { nsA, nsB } = await twoHosts(lab);
+    const a = newNode(kindA, nsA, '10.232.0.1', port);
+    const b = newNode(kindB, nsB, '10.232.0.2', port + 1);
+    await startNode(lab, b, []);
+    await startNode(lab, a, []);
+    return { label, lab, a, b, endpoint: `10.231.0.2:${port + 1}` };
+  } catch (error) {
+    await lab.destroy();
+    throw error;
   }
-  return median(times);
+}
+
+/** One round: time from adding B as A's peer (no session on either side) to A's first ping reply. */
+async function firstPingRound({ lab, a, b, endpoint }: Pair): Promise<number> {
+  await wg(lab, a, ['peer', b64(b.publicKey), 'remove']);
+  await wg(lab, b, ['peer', b64(a.publicKey), 'remove']);
+  await wg(lab, b, ['peer', b64(a.publicKey), 'allowed-ips', `${a.address}/32`]);
+  const start = performance.now();
+  await wg(lab, a, ['peer', b64(b.publicKey), 'allowed-ips', `${b.address}/32`, 'endpoint', endpoint]);
+  if (!(await pingUntilReply(lab, a.ns, b.address, 30_000))) throw new Error(`no ping reply from ${b.address} (${a.kind} -> ${b.kind})`);
+  return performance.now() - start;
+}
+
+/** First-ping rounds on every pair, one per pair per turn, the order rotating from turn to turn. */
+async function firstPings(pairs: Pair[], turns: number): Promise<number[][]> {
+  const times: number[][] = pairs.map(() => []);
+  for (let turn = 0; turn < turns; turn++) {
+    for (let k = 0; k < pairs.length; k++) {
+      const which = (k + turn) % pairs.length;
+      times[which].push(await firstPingRound(pairs[which]));
+    }
+  }
+  return times;
 }
 
 async function pingRate(lab: Lab, ns: string, address: string): Promise<number> {
@@ -64,48 +103,60 @@ async function pingRate(lab: Lab, ns: string, address: string): Promise<number> 
   return received / elapsed;
 }
 
-async function measurePair(label: string, kindA: Node['kind'], kindB: Node['kind'], port: number): Promise<PairFigures> {
-  const lab = new Lab();
-  try {
-    const { nsA, nsB } = await twoHosts(lab);
-    const a = newNode(kindA, nsA, '10.232.0.1', port);
-    const b = newNode(kindB, nsB, '10.232.0.2', port + 1);
-    await startNode(lab, b, []);
-    await startNode(lab, a, []);
-    const firstPingMs = await firstPing(lab, a, b, `10.231.0.2:${port + 1}`);
-    const pingsPerSecond = await pingRate(lab, nsA, '10.232.0.2');
-    const mbps: Record<string, number> = {};
-    for (const run of RUNS) {
-      const report = await iperf3(lab, nsB, nsA, '10.232.0.2', seconds, { streams: run.streams, reverse: run.reverse });
-      mbps[run.key] = report.sum_received.bits_per_second / 1e6;
-    }
-    return { label, firstPingMs, pingsPerSecond, mbps };
-  } finally {
-    await lab.destroy();
+async function throughput({ lab, a, b }: Pair): Promise<{ pingsPerSecond: number; mbps: Record<string, number> }> {
+  const pingsPerSecond = await pingRate(lab, a.ns, b.address);
+  const mbps: Record<string, number> = {};
+  for (const run of RUNS) {
+    const report = await iperf3(lab, b.ns, a.ns, b.address, seconds, { streams: run.streams, reverse: run.reverse });
+    mbps[run.key] = report.sum_received.bits_per_second / 1e6;
   }
+  return { pingsPerSecond, mbps };
 }
 
 function row(f: PairFigures): string {
   const cells = RUNS.map((run) => `${f.mbps[run.key].toFixed(0).padStart(6)}`).join(' ');
-  return `${f.label.padEnd(30)} ${cells}   ${f.pingsPerSecond.toFixed(0).padStart(7)}   ${f.firstPingMs.toFixed(1).padStart(6)}`;
+  return `${f.label.padEnd(30)} ${cells}   ${f.pingsPerSecond.toFixed(0).padStart(7)}   ${median(f.firstPingMs).toFixed(1).padStart(6)}`;
 }
 
 function ratios(label: string, ours: PairFigures, reference: PairFigures): string {
   const cells = RUNS.map((run) => `${(ours.mbps[run.key] / reference.mbps[run.key]).toFixed(2).padStart(5)}x`).join(' ');
-  return `${label.padEnd(30)} ${cells}   ${(ours.pingsPerSecond / reference.pingsPerSecond).toFixed(2).padStart(6)}x   ${(ours.firstPingMs / reference.firstPingMs).toFixed(2).padStart(5)}x`;
+  return `${label.padEnd(30)} ${cells}   ${(ours.pingsPerSecond / reference.pingsPerSecond).toFixed(2).padStart(6)}x   ${pairedRatioOf(ours.firstPingMs, reference.firstPingMs).toFixed(2).padStart(5)}x`;
+}
+
+function firstPingReport(figures: PairFigures[]): void {
+  const [reference, ...others] = figures;
+  console.log(`first ping, ms (${FIRST_PING_TURNS} turns in alternation): median [min - max]`);
+  for (const f of figures) {
+    console.log(`  ${f.label.padEnd(30)} ${median(f.firstPingMs).toFixed(1).padStart(6)}  [${Math.min(...f.firstPingMs).toFixed(1)} - ${Math.max(...f.firstPingMs).toFixed(1)}]   ${f.firstPingMs.map((t) => t.toFixed(1)).join(' ')}`);
+  }
+  for (const f of others) {
+    console.log(`  ${f.label.trim().replace(/\s+/g, ' ')} / wireguard-go pair: ${(median(f.firstPingMs) / median(reference.firstPingMs)).toFixed(2)}x of the medians, paired ${pairedRatioOf(f.firstPingMs, reference.firstPingMs).toFixed(2)}x`);
+  }
 }
 
 async function main(): Promise<void> {
-  console.log(`mesh bench: iperf3 TCP ${seconds} s per run, ${PINGS} flood pings, first ping median of ${FIRST_PING_ROUNDS}, two namespaces over veth, same machine, one run`);
-  const reference = await measurePair('wireguard-go <-> wireguard-go', 'wireguard-go', 'wireguard-go', 51301);
-  const pair = await measurePair('netmend-wg   <-> netmend-wg', 'netmend-wg', 'netmend-wg', 51311);
-  const interop = await measurePair('netmend-wg   <-> wireguard-go', 'netmend-wg', 'wireguard-go', 51321);
-  console.log(`${'Mbit/s (send = A->B)'.padEnd(30)}  send1   recv1  send4  recv4   pings/s   1st ms`);
-  for (const figures of [reference, pair, interop]) console.log(row(figures));
-  console.log(`${'ratio vs wireguard-go pair'.padEnd(30)}  (throughput and pings: higher is better; first ping: lower is better)`);
-  console.log(ratios('netmend pair', pair, reference));
-  console.log(ratios('netmend <-> wireguard-go', interop, reference));
-  console.log('goal: >= 1.00x throughput both directions, first ping <= 1.00x');
+  const what = firstPingOnly ? 'first ping only' : `iperf3 TCP ${seconds} s per run, ${PINGS} flood pings`;
+  console.log(`mesh bench: ${what}, first ping ${FIRST_PING_TURNS} turns in alternation, two namespaces per pair over veth, same machine, one run`);
+  const pairs: Pair[] = [];
+  try {
+    pairs.push(await startPair('wireguard-go <-> wireguard-go', 'wireguard-go', 'wireguard-go', 51301));
+    pairs.push(await startPair('netmend-wg   <-> netmend-wg', 'netmend-wg', 'netmend-wg', 51311));
+    pairs.push(await startPair('netmend-wg   <-> wireguard-go', 'netmend-wg', 'wireguard-go', 51321));
+    const times = await firstPings(pairs, FIRST_PING_TURNS);
+    const figures: PairFigures[] = pairs.map((pair, i) => ({ label: pair.label, firstPingMs: times[i], pingsPerSecond: NaN, mbps: {} }));
+    firstPingReport(figures);
+    if (firstPingOnly) return;
+    for (const [i, pair] of pairs.entries()) Object.assign(figures[i], await throughput(pair));
+    const [reference, pair, interop] = figures;
+    console.log(`${'Mbit/s (send = A->B)'.padEnd(30)}  send1   recv1  send4  recv4   pings/s   1st ms`);
+    for (const f of figures) console.log(row(f));
+    console.log(`${'ratio vs wireguard-go pair'.padEnd(30)}  (throughput and pings: higher is better; first ping, paired: lower is better)`);
+    console.log(ratios('netmend pair', pair, reference));
+    console.log(ratios('netmend <-> wireguard-go', interop, reference));
+    console.log('goal: >= 1.00x throughput both directions, first ping <= 1.00x');
+  } finally {
+    for (const pair of pairs) await pair.lab.destroy();
+  }
 }
 
 await main();

@@ -1,6 +1,7 @@
 /*
- * netmend's native addon: the TUN device (tun.c) and the UDP data path (udp.c), one module so
- * there is one thing to build and load (src/mesh/addon.ts). Plain node_api.h, no C++ wrapper.
+ * netmend's native addon: the TUN device (tun.c), the UDP data path (udp.c), the
+ * handshake's primitives (handshake.c) and the control socket (control.c), one module so there is
+ * one thing to build and load (src/mesh/addon.ts). Plain node_api.h, no C++ wrapper.
  */
 #define _GNU_SOURCE
 #include "addon.h"
@@ -49,6 +50,14 @@ void set_count(napi_env env, napi_value object, const char *key, uint64_t value)
   napi_set_named_property(env, object, key, number);
 }
 
+int uint8_array_arg(napi_env env, napi_value value, uint8_t **data, size_t *length) {
+  bool is_typed = false;
+  if (napi_is_typedarray(env, value, &is_typed) != napi_ok || !is_typed) return 0;
+  napi_typedarray_type kind;
+  if (napi_get_typedarray_info(env, value, &kind, length, (void **)data, NULL, NULL) != napi_ok) return 0;
+  return kind == napi_uint8_array;
+}
+
 void call_from_loop(napi_env env, napi_async_context context, napi_value callback, size_t argc, const napi_value *argv) {
   napi_value global, result;
   napi_get_global(env, &global);
@@ -62,6 +71,8 @@ void call_from_loop(napi_env env, napi_async_context context, napi_value callbac
 static napi_value init(napi_env env, napi_value exports) {
   tun_init_exports(env, exports);
   udp_init_exports(env, exports);
+  handshake_init_exports(env, exports);
+  control_init_exports(env, exports);
   return exports;
 }
 

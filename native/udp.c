@@ -830,14 +830,6 @@ static napi_value endpoint_create(napi_env env, napi_callback_info info) {
   return handle;
 }
 
-static int buffer_arg(napi_env env, napi_value value, uint8_t **data, size_t *length) {
-  bool is_typed = false;
-  if (napi_is_typedarray(env, value, &is_typed) != napi_ok || !is_typed) return 0;
-  napi_typedarray_type kind;
-  napi_get_typedarray_info(env, value, &kind, length, (void **)data, NULL, NULL);
-  return kind == napi_uint8_array;
-}
-
 /* endpointSet(ep, address: 4|16 bytes, port, source: 4|16 bytes | null, ifindex) */
 static napi_value endpoint_set(napi_env env, napi_callback_info info) {
   size_t argc = 5;
@@ -850,9 +842,9 @@ static napi_value endpoint_set(napi_env env, napi_callback_info info) {
   uint32_t port = 0, ifindex = 0;
   napi_valuetype source_type;
   napi_typeof(env, argv[3], &source_type);
-  if (!buffer_arg(env, argv[1], &address, &address_length) || (address_length != 4 && address_length != 16)
+  if (!uint8_array_arg(env, argv[1], &address, &address_length) || (address_length != 4 && address_length != 16)
       || napi_get_value_uint32(env, argv[2], &port) != napi_ok || port > 65535 || napi_get_value_uint32(env, argv[4], &ifindex) != napi_ok
-      || (source_type != napi_null && source_type != napi_undefined && (!buffer_arg(env, argv[3], &source, &source_length) || source_length != address_length))) {
+      || (source_type != napi_null && source_type != napi_undefined && (!uint8_array_arg(env, argv[3], &source, &source_length) || source_length != address_length))) {
     return throw_type(env, "endpointSet(ep, address, port, source, ifindex): bad arguments");
   }
   pthread_mutex_lock(&ep->lock);
@@ -930,7 +922,7 @@ static napi_value udp_send(napi_env env, napi_callback_info info) {
   size_t key_length = 0;
   napi_valuetype key_type;
   napi_typeof(env, argv[2], &key_type);
-  if (key_type != napi_null && (!buffer_arg(env, argv[2], &key, &key_length) || key_length != 32)) return throw_type(env, "udpSend: key must be 32 bytes or null");
+  if (key_type != napi_null && (!uint8_array_arg(env, argv[2], &key, &key_length) || key_length != 32)) return throw_type(env, "udpSend: key must be 32 bytes or null");
   uint32_t remote_index = 0, mtu = 0;
   double counter = 0;
   bool is_array = false;
@@ -949,7 +941,7 @@ static napi_value udp_send(napi_env env, napi_callback_info info) {
   for (uint32_t i = 0; i < count; i++) {
     napi_value element;
     napi_get_element(env, argv[6], i, &element);
-    if (!buffer_arg(env, element, &pointers[i], &sizes[i])) { free(pointers); free(sizes); return throw_type(env, "udpSend: every packet must be a Uint8Array"); }
+    if (!uint8_array_arg(env, element, &pointers[i], &sizes[i])) { free(pointers); free(sizes); return throw_type(env, "udpSend: every packet must be a Uint8Array"); }
     total += sizes[i];
   }
   pthread_mutex_lock(&bind->write_lock);
@@ -1015,7 +1007,7 @@ static napi_value key_add(napi_env env, napi_callback_info info) {
   uint8_t *key;
   size_t key_length;
   if (argc < 3 || napi_get_value_uint32(env, argv[0], &device) != napi_ok || napi_get_value_uint32(env, argv[1], &index) != napi_ok
-      || !buffer_arg(env, argv[2], &key, &key_length) || key_length != 32) return throw_type(env, "keyAdd(device, index, key)");
+      || !uint8_array_arg(env, argv[2], &key, &key_length) || key_length != 32) return throw_type(env, "keyAdd(device, index, key)");
   key_entry *entry = calloc(1, sizeof *entry);
   if (!entry) return throw_errno(env, "calloc", ENOMEM, NULL);
   entry->device = device;
@@ -1057,7 +1049,7 @@ static napi_value transport_open(napi_env env, napi_callback_info info) {
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   uint8_t *key, *msg;
   size_t key_length, length;
-  if (argc < 2 || !buffer_arg(env, argv[0], &key, &key_length) || key_length != 32 || !buffer_arg(env, argv[1], &msg, &length)) return throw_type(env, "transportOpen(key, message)");
+  if (argc < 2 || !uint8_array_arg(env, argv[0], &key, &key_length) || key_length != 32 || !uint8_array_arg(env, argv[1], &msg, &length)) return throw_type(env, "transportOpen(key, message)");
   if (length < TRANSPORT_HEADER + TAG_LEN) { napi_get_null(env, &result); return result; }
   static __thread EVP_CIPHER_CTX *ctx;
   if (!ctx) ctx = new_aead(0);
@@ -1077,8 +1069,8 @@ static napi_value transport_seal(napi_env env, napi_callback_info info) {
   size_t key_length, length;
   uint32_t remote_index = 0, mtu = 0;
   double counter = 0;
-  if (argc < 5 || !buffer_arg(env, argv[0], &key, &key_length) || key_length != 32 || napi_get_value_uint32(env, argv[1], &remote_index) != napi_ok
-      || napi_get_value_double(env, argv[2], &counter) != napi_ok || napi_get_value_uint32(env, argv[3], &mtu) != napi_ok || !buffer_arg(env, argv[4], &plain, &length)) {
+  if (argc < 5 || !uint8_array_arg(env, argv[0], &key, &key_length) || key_length != 32 || napi_get_value_uint32(env, argv[1], &remote_index) != napi_ok
+      || napi_get_value_double(env, argv[2], &counter) != napi_ok || napi_get_value_uint32(env, argv[3], &mtu) != napi_ok || !uint8_array_arg(env, argv[4], &plain, &length)) {
     return throw_type(env, "transportSeal(key, remoteIndex, counter, mtu, plaintext)");
   }
   static __thread EVP_CIPHER_CTX *ctx;

@@ -149,8 +149,20 @@ export function pairedDifferenceMs(ours: Measurement, reference: Measurement): n
 }
 
 function pairedMedian(ours: Measurement, reference: Measurement, combine: (a: number, b: number) => number): number {
-  const rounds = Math.min(ours.runs.length, reference.runs.length);
-  return median(Array.from({ length: rounds }, (_, i) => combine(ours.runs[i].wallMs, reference.runs[i].wallMs)));
+  return pairedMedianOf(ours.runs.map((r) => r.wallMs), reference.runs.map((r) => r.wallMs), combine);
+}
+
+/**
+ * pairedRatio for figures measured by other means than a command run (round i of each list taken
+ * moments apart, as measureInterleaved does): the median over rounds of ours[i] / reference[i].
+ */
+export function pairedRatioOf(ours: readonly number[], reference: readonly number[]): number {
+  return pairedMedianOf(ours, reference, (a, b) => a / b);
+}
+
+function pairedMedianOf(ours: readonly number[], reference: readonly number[], combine: (a: number, b: number) => number): number {
+  const rounds = Math.min(ours.length, reference.length);
+  return median(Array.from({ length: rounds }, (_, i) => combine(ours[i], reference[i])));
 }
 
 /**

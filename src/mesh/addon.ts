@@ -1,6 +1,7 @@
 /**
  * The native addon's interface as the mesh uses it (native/*.c, built by native/binding.gyp):
- * the TUN device (tun.ts) and the UDP data path (bind.ts) both come from it. Loading it is
+ * the TUN device (tun.ts), the UDP data path (bind.ts), the handshake's primitives (crypto.ts) and
+ * the control socket's transport (uapi.ts) come from it. Loading it is
  * src/native/addon.ts's job (prebuilds, or a build compiled here).
  */
 import { loadNativeAddon } from '../native/addon.js';
@@ -10,6 +11,7 @@ import type { BindStats } from './bind.js';
 export type TunHandle = { readonly __tun: unique symbol };
 export type BindHandle = { readonly __bind: unique symbol };
 export type EndpointHandle = { readonly __endpoint: unique symbol };
+export type ControlHandle = { readonly __control: unique symbol };
 
 export interface NativeAddon {
   // ---- tun.c ----
@@ -34,6 +36,24 @@ export interface NativeAddon {
   keyRemove(device: number, index: number): void;
   transportOpen(key: Uint8Array, message: Uint8Array): Buffer | null;
   transportSeal(key: Uint8Array, remoteIndex: number, counter: number, mtu: number, plaintext: Uint8Array): Buffer;
+  // ---- handshake.c ----
+  /** BLAKE2s of the parts' concatenation, keyed when key is given (at most 32 bytes). */
+  blake2s(outLength: number, key: Uint8Array | null, ...parts: Uint8Array[]): Buffer;
+  hmacBlake2s(key: Uint8Array, data: Uint8Array): Buffer;
+  /** WireGuard's KDF_n: n 32-byte outputs, concatenated. */
+  kdf(n: 1 | 2 | 3, key: Uint8Array, input: Uint8Array): Buffer;
+  aeadSeal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, ad: Uint8Array): Buffer;
+  aeadOpen(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, ad: Uint8Array): Buffer | null;
+  /** null for a low-order public key. forceEvp: OpenSSL's EVP_PKEY route even when the raw one is there (tests). */
+  x25519(privateKey: Uint8Array, publicKey: Uint8Array, forceEvp?: boolean): Buffer | null;
+  x25519PublicKey(privateKey: Uint8Array, forceEvp?: boolean): Buffer;
+  x25519Backend(): 'raw' | 'evp';
+  // ---- control.c ----
+  /** Serves a Unix stream socket at path: each request (lines up to an empty line) goes to onRequest. */
+  controlListen(path: string, onRequest: (connection: number, text: string) => void): ControlHandle;
+  /** False when the connection is gone (the reply is dropped). */
+  controlReply(handle: ControlHandle, connection: number, text: string): boolean;
+  controlClose(handle: ControlHandle): void;
 }
 
 export function loadAddon(): NativeAddon {

@@ -14,7 +14,16 @@ export interface Prefix {
   length: number;
 }
 
+/** Canonical dotted-quad IPv4 (no leading zeros, which ipaddr.js would read as octal) with an optional length. */
+const PLAIN_V4_PREFIX = /^((?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3})(?:\/(3[0-2]|[12]?\d))?$/;
+
 export function parsePrefix(text: string): Prefix {
+  // The common shape without the general parser, which is slow until warm (every `wg set` pays it).
+  const plain = PLAIN_V4_PREFIX.exec(text);
+  if (plain) {
+    const length = plain[2] === undefined ? 32 : Number(plain[2]);
+    return { family: 4, bytes: mask(Buffer.from(plain[1].split('.').map(Number)), length), length };
+  }
   const slash = text.indexOf('/');
   const addressText = slash < 0 ? text : text.slice(0, slash);
   let address: ipaddr.IPv4 | ipaddr.IPv6;
@@ -42,7 +51,8 @@ function mask(bytes: Buffer, length: number): Buffer {
 }
 
 export function formatPrefix(prefix: Prefix): string {
-  const address = prefix.family === 4 ? ipaddr.fromByteArray([...prefix.bytes]).toString() : ipaddr.fromByteArray([...prefix.bytes]).toString();
+  const b = prefix.bytes;
+  const address = prefix.family === 4 ? `${b[0]}.${b[1]}.${b[2]}.${b[3]}` : ipaddr.fromByteArray([...b]).toString();
   return `${address}/${prefix.length}`;
 }
 

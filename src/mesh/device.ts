@@ -7,7 +7,7 @@
 import { randomInt } from 'node:crypto';
 import { AllowedIps, type Prefix } from './allowed-ips.js';
 import { NativeEndpoint, receiveKeys, UdpBind, type BindStats } from './bind.js';
-import { clampPrivateKey, isZero, x25519PrivateKeyObject, x25519PublicKey } from './crypto.js';
+import { clampPrivateKey, isZero, x25519PublicKey } from './crypto.js';
 import { Handshakes, warmUpHandshakeCode } from './handshakes.js';
 import type { Keypair } from './keypairs.js';
 import { Logger } from './log.js';
@@ -102,8 +102,7 @@ export class Device {
     this.privateKeyRaw?.fill(0);
     this.privateKeyRaw = clamped;
     if (clamped) {
-      const privateKey = x25519PrivateKeyObject(clamped);
-      this.identity = { privateKey, publicKey: x25519PublicKey(privateKey) };
+      this.identity = { privateKey: clamped, publicKey: x25519PublicKey(clamped) };
     } else {
       this.identity = undefined;
     }
@@ -114,12 +113,13 @@ export class Device {
         continue;
       }
       this.expireSessions(peer);
-      peer.handshake.precompute(this.identity);
+      peer.handshake.setLocal(this.identity);
+      this.handshakes.prepareSoon(peer);
     }
   }
 
   /** Opens (or reopens) the UDP sockets; port 0 picks a free port. On failure the device has none. */
-  async setListenPort(port: number): Promise<void> {
+  setListenPort(port: number): void {
     this.listenPort = port;
     if (this.bind && this.port === port && port !== 0) return;
     this.bind?.close();
@@ -167,7 +167,8 @@ export class Device {
       zeroKeyMaterial: () => this.zeroKeyMaterial(p),
       log: (message) => this.log.verbose(`${p.label}: ${message}`),
     }));
-    peer.handshake.precompute(this.identity);
+    peer.handshake.setLocal(this.identity);
+    this.handshakes.prepareSoon(peer);
     this.peers.set(key, peer);
     return peer;
   }

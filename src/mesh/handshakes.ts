@@ -4,9 +4,8 @@
  * event-loop turn, so transport packets keep flowing during a flood and the queue's length is
  * a real backlog, which is what "under load" measures, as in wireguard-go.
  */
-import { generateKeyPairSync } from 'node:crypto';
 import { CookieChecker, CookieGenerator, sourceBytes } from './cookie.js';
-import { x25519PublicKey } from './crypto.js';
+import { newEphemeral } from './crypto.js';
 import type { Device } from './device.js';
 import {
   HANDSHAKE_QUEUE_SIZE, MESSAGE_COOKIE_REPLY, MESSAGE_INITIATION, REKEY_TIMEOUT_MS, UNDER_LOAD_AFTER_TIME_MS, UNDER_LOAD_QUEUE_LENGTH,
@@ -20,6 +19,13 @@ interface QueuedHandshake {
 }
 
 const RATE_PER_SECOND = 20;
+/** Peers whose next handshake messages are prepared per event-loop turn. */
+const PREPARES_PER_TURN = 16;
+/**
+ * After a handshake message of ours left, its answer is on its way: the next one is prepared a
+ * little later, not in the same loop turn, where it would delay that answer.
+ */
+const PREPARE_AFTER_USE_MS = 20;
 const RATE_BURST = 5;
 const HANDSHAKES_PER_TURN = 16;
 
@@ -52,8 +58,33 @@ export class Handshakes {
   private queue: QueuedHandshake[] = [];
   private drainScheduled = false;
   private lastUnderLoad = -Infinity;
+  private readonly toPrepare = new Set<Peer>();
 
   constructor(private readonly device: Device) {}
+
+  /**
+   * After this event-loop turn (off the packet path), computes what the peer's next initiation
+   * and response can have ready: the DHs that do not need the other side's ephemeral. Asked for
+   * when a peer appears or our key changes, and after each initiation or response sent.
+   */
+  prepareSoon(peer: Peer, afterMs = 0): void {
+    if (afterMs > 0) {
+      setTimeout(() => this.prepareSoon(peer), afterMs).unref();
+      return;
+    }
+    this.toPrepare.add(peer);
+    if (this.toPrepare.size === 1) setImmediate(() => this.prepareWaiting());
+  }
+
+  private prepareWaiting(): void {
+    let done = 0;
+    for (const peer of this.toPrepare) {
+      if (done === PREPARES_PER_TURN) break;
+      this.toPrepare.delete(peer);
+      if (!peer.removed && !this.device.isClosed && peer.handshake.prepare()) done += 1;
+    }
+    if (this.toPrepare.size > 0) setImmediate(() => this.prepareWaiting());
+  }
 
   sendInitiation(peer: Peer, isRetry: boolean): void {
     const device = this.device;
@@ -82,6 +113,7 @@ export class Handshakes {
     device.sendDatagram(peer, msg);
     peer.txBytes += msg.length;
     peer.timers.handshakeInitiated();
+    this.prepareSoon(peer, PREPARE_AFTER_USE_MS);
   }
 
   enqueue(msg: Buffer, endpoint: Endpoint): void {
@@ -226,6 +258,7 @@ export class Handshakes {
     device.sendDatagram(peer, msg);
     peer.txBytes += msg.length;
     device.log.verbose(`${peer.label}: sent handshake response`);
+    this.prepareSoon(peer, PREPARE_AFTER_USE_MS);
   }
 }
 
@@ -235,8 +268,8 @@ const WARM_UP_ROUNDS = 6;
 /**
  * A few complete handshakes between throwaway identities, once per process, one per event-loop
  * turn: the first real handshake otherwise pays for compiling this JavaScript (interpreted, then
- * baseline-compiled after a few calls) and for OpenSSL's first X25519 and BLAKE2s calls: measured
- * here ~4 ms of CPU per handshake side cold against ~1 ms warm, which shows as a slow first ping.
+ * baseline-compiled after a few calls) and for the first native and OpenSSL calls, which showed
+ * as a slow first ping.
  */
 export function warmUpHandshakeCode(): void {
   if (warmedUp) return;
@@ -250,16 +283,13 @@ export function warmUpHandshakeCode(): void {
 }
 
 function oneThrowawayHandshake(): void {
-  const identity = (): LocalIdentity => {
-    const { privateKey } = generateKeyPairSync('x25519');
-    return { privateKey, publicKey: x25519PublicKey(privateKey) };
-  };
+  const identity = (): LocalIdentity => newEphemeral();
   const initiator = identity();
   const responder = identity();
   const onInitiator = new Handshake(responder.publicKey);
-  onInitiator.precompute(initiator);
+  onInitiator.setLocal(initiator);
   const onResponder = new Handshake(initiator.publicKey);
-  onResponder.precompute(responder);
+  onResponder.setLocal(responder);
   const checker = new CookieChecker();
   checker.init(responder.publicKey);
   const initiation = createInitiation(initiator, onInitiator, 1);

@@ -1,11 +1,31 @@
 /**
  * The mesh node's log: one line per event on stderr, with a level. Keys never go through here
  * except as public keys, which identify peers (abbreviated as wg does).
+ *
+ * Verbose lines are stamped when the event happens but written a moment later, together: a
+ * handshake logs between a packet arriving and the next one leaving, and a synchronous write to
+ * stderr there (plus waking whoever reads the pipe) delayed that packet by a measurable share of
+ * the first ping. Info and error lines are written at once, after any verbose lines before them;
+ * the process exiting writes whatever is left.
  */
 export type LogLevel = 'silent' | 'error' | 'info' | 'verbose';
 const RANK: Record<LogLevel, number> = { silent: 0, error: 1, info: 2, verbose: 3 };
 
+/** Longest a verbose line waits. Long enough to be past a handshake's packets, short for a reader. */
+export const VERBOSE_FLUSH_DELAY_MS = 50;
+
+const waiting = new Set<Logger>();
+let flushTimer: NodeJS.Timeout | undefined;
+let exitHookInstalled = false;
+
+function flushWaiting(): void {
+  flushTimer = undefined;
+  for (const logger of [...waiting]) logger.flush();
+}
+
 export class Logger {
+  private pending: string[] = [];
+
   constructor(
     readonly level: LogLevel = 'info',
     private readonly prefix = '',
@@ -19,7 +39,29 @@ export class Logger {
   private write(level: LogLevel, message: string): void {
     if (RANK[this.level] < RANK[level]) return;
     const time = new Date().toISOString().replace('T', ' ').replace('Z', '');
-    this.sink(`${time} ${level.padEnd(7)} ${this.prefix}${message}\n`);
+    this.pending.push(`${time} ${level.padEnd(7)} ${this.prefix}${message}\n`);
+    if (level !== 'verbose') {
+      this.flush();
+      return;
+    }
+    waiting.add(this);
+    if (!exitHookInstalled) {
+      exitHookInstalled = true;
+      process.on('exit', flushWaiting);
+    }
+    if (flushTimer === undefined) {
+      flushTimer = setTimeout(flushWaiting, VERBOSE_FLUSH_DELAY_MS);
+      flushTimer.unref();
+    }
+  }
+
+  /** Writes the lines still waiting, in order. */
+  flush(): void {
+    waiting.delete(this);
+    if (this.pending.length === 0) return;
+    const text = this.pending.join('');
+    this.pending = [];
+    this.sink(text);
   }
 
   error(message: string): void { this.write('error', message); }

@@ -103,7 +103,7 @@ export async function startNode(config: MeshConfig, options: StartOptions = {}):
       // A full tunnel needs the node's own datagrams marked, or they would loop into it.
       const mark = defaultFamilies.length > 0 ? await pickTable(config.interface.fwmark) : config.interface.fwmark;
       if (mark) device.setFwmark(mark);
-      await device.setListenPort(config.interface.listenPort ?? 0);
+      device.setListenPort(config.interface.listenPort ?? 0);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'EPERM') throw new CheckCouldNotRunError(`cannot set FwMark ${config.interface.fwmark} on the UDP sockets: EPERM`, 'SO_MARK needs CAP_NET_ADMIN: run as root');

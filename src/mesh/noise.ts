@@ -3,15 +3,16 @@
  * response, then split the chaining key into the session's two transport keys. Functions here
  * touch only the handshake state they are given; mac1/mac2 live in cookie.ts.
  */
-import type { KeyObject } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { dh, handshakeOpen, handshakeSeal, hash, kdf, newEphemeral, tai64n, type Ephemeral, KEY_LEN } from './crypto.js';
 import { Keypair } from './keypairs.js';
 import {
   CONSTRUCTION, HANDSHAKE_INITIATION_RATE_MS, IDENTIFIER, INITIATION_SIZE, MESSAGE_INITIATION, MESSAGE_RESPONSE, RESPONSE_SIZE,
 } from './messages.js';
 
-export const INITIAL_CHAINING_KEY = hash(Buffer.from(CONSTRUCTION));
-export const INITIAL_HASH = hash(INITIAL_CHAINING_KEY, Buffer.from(IDENTIFIER));
+// Computed with node:crypto so that importing this module does not load the native addon.
+export const INITIAL_CHAINING_KEY = createHash('blake2s256').update(CONSTRUCTION).digest();
+export const INITIAL_HASH = createHash('blake2s256').update(INITIAL_CHAINING_KEY).update(IDENTIFIER).digest();
 const EMPTY = Buffer.alloc(0);
 
 export enum HandshakeState {
@@ -22,10 +23,31 @@ export enum HandshakeState {
   ResponseConsumed,
 }
 
-/** This node's static identity. */
+/** This node's static identity (raw keys, the private one clamped). */
 export interface LocalIdentity {
-  privateKey: KeyObject;
+  privateKey: Buffer;
   publicKey: Buffer;
+}
+
+/**
+ * The part of an initiation that does not depend on the time it is sent: the ephemeral, the DH
+ * with the peer's static key, the encrypted static key and the chaining state up to the
+ * timestamp. Prepared ahead (handshakes.ts does it after a peer appears and after each use), so
+ * a packet waiting for a session waits for none of it. Used once.
+ */
+export interface PreparedInitiation {
+  ephemeral: Ephemeral;
+  chainingKey: Buffer;
+  hash: Buffer;
+  /** Seals the timestamp. */
+  key: Buffer;
+  encryptedStatic: Buffer;
+}
+
+/** A response's ephemeral with its DH against the peer's static key (`se`), prepared ahead; used once. */
+export interface PreparedResponse {
+  ephemeral: Ephemeral;
+  staticEphemeral: Buffer;
 }
 
 /** One peer's handshake state. */
@@ -42,13 +64,56 @@ export class Handshake {
   /** Monotonic ms of the last accepted initiation (flood guard). */
   lastInitiationConsumedAt = -Infinity;
   presharedKey: Buffer = Buffer.alloc(KEY_LEN);
-  /** DH(our static, their static), computed once per key change; undefined for a low-order key. */
-  staticStatic?: Buffer;
+  preparedInitiation?: PreparedInitiation;
+  preparedResponse?: PreparedResponse;
+  private local?: LocalIdentity;
+  private staticStaticDone = false;
+  private staticStaticValue?: Buffer;
 
   constructor(readonly remoteStatic: Buffer) {}
 
-  precompute(local: LocalIdentity | undefined): void {
-    this.staticStatic = local ? dh(local.privateKey, this.remoteStatic) : undefined;
+  /** Our identity (re)set: what was derived from the old one is dropped, and recomputed when needed. */
+  setLocal(local: LocalIdentity | undefined): void {
+    this.local = local;
+    this.staticStaticDone = false;
+    this.staticStaticValue?.fill(0);
+    this.staticStaticValue = undefined;
+    this.dropPrepared();
+  }
+
+  /** DH(our static, their static), once per identity; undefined without an identity or for a low-order key. */
+  get staticStatic(): Buffer | undefined {
+    if (!this.staticStaticDone) {
+      this.staticStaticValue = this.local ? dh(this.local.privateKey, this.remoteStatic) : undefined;
+      this.staticStaticDone = true;
+    }
+    return this.staticStaticValue;
+  }
+
+  /** Computes what the next initiation and response can have ready; false when there is nothing to do. */
+  prepare(): boolean {
+    if (!this.local || !this.staticStatic) return false;
+    let worked = false;
+    if (!this.preparedInitiation) {
+      this.preparedInitiation = prepareInitiation(this.local, this);
+      worked = true;
+    }
+    if (!this.preparedResponse) {
+      const ephemeral = newEphemeral();
+      const staticEphemeral = dh(ephemeral.privateKey, this.remoteStatic);
+      if (staticEphemeral) this.preparedResponse = { ephemeral, staticEphemeral };
+      worked = true;
+    }
+    return worked;
+  }
+
+  private dropPrepared(): void {
+    const initiation = this.preparedInitiation;
+    if (initiation) for (const secret of [initiation.ephemeral.privateKey, initiation.chainingKey, initiation.key]) secret.fill(0);
+    const response = this.preparedResponse;
+    if (response) for (const secret of [response.ephemeral.privateKey, response.staticEphemeral]) secret.fill(0);
+    this.preparedInitiation = undefined;
+    this.preparedResponse = undefined;
   }
 
   clear(): void {
@@ -71,17 +136,11 @@ export interface InitiationOptions {
   timestamp?: Buffer;
 }
 
-/** Builds message 1 (mac1/mac2 left zero). Returns undefined if the peer's key is unusable. */
-export function createInitiation(local: LocalIdentity, hs: Handshake, senderIndex: number, options: InitiationOptions = {}): Buffer | undefined {
+/** Message 1 up to its timestamp (see PreparedInitiation). Undefined if the peer's key is unusable. */
+export function prepareInitiation(local: LocalIdentity, hs: Handshake, ephemeral: Ephemeral = newEphemeral()): PreparedInitiation | undefined {
   if (!hs.staticStatic) return undefined;
-  const msg = Buffer.alloc(INITIATION_SIZE);
-  msg.writeUInt32LE(MESSAGE_INITIATION, 0);
-  msg.writeUInt32LE(senderIndex >>> 0, 4);
-
   let c: Buffer = Buffer.from(INITIAL_CHAINING_KEY);
   let h = mixHash(INITIAL_HASH, hs.remoteStatic);
-  const ephemeral = options.ephemeral ?? newEphemeral();
-  ephemeral.publicKey.copy(msg, 8);
   [c] = kdf(1, c, ephemeral.publicKey);
   h = mixHash(h, ephemeral.publicKey);
 
@@ -90,10 +149,34 @@ export function createInitiation(local: LocalIdentity, hs: Handshake, senderInde
   let key: Buffer;
   [c, key] = kdf(2, c, es);
   const encryptedStatic = handshakeSeal(key, local.publicKey, h);
-  encryptedStatic.copy(msg, 40);
   h = mixHash(h, encryptedStatic);
+  key.fill(0);
 
   [c, key] = kdf(2, c, hs.staticStatic);
+  return { ephemeral, chainingKey: c, hash: h, key, encryptedStatic };
+}
+
+/**
+ * Builds message 1 (mac1/mac2 left zero), from the prepared part when there is one. Returns
+ * undefined if the peer's key is unusable.
+ */
+export function createInitiation(local: LocalIdentity, hs: Handshake, senderIndex: number, options: InitiationOptions = {}): Buffer | undefined {
+  let prepared: PreparedInitiation | undefined;
+  if (options.ephemeral) {
+    prepared = prepareInitiation(local, hs, options.ephemeral);
+  } else {
+    prepared = hs.preparedInitiation ?? prepareInitiation(local, hs);
+    hs.preparedInitiation = undefined;
+  }
+  if (!prepared) return undefined;
+  const { ephemeral, chainingKey: c, key, encryptedStatic } = prepared;
+  let h = prepared.hash;
+  const msg = Buffer.alloc(INITIATION_SIZE);
+  msg.writeUInt32LE(MESSAGE_INITIATION, 0);
+  msg.writeUInt32LE(senderIndex >>> 0, 4);
+  ephemeral.publicKey.copy(msg, 8);
+  encryptedStatic.copy(msg, 40);
+
   const encryptedTimestamp = handshakeSeal(key, options.timestamp ?? tai64n(), h);
   encryptedTimestamp.copy(msg, 88);
   h = mixHash(h, encryptedTimestamp);
@@ -173,7 +256,7 @@ function mixResponseSecrets(chainingKey: Buffer, hash: Buffer, ee: Buffer, se: B
   return { chainingKey: next, hash: h, key };
 }
 
-/** Builds message 2 (macs zero) for a consumed initiation. */
+/** Builds message 2 (macs zero) for a consumed initiation, with the prepared ephemeral when there is one. */
 export function createResponse(hs: Handshake, senderIndex: number, options: { ephemeral?: Ephemeral } = {}): Buffer | undefined {
   if (hs.state !== HandshakeState.InitiationConsumed || !hs.remoteEphemeral) return undefined;
   const msg = Buffer.alloc(RESPONSE_SIZE);
@@ -181,14 +264,16 @@ export function createResponse(hs: Handshake, senderIndex: number, options: { ep
   msg.writeUInt32LE(senderIndex >>> 0, 4);
   msg.writeUInt32LE(hs.remoteIndex >>> 0, 8);
 
-  const ephemeral = options.ephemeral ?? newEphemeral();
+  const prepared = options.ephemeral ? undefined : hs.preparedResponse;
+  hs.preparedResponse = undefined;
+  const ephemeral = options.ephemeral ?? prepared?.ephemeral ?? newEphemeral();
   ephemeral.publicKey.copy(msg, 12);
   let c: Buffer = hs.chainingKey;
   let h: Buffer = hs.hash;
   [c] = kdf(1, c, ephemeral.publicKey);
   h = mixHash(h, ephemeral.publicKey);
   const ee = dh(ephemeral.privateKey, hs.remoteEphemeral);
-  const se = dh(ephemeral.privateKey, hs.remoteStatic);
+  const se = prepared?.staticEphemeral ?? dh(ephemeral.privateKey, hs.remoteStatic);
   if (!ee || !se) return undefined;
   let key: Buffer;
   ({ chainingKey: c, hash: h, key } = mixResponseSecrets(c, h, ee, se, hs.presharedKey));

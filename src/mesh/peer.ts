@@ -29,7 +29,12 @@ export function parseEndpoint(text: string): Endpoint | undefined {
   if (!match) return undefined;
   const port = Number(match[2]);
   if (port < 1 || port > 65535) return undefined;
-  if (v4 && match[1].split('.').some((octet) => Number(octet) > 255)) return undefined;
+  if (v4) {
+    // The bytes come with it: the native endpoint needs them, and a general parser is slow cold.
+    const octets = match[1].split('.').map(Number);
+    if (octets.some((octet) => octet > 255)) return undefined;
+    return { address: octets.join('.'), port, family: 4, addressBytes: Buffer.from(octets) };
+  }
   return normalizeEndpoint(match[1], port);
 }
 

@@ -4,11 +4,14 @@
  * Requests are `get=1` or `set=1` followed by key=value lines and an empty line; every reply
  * ends with `errno=N` and an empty line. Many requests may share one connection.
  */
+import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
+import { loadAddon, type ControlHandle, type NativeAddon } from './addon.js';
 import { join } from 'node:path';
 import { parsePrefix, formatPrefix } from './allowed-ips.js';
-import type { Device } from './device.js';
+import { Device } from './device.js';
+import { Logger } from './log.js';
 import { formatEndpoint, parseEndpoint, type Peer } from './peer.js';
 
 export const UAPI_DIR = '/var/run/wireguard';
@@ -57,7 +60,7 @@ export function uapiGet(device: Device): string {
 }
 
 /** Applies one `set=1` request's lines in order; throws UapiError at the first bad line. */
-export async function uapiSet(device: Device, lines: string[]): Promise<void> {
+export function uapiSet(device: Device, lines: string[]): void {
   let peer: Peer | undefined;
   let inPeerSection = false;
   /** Lines for a peer we must ignore (our own key, or update_only on a peer that did not exist). */
@@ -88,7 +91,7 @@ export async function uapiSet(device: Device, lines: string[]): Promise<void> {
           break;
         case 'listen_port':
           try {
-            await device.setListenPort(parseUint(value, 65535, 'listen_port'));
+            device.setListenPort(parseUint(value, 65535, 'listen_port'));
           } catch (error) {
             if (error instanceof UapiError) throw error;
             const code = (error as NodeJS.ErrnoException).code;
@@ -169,8 +172,34 @@ export async function uapiSet(device: Device, lines: string[]): Promise<void> {
   }
 }
 
+let warmedUp = false;
+const WARM_UP_ROUNDS = 8;
+
+/**
+ * A throwaway device (no sockets) configured the way `wg set` configures one, a few times, once
+ * per process, in the background: the first real `wg set` otherwise runs this parsing and peer
+ * set-up interpreted and cold, and wg waits for it (slower than wireguard-go's).
+ */
+function warmUpUapiCode(): void {
+  if (warmedUp) return;
+  warmedUp = true;
+  const device = new Device({ name: 'uapi-warm-up', logger: new Logger('silent') });
+  uapiSet(device, [`private_key=${randomBytes(32).toString('hex')}`]);
+  const peer = randomBytes(32).toString('hex');
+  let round = 0;
+  const next = () => {
+    uapiSet(device, [`public_key=${peer}`, 'endpoint=192.0.2.1:51820', 'replace_allowed_ips=true', 'allowed_ip=192.0.2.2/32', 'allowed_ip=fd00::2/128']);
+    uapiGet(device);
+    uapiSet(device, [`public_key=${peer}`, 'remove=true']);
+    if (++round < WARM_UP_ROUNDS) setImmediate(next).unref();
+    else device.close();
+  };
+  setImmediate(next).unref();
+}
+
 export class UapiServer {
-  private server?: net.Server;
+  private handle?: ControlHandle;
+  private native?: NativeAddon;
   readonly path: string;
 
   constructor(private readonly device: Device, dir = UAPI_DIR) {
@@ -185,60 +214,30 @@ export class UapiServer {
       if (await isServed(this.path)) throw new Error(`${this.path} is served by another process (is ${this.device.name} already up?)`);
       unlinkSync(this.path);
     }
-    const server = net.createServer((connection) => this.serve(connection));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.path, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    // The transport is native (native/control.c): node:net's stream objects made every `wg`
+    // command wait a few hundred microseconds longer than wireguard-go's.
+    const native = loadAddon();
+    this.handle = native.controlListen(this.path, (connection, text) => this.onRequest(connection, text));
+    this.native = native;
     chmodSync(this.path, 0o600);
-    server.on('error', (error) => this.device.log.error(`UAPI socket: ${error.message}`));
-    this.server = server;
+    warmUpUapiCode();
   }
 
   /** Stops serving; removes the socket file only if this server created it (never another node's). */
   close(): void {
-    if (!this.server) return;
-    this.server.close();
-    this.server = undefined;
+    if (!this.handle) return;
+    this.native!.controlClose(this.handle);
+    this.handle = undefined;
     try { unlinkSync(this.path); } catch { /* already gone */ }
   }
 
-  private serve(connection: net.Socket): void {
-    let buffered = '';
-    let request: string[] | undefined;
-    let chain = Promise.resolve();
-    connection.setEncoding('utf8');
-    connection.on('error', () => connection.destroy());
-    connection.on('data', (chunk: string) => {
-      buffered += chunk;
-      if (buffered.length > 1 << 20) {
-        connection.destroy();
-        return;
-      }
-      let newline;
-      while ((newline = buffered.indexOf('\n')) >= 0) {
-        const line = buffered.slice(0, newline);
-        buffered = buffered.slice(newline + 1);
-        if (request === undefined) {
-          if (line === '') continue;
-          request = [line];
-          continue;
-        }
-        if (line !== '') {
-          request.push(line);
-          continue;
-        }
-        const complete = request;
-        request = undefined;
-        chain = chain.then(() => this.answer(complete)).then((reply) => { if (!connection.destroyed) connection.write(reply); });
-      }
-    });
+  /** Answered at once: every request is synchronous work, so replies leave in request order. */
+  private onRequest(connection: number, text: string): void {
+    const reply = this.answer(text.split('\n'));
+    if (this.handle) this.native!.controlReply(this.handle, connection, reply);
   }
 
-  private async answer(request: string[]): Promise<string> {
+  private answer(request: string[]): string {
     const [operation, ...lines] = request;
     if (operation === 'get=1') {
       if (lines.length > 0) return `errno=${-EINVAL}\n\n`;
@@ -246,7 +245,7 @@ export class UapiServer {
     }
     if (operation === 'set=1') {
       try {
-        await uapiSet(this.device, lines);
+        uapiSet(this.device, lines);
         return 'errno=0\n\n';
       } catch (error) {
         const errno = error instanceof UapiError ? error.errno : EIO;

@@ -71,7 +71,7 @@ async function runForeground(iface: string, readyFd: number | undefined): Promis
   };
   let engine;
   try {
-    await device.setListenPort(0);
+    device.setListenPort(0);
     engine = await startEngine(device, { mtu: DEFAULT_MTU });
   } catch (error) {
     device.close();

@@ -71,3 +71,23 @@ test('malformed packets and bad prefixes do not match or parse', () => {
   assert.throws(() => parsePrefix('10.0.0.0/33'), /bad prefix length/);
   assert.throws(() => parsePrefix('banana/8'), /not an IP prefix/);
 });
+
+test('IPv4 prefixes read as ipaddr.js reads them, canonical or not (leading zeros are octal there)', async () => {
+  const { default: ipaddr } = await import('ipaddr.js');
+  const reference = (text: string) => {
+    const [address, length] = text.split('/');
+    const bytes = Buffer.from(ipaddr.parse(address).toByteArray());
+    const bits = length === undefined ? 32 : Number(length);
+    const masked = bits === 0 ? 0 : (bytes.readUInt32BE(0) & ((0xffffffff << (32 - bits)) >>> 0)) >>> 0;
+    const out = Buffer.alloc(4);
+    out.writeUInt32BE(masked, 0);
+    return `${out.join('.')}/${bits}`;
+  };
+  const samples = ['0.0.0.0/0', '255.255.255.255', '10.232.0.2/32', '010.1.1.1/32', '1.2.3/8', '192.168.001.7/24'];
+  for (let i = 0; i < 500; i++) {
+    const octets = Array.from({ length: 4 }, () => Math.floor(Math.random() * 256));
+    samples.push(`${octets.join('.')}/${Math.floor(Math.random() * 33)}`);
+  }
+  for (const text of samples) assert.equal(formatPrefix(parsePrefix(text)), reference(text), text);
+  for (const bad of ['10.1.2.3/33', '256.1.1.1/8', '10.1.2.3/', '10.1.2.3/-1']) assert.throws(() => parsePrefix(bad), bad);
+});

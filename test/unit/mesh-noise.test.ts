@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { aeadOpen, counterNonce, dh, newEphemeral, x25519PrivateKeyObject, x25519PublicKey } from '../../src/mesh/crypto.js';
+import { aeadOpen, counterNonce, dh, newEphemeral, clampPrivateKey, x25519PublicKey } from '../../src/mesh/crypto.js';
 import { CookieChecker, CookieGenerator } from '../../src/mesh/cookie.js';
 import { consumeInitiation, consumeResponse, createInitiation, createResponse, deriveKeypair, Handshake, INITIAL_CHAINING_KEY, INITIAL_HASH, type LocalIdentity } from '../../src/mesh/noise.js';
 import { loadAddon } from '../../src/mesh/addon.js';
@@ -10,7 +10,7 @@ const vector = JSON.parse(readFileSync('/work/shared/reference/wireguard-handsha
 const hex = (name: string) => Buffer.from(vector[name], 'hex');
 
 function identity(privateHex: string): LocalIdentity {
-  const privateKey = x25519PrivateKeyObject(Buffer.from(privateHex, 'hex'));
+  const privateKey = clampPrivateKey(Buffer.from(privateHex, 'hex'));
   return { privateKey, publicKey: x25519PublicKey(privateKey) };
 }
 
@@ -19,10 +19,10 @@ function vectorHandshake() {
   const responder = identity(vector.responder_static_private);
   const onInitiator = new Handshake(responder.publicKey);
   onInitiator.presharedKey = hex('preshared_key');
-  onInitiator.precompute(initiator);
+  onInitiator.setLocal(initiator);
   const onResponder = new Handshake(initiator.publicKey);
   onResponder.presharedKey = hex('preshared_key');
-  onResponder.precompute(responder);
+  onResponder.setLocal(responder);
   return { initiator, responder, onInitiator, onResponder };
 }
 
@@ -137,7 +137,7 @@ test('a newer initiation within 20 ms of the last one is refused as a flood', ()
 test('an initiation from a key the responder does not know gets no session', () => {
   const { responder, onInitiator } = vectorHandshake();
   const stranger = identity('b0'.repeat(32));
-  onInitiator.precompute(stranger);
+  onInitiator.setLocal(stranger);
   const initiation = createInitiation(stranger, onInitiator, 7)!;
   const result = consumeInitiation(responder, initiation, () => undefined, 1000);
   assert.ok('error' in result && /unknown peer/.test(result.error));
@@ -178,4 +178,41 @@ test('cookie reply: mac2 is demanded and then accepted from the same source only
   assert.equal(generator.consumeReply(tampered), false);
   second[20] ^= 1;
   assert.equal(checker.checkMac1(second), false);
+});
+
+test('prepared initiations and responses complete the handshake, each is used once, and a new identity discards them', () => {
+  const { initiator, responder, onInitiator, onResponder } = vectorHandshake();
+  const find = () => ({ peer: 'p', handshake: onResponder });
+  assert.equal(onInitiator.prepare(), true);
+  assert.equal(onResponder.prepare(), true);
+  assert.equal(onInitiator.prepare(), false, 'nothing left to prepare');
+  const preparedEphemeral = onInitiator.preparedInitiation!.ephemeral.publicKey.toString('hex');
+  const preparedResponder = onResponder.preparedResponse!.ephemeral.publicKey.toString('hex');
+
+  const initiation = createInitiation(initiator, onInitiator, 21)!;
+  assert.equal(initiation.subarray(8, 40).toString('hex'), preparedEphemeral, 'the prepared ephemeral went out');
+  assert.equal(onInitiator.preparedInitiation, undefined, 'used once');
+  assert.ok(!('error' in consumeInitiation(responder, initiation, find, 1000)));
+  const response = createResponse(onResponder, 22)!;
+  assert.equal(response.subarray(12, 44).toString('hex'), preparedResponder);
+  assert.equal(onResponder.preparedResponse, undefined);
+  assert.ok(!('error' in consumeResponse(initiator, response, () => ({ peer: 'r', handshake: onInitiator }))));
+  const mine = deriveKeypair(onInitiator, 0)!;
+  const theirs = deriveKeypair(onResponder, 0)!;
+  assert.equal(mine.sendKey.toString('hex'), theirs.receiveKey.toString('hex'));
+  assert.equal(mine.receiveKey.toString('hex'), theirs.sendKey.toString('hex'));
+
+  // Unprepared, the next initiation has a fresh ephemeral of its own.
+  const next = createInitiation(initiator, onInitiator, 23)!;
+  assert.notEqual(next.subarray(8, 40).toString('hex'), preparedEphemeral);
+
+  // Our key changes: what was prepared with the old one is dropped; the responder who knows the new key accepts.
+  onInitiator.prepare();
+  const renewed = identity('c8'.repeat(32));
+  onInitiator.setLocal(renewed);
+  assert.equal(onInitiator.preparedInitiation, undefined);
+  const fresh = new Handshake(renewed.publicKey);
+  fresh.setLocal(responder);
+  const accepted = consumeInitiation(responder, createInitiation(renewed, onInitiator, 24)!, () => ({ peer: 'n', handshake: fresh }), 5000);
+  assert.ok(!('error' in accepted), JSON.stringify(accepted));
 });

@@ -44,8 +44,8 @@ async function pair(t: import('node:test').TestContext, options: { psk?: boolean
   t.after(() => { a.close(); b.close(); });
   a.setPrivateKey(keyA);
   b.setPrivateKey(keyB);
-  await a.setListenPort(0);
-  await b.setListenPort(0);
+  a.setListenPort(0);
+  b.setListenPort(0);
   const peerB = a.addPeer(options.wrongKey ? publicKeyOf(generatePrivateKey()) : publicKeyOf(keyB))!;
   const peerA = b.addPeer(publicKeyOf(keyA))!;
   if (options.psk) {

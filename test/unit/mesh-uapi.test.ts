@@ -109,3 +109,67 @@ test('Debian wg drives the socket: set, show, showconf', { skip: (!canUseRunDir 
   const bad = await run('wg', ['set', device.name, 'peer', peer, 'allowed-ips', '10.0.0.0/99']);
   assert.notEqual(bad.code, 0);
 });
+
+/** Raw client for the control socket's transport: writes pieces, collects replies up to n errno lines. */
+async function rawExchange(path: string, pieces: string[], replies: number, options: { endAfterWriting?: boolean } = {}): Promise<string[]> {
+  const net = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ path, allowHalfOpen: true });
+    let text = '';
+    const timer = setTimeout(() => { socket.destroy(); reject(new Error(`timed out; got ${JSON.stringify(text.slice(0, 200))}`)); }, 20_000);
+    socket.setEncoding('utf8');
+    socket.on('error', (error) => { clearTimeout(timer); reject(error); });
+    socket.on('end', () => { clearTimeout(timer); reject(new Error('the server closed the connection')); });
+    socket.on('connect', async () => {
+      for (const piece of pieces) {
+        socket.write(piece);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      if (options.endAfterWriting) socket.end();
+    });
+    socket.on('data', (chunk: string) => {
+      text += chunk;
+      const parts = text.split(/(?<=errno=-?\d+\n\n)/);
+      if (parts.filter((part) => /errno=-?\d+\n\n$/.test(part)).length >= replies) {
+        clearTimeout(timer);
+        socket.destroy();
+        resolve(parts.slice(0, replies));
+      }
+    });
+  });
+}
+
+test('the control socket: a request split over writes, several per write, answers in order, a reply larger than the socket buffer, half-close', { timeout: 60_000, skip: !canUseRunDir && 'needs root for /var/run/wireguard' }, async (t) => {
+  const { device, server, ask } = await served(t);
+  const peer = publicKeyOf(generatePrivateKey()).toString('hex');
+  // Split in the middle of a line and between the request and its empty line.
+  const [split] = await rawExchange(server.path, ['se', `t=1\npublic_key=${peer}\nallowed_`, 'ip=10.70.0.0/16\n', '\n'], 1);
+  assert.equal(split, 'errno=0\n\n');
+  assert.ok(device.findPeer(Buffer.from(peer, 'hex')));
+  // Two requests in one write (with stray empty lines before the first): two replies, in order.
+  const [first, second] = await rawExchange(server.path, [`\n\nset=1\npublic_key=${peer}\nallowed_ip=10.71.0.0/16\n\nget=1\n\n`], 2);
+  assert.equal(first, 'errno=0\n\n');
+  assert.match(second, /allowed_ip=10\.71\.0\.0\/16\n[\s\S]*errno=0\n\n$/);
+  // 20,000 prefixes: a ~0.5 MB request and a reply that does not fit the socket buffer at once.
+  const prefixes = Array.from({ length: 20_000 }, (_, i) => `allowed_ip=10.${100 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}/32`);
+  const [big] = await rawExchange(server.path, [`set=1\npublic_key=${peer}\n${prefixes.join('\n')}\n\n`], 1);
+  assert.equal(big, 'errno=0\n\n');
+  const listed = (await ask('get=1')).lines.filter((line) => line.startsWith('allowed_ip=10.1'));
+  assert.equal(listed.length, 20_000);
+  // The client writes its request and shuts its side at once: the reply still arrives.
+  const [afterEnd] = await rawExchange(server.path, ['get=1\n\n'], 1, { endAfterWriting: true });
+  assert.match(afterEnd, /errno=0\n\n$/);
+  // A line of more than 1 MB closes that connection only; the socket keeps serving.
+  await rawExchange(server.path, ['set=1\n', 'x'.repeat(1_100_000)], 1).then(() => assert.fail('answered an overlong line'), () => undefined);
+  assert.equal((await ask('get=1')).errno, 0);
+});
+
+test('the start-up warm-up of the UAPI code touches only its own throwaway device', { skip: !canUseRunDir && 'needs root for /var/run/wireguard' }, async (t) => {
+  const { device, ask } = await served(t);
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  const get = await ask('get=1');
+  assert.equal(get.errno, 0);
+  assert.deepEqual(get.lines, []);
+  assert.equal(device.peers.size, 0);
+  assert.equal(device.privateKey, undefined);
+});
