@@ -10,6 +10,7 @@
 #define _GNU_SOURCE
 #include "addon.h"
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <uv.h>
 
@@ -296,6 +297,9 @@ static napi_value control_listen(napi_env env, napi_callback_info info) {
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return throw_errno(env, "socket", errno, path);
   if (bind(fd, (struct sockaddr *)&address, sizeof address) != 0) { int err = errno; close(fd); return throw_errno(env, "bind", err, path); }
+  /* 0600 (the socket hands out the private key) before listen(): until then a connect is refused,
+   * so the mode bind() took from the process's umask is never open to other users. */
+  if (chmod(path, 0600) != 0) { int err = errno; close(fd); unlink(path); return throw_errno(env, "chmod", err, path); }
   if (listen(fd, 128) != 0) { int err = errno; close(fd); unlink(path); return throw_errno(env, "listen", err, path); }
   control_server *server = calloc(1, sizeof *server);
   uv_loop_t *loop = NULL;

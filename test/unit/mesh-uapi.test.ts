@@ -173,3 +173,22 @@ test('the start-up warm-up of the UAPI code touches only its own throwaway devic
   assert.equal(device.peers.size, 0);
   assert.equal(device.privateKey, undefined);
 });
+
+test('the control socket is 0600 from the moment it can accept connections, whatever the umask', async (t) => {
+  const { mkdtempSync, rmSync, statSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { loadAddon } = await import('../../src/mesh/addon.js');
+  const native = loadAddon();
+  const dir = mkdtempSync(`${tmpdir()}/netmend-uapi-mode-`);
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  // A permissive umask (a service manager's, a shell's): the socket holds the private key.
+  const previous = process.umask(0);
+  let handle;
+  try {
+    handle = native.controlListen(`${dir}/m.sock`, () => undefined);
+  } finally {
+    process.umask(previous);
+  }
+  t.after(() => native.controlClose(handle));
+  assert.equal((statSync(`${dir}/m.sock`).mode & 0o777).toString(8), '600');
+});
