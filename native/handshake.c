@@ -309,11 +309,7 @@ static napi_value null_value(napi_env env) {
   return result;
 }
 
-/* blake2s(outLength 1..32, key: Uint8Array(0..32) | null, ...parts: Uint8Array[]) -> Buffer */
-static napi_value js_blake2s(napi_env env, napi_callback_info info) {
-  size_t argc = 8;
-  napi_value argv[8];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+static napi_value js_blake2s_args(napi_env env, size_t argc, napi_value *argv) {
   uint32_t out_length = 0;
   if (argc < 2 || napi_get_value_uint32(env, argv[0], &out_length) != napi_ok || out_length < 1 || out_length > 32) return throw_type(env, "blake2s(outLength 1-32, key, ...parts)");
   uint8_t *key = NULL;
@@ -332,6 +328,22 @@ static napi_value js_blake2s(napi_env env, napi_callback_info info) {
   uint8_t *out;
   napi_value result = new_buffer(env, out_length, &out);
   if (result) blake2s_final(&s, out);
+  return result;
+}
+
+/* blake2s(outLength 1..32, key: Uint8Array(0..32) | null, ...parts: Uint8Array[]) -> Buffer */
+static napi_value js_blake2s(napi_env env, napi_callback_info info) {
+  size_t argc = 8;
+  napi_value fixed[8], *argv = fixed;
+  napi_get_cb_info(env, info, &argc, fixed, NULL, NULL);
+  /* argc is now the call's own count, which may exceed the array: fetch them all, never read past it. */
+  if (argc > 8) {
+    argv = malloc(argc * sizeof *argv);
+    if (!argv) return throw_errno(env, "blake2s", ENOMEM, NULL);
+    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  }
+  napi_value result = js_blake2s_args(env, argc, argv);
+  if (argv != fixed) free(argv);
   return result;
 }
 
