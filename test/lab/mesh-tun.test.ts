@@ -177,6 +177,7 @@ async function linkCounters(lab: Lab, ns: string, name: string): Promise<{ rx: n
 
 const skip = labUnavailable();
 
+// The child registers no test: one it started would die with it and leave its namespace behind.
 if (process.env.MESH_TUN_CHILD === '1') {
   await child();
 } else {
@@ -293,75 +294,75 @@ if (process.env.MESH_TUN_CHILD === '1') {
     assert.equal(errors.badName.kind, 'InputError');
     assert.equal(errors.badName.exitCode, 2);
   });
+
+  test('without root: opening TUN says permission denied (exit 3), netlink writes say needs root (exit 4)', { skip }, async (t) => {
+    const lab = Lab.forTest(t);
+    const ns = await lab.netns('tun');
+    const name = uniqueName('nmtun');
+    await lab.ip(ns, 'link', 'add', name, 'type', 'veth', 'peer', 'name', `${name}p`);
+    const tunModule = join(projectRoot, 'dist', 'src', 'mesh', 'tun.js');
+    const configureModule = join(projectRoot, 'dist', 'src', 'netlink', 'configure.js');
+    const script = `
+      const report = (label, e) => console.log(JSON.stringify({ label, kind: e.constructor.name, exitCode: e.exitCode, message: e.message, hint: e.hint }));
+      const { openTun } = await import('${tunModule}');
+      try { openTun('${name}x'); console.log('{"label":"tun","kind":"none"}'); } catch (e) { report('tun', e); }
+      const { addAddress } = await import('${configureModule}');
+      try { await addAddress('${name}', '10.203.0.1/24'); console.log('{"label":"address","kind":"none"}'); } catch (e) { report('address', e); }`;
+    const result = await lab.exec(ns, 'setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', '--inh-caps=-all', process.execPath, '--input-type=module', '-e', script]);
+    const [tun, address] = result.stdout.trim().split('\n').map((line) => JSON.parse(line));
+    assert.equal(tun.kind, 'CheckCouldNotRunError', result.stdout + result.stderr);
+    assert.equal(tun.exitCode, 3);
+    assert.match(tun.message, /cannot open \/dev\/net\/tun: permission denied/);
+    assert.match(tun.hint, /root/);
+    assert.equal(address.kind, 'NeedsRootError', result.stdout + result.stderr);
+    assert.equal(address.exitCode, 4);
+    assert.match(address.message, new RegExp(`add address 10\\.203\\.0\\.1/24 \\(${name}\\) needs root`));
+    assert.doesNotMatch(await lab.ip(ns, 'addr', 'show', 'dev', name), /10\.203\.0\.1/);
+  });
+
+  test('netlink configure: idempotent addresses and routes (any table), never taking over a LAN route', { skip }, async (t) => {
+    const lab = Lab.forTest(t);
+    const ns = await lab.netns('cfg');
+    const lan = uniqueName('nmlan');
+    const mesh = uniqueName('nmmsh');
+    await lab.ip(ns, 'link', 'add', lan, 'type', 'veth', 'peer', 'name', mesh);
+    await lab.ip(ns, 'link', 'set', lan, 'up');
+    await lab.ip(ns, 'addr', 'add', '192.168.50.1/24', 'dev', lan);
+    const configureModule = join(projectRoot, 'dist', 'src', 'netlink', 'configure.js');
+    const script = `
+      const c = await import('${configureModule}');
+      const step = async (label, fn) => { try { await fn(); console.log(JSON.stringify({ label, ok: true })); } catch (e) { console.log(JSON.stringify({ label, ok: false, kind: e.constructor.name, exitCode: e.exitCode, message: e.message })); } };
+      await step('up', () => c.setLinkUp('${mesh}', 1380));
+      await step('address', () => c.addAddress('${mesh}', '10.90.0.1/24'));
+      await step('address again', () => c.addAddress('${mesh}', '10.90.0.1/24'));
+      await step('address6', () => c.addAddress('${mesh}', 'fd90::1/64'));
+      await step('route', () => c.addRoute('${mesh}', '10.91.7.7/16'));
+      await step('route again', () => c.addRoute('${mesh}', '10.91.0.0/16'));
+      await step('route table', () => c.addRoute('${mesh}', '10.92.0.0/16', 1000));
+      await step('route6', () => c.addRoute('${mesh}', 'fd91::/48'));
+      await step('lan route', () => c.addRoute('${mesh}', '192.168.50.0/24'));
+      await step('missing link', () => c.addAddress('${mesh}zz', '10.1.1.1/24'));`;
+    const result = await lab.exec(ns, process.execPath, ['--input-type=module', '-e', script]);
+    const steps = Object.fromEntries(result.stdout.trim().split('\n').map((line) => { const step = JSON.parse(line); return [step.label, step]; }));
+    for (const label of ['up', 'address', 'address again', 'address6', 'route', 'route again', 'route table', 'route6']) {
+      assert.equal(steps[label]?.ok, true, `${label}: ${JSON.stringify(steps[label])} ${result.stderr}`);
+    }
+    assert.equal(steps['lan route'].kind, 'CheckCouldNotRunError');
+    assert.equal(steps['lan route'].exitCode, 3);
+    assert.match(steps['lan route'].message, new RegExp(`table 254 already has a route via ${lan} for it`));
+    assert.match(steps['missing link'].message, new RegExp(`interface ${mesh}zz does not exist`));
+
+    // The kernel is the oracle: what a user's traffic would now do.
+    const [link] = JSON.parse(await lab.ip(ns, '-j', 'link', 'show', 'dev', mesh)) as Array<{ mtu: number }>;
+    assert.equal(link.mtu, 1380);
+    assert.match(await lab.ip(ns, 'route', 'get', '10.91.200.1'), new RegExp(`dev ${mesh}`));
+    assert.match(await lab.ip(ns, 'route', 'show', 'table', '1000'), new RegExp(`^10\\.92\\.0\\.0/16 dev ${mesh} `, 'm'));
+    assert.match(await lab.ip(ns, '-6', 'route', 'get', 'fd91::9'), new RegExp(`dev ${mesh}`));
+    assert.match(await lab.ip(ns, 'route', 'get', '192.168.50.9'), new RegExp(`dev ${lan}`), 'the LAN keeps its route');
+    assert.equal((await lab.ip(ns, '-4', 'addr', 'show', 'dev', mesh)).match(/10\.90\.0\.1\/24/g)?.length, 1);
+
+    const remove = await lab.exec(ns, process.execPath, ['--input-type=module', '-e', `const c = await import('${configureModule}'); await c.deleteLink('${mesh}'); await c.deleteLink('${mesh}'); console.log('deleted');`]);
+    assert.equal(remove.stdout.trim(), 'deleted', remove.stderr);
+    assert.notEqual((await run('ip', ['-n', ns, 'link', 'show', 'dev', mesh])).code, 0);
+  });
 }
-
-test('without root: opening TUN says permission denied (exit 3), netlink writes say needs root (exit 4)', { skip }, async (t) => {
-  const lab = Lab.forTest(t);
-  const ns = await lab.netns('tun');
-  const name = uniqueName('nmtun');
-  await lab.ip(ns, 'link', 'add', name, 'type', 'veth', 'peer', 'name', `${name}p`);
-  const tunModule = join(projectRoot, 'dist', 'src', 'mesh', 'tun.js');
-  const configureModule = join(projectRoot, 'dist', 'src', 'netlink', 'configure.js');
-  const script = `
-    const report = (label, e) => console.log(JSON.stringify({ label, kind: e.constructor.name, exitCode: e.exitCode, message: e.message, hint: e.hint }));
-    const { openTun } = await import('${tunModule}');
-    try { openTun('${name}x'); console.log('{"label":"tun","kind":"none"}'); } catch (e) { report('tun', e); }
-    const { addAddress } = await import('${configureModule}');
-    try { await addAddress('${name}', '10.203.0.1/24'); console.log('{"label":"address","kind":"none"}'); } catch (e) { report('address', e); }`;
-  const result = await lab.exec(ns, 'setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', '--inh-caps=-all', process.execPath, '--input-type=module', '-e', script]);
-  const [tun, address] = result.stdout.trim().split('\n').map((line) => JSON.parse(line));
-  assert.equal(tun.kind, 'CheckCouldNotRunError', result.stdout + result.stderr);
-  assert.equal(tun.exitCode, 3);
-  assert.match(tun.message, /cannot open \/dev\/net\/tun: permission denied/);
-  assert.match(tun.hint, /root/);
-  assert.equal(address.kind, 'NeedsRootError', result.stdout + result.stderr);
-  assert.equal(address.exitCode, 4);
-  assert.match(address.message, new RegExp(`add address 10\\.203\\.0\\.1/24 \\(${name}\\) needs root`));
-  assert.doesNotMatch(await lab.ip(ns, 'addr', 'show', 'dev', name), /10\.203\.0\.1/);
-});
-
-test('netlink configure: idempotent addresses and routes (any table), never taking over a LAN route', { skip }, async (t) => {
-  const lab = Lab.forTest(t);
-  const ns = await lab.netns('cfg');
-  const lan = uniqueName('nmlan');
-  const mesh = uniqueName('nmmsh');
-  await lab.ip(ns, 'link', 'add', lan, 'type', 'veth', 'peer', 'name', mesh);
-  await lab.ip(ns, 'link', 'set', lan, 'up');
-  await lab.ip(ns, 'addr', 'add', '192.168.50.1/24', 'dev', lan);
-  const configureModule = join(projectRoot, 'dist', 'src', 'netlink', 'configure.js');
-  const script = `
-    const c = await import('${configureModule}');
-    const step = async (label, fn) => { try { await fn(); console.log(JSON.stringify({ label, ok: true })); } catch (e) { console.log(JSON.stringify({ label, ok: false, kind: e.constructor.name, exitCode: e.exitCode, message: e.message })); } };
-    await step('up', () => c.setLinkUp('${mesh}', 1380));
-    await step('address', () => c.addAddress('${mesh}', '10.90.0.1/24'));
-    await step('address again', () => c.addAddress('${mesh}', '10.90.0.1/24'));
-    await step('address6', () => c.addAddress('${mesh}', 'fd90::1/64'));
-    await step('route', () => c.addRoute('${mesh}', '10.91.7.7/16'));
-    await step('route again', () => c.addRoute('${mesh}', '10.91.0.0/16'));
-    await step('route table', () => c.addRoute('${mesh}', '10.92.0.0/16', 1000));
-    await step('route6', () => c.addRoute('${mesh}', 'fd91::/48'));
-    await step('lan route', () => c.addRoute('${mesh}', '192.168.50.0/24'));
-    await step('missing link', () => c.addAddress('${mesh}zz', '10.1.1.1/24'));`;
-  const result = await lab.exec(ns, process.execPath, ['--input-type=module', '-e', script]);
-  const steps = Object.fromEntries(result.stdout.trim().split('\n').map((line) => { const step = JSON.parse(line); return [step.label, step]; }));
-  for (const label of ['up', 'address', 'address again', 'address6', 'route', 'route again', 'route table', 'route6']) {
-    assert.equal(steps[label]?.ok, true, `${label}: ${JSON.stringify(steps[label])} ${result.stderr}`);
-  }
-  assert.equal(steps['lan route'].kind, 'CheckCouldNotRunError');
-  assert.equal(steps['lan route'].exitCode, 3);
-  assert.match(steps['lan route'].message, new RegExp(`table 254 already has a route via ${lan} for it`));
-  assert.match(steps['missing link'].message, new RegExp(`interface ${mesh}zz does not exist`));
-
-  // The kernel is the oracle: what a user's traffic would now do.
-  const [link] = JSON.parse(await lab.ip(ns, '-j', 'link', 'show', 'dev', mesh)) as Array<{ mtu: number }>;
-  assert.equal(link.mtu, 1380);
-  assert.match(await lab.ip(ns, 'route', 'get', '10.91.200.1'), new RegExp(`dev ${mesh}`));
-  assert.match(await lab.ip(ns, 'route', 'show', 'table', '1000'), new RegExp(`^10\\.92\\.0\\.0/16 dev ${mesh} `, 'm'));
-  assert.match(await lab.ip(ns, '-6', 'route', 'get', 'fd91::9'), new RegExp(`dev ${mesh}`));
-  assert.match(await lab.ip(ns, 'route', 'get', '192.168.50.9'), new RegExp(`dev ${lan}`), 'the LAN keeps its route');
-  assert.equal((await lab.ip(ns, '-4', 'addr', 'show', 'dev', mesh)).match(/10\.90\.0\.1\/24/g)?.length, 1);
-
-  const remove = await lab.exec(ns, process.execPath, ['--input-type=module', '-e', `const c = await import('${configureModule}'); await c.deleteLink('${mesh}'); await c.deleteLink('${mesh}'); console.log('deleted');`]);
-  assert.equal(remove.stdout.trim(), 'deleted', remove.stderr);
-  assert.notEqual((await run('ip', ['-n', ns, 'link', 'show', 'dev', mesh])).code, 0);
-});
