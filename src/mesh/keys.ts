@@ -39,11 +39,6 @@ export function publicKeyOf(privateKey: Buffer): Buffer {
   return Buffer.from(spki.subarray(X25519_SPKI_PREFIX.length));
 }
 
-/** A node:crypto key object for a raw private key, so callers can run `crypto.diffieHellman` (X25519). */
-export function privateKeyObject(privateKey: Buffer) {
-  return createPrivateKey({ key: Buffer.concat([X25519_PKCS8_PREFIX, privateKey]), format: 'der', type: 'pkcs8' });
-}
-
 export function encodeKey(key: Buffer): string {
   if (key.length !== KEY_LENGTH) throw new InputError(`a WireGuard key is ${KEY_LENGTH} bytes, not ${key.length}`);
   return key.toString('base64');
