@@ -18,6 +18,9 @@
 #define MAX_LINE_BYTES (1 << 20)
 /* A request larger than this closes the connection (a full configuration of thousands of peers fits). */
 #define MAX_REQUEST_BYTES (256u << 20)
+/* While this much reply waits for a client that does not read, its further requests wait unread
+ * (as wireguard-go's blocking write holds that connection), so the node's memory stays bounded. */
+#define MAX_REPLY_BACKLOG_BYTES (1u << 20)
 
 typedef struct bytes {
   char *data;
@@ -64,6 +67,9 @@ typedef struct control_conn {
   int in_request;
   bytes out;
   size_t out_sent;
+  /* Received bytes not taken yet because replies backed up. */
+  bytes in;
+  int taking_in;
   int peer_done;
   int closing;
   int watching;
@@ -92,6 +98,7 @@ static void conn_closed(uv_handle_t *handle) {
   bytes_free(&conn->line);
   bytes_free(&conn->request);
   bytes_free(&conn->out);
+  bytes_free(&conn->in);
   free(conn);
   server->handles_open--;
   release_server(server);
@@ -110,11 +117,16 @@ static void close_conn(control_conn *conn) {
 }
 
 static void on_conn_event(uv_poll_t *handle, int status, int events);
+static int resume_input(control_conn *conn);
 
-/* Readable until the client is done; writable while replies wait for room in the socket. */
+static int backed_up(const control_conn *conn) { return conn->out.length - conn->out_sent >= MAX_REPLY_BACKLOG_BYTES; }
+
+/* Readable until the client is done, and while its replies do not back up; writable while replies
+ * wait for room in the socket. */
 static void watch(control_conn *conn) {
   int pending = conn->out_sent < conn->out.length;
-  int events = (conn->peer_done ? 0 : UV_READABLE) | (pending ? UV_WRITABLE : 0);
+  int readable = !conn->peer_done && !backed_up(conn) && conn->in.length == 0;
+  int events = (readable ? UV_READABLE : 0) | (pending ? UV_WRITABLE : 0);
   if (events != conn->watching) {
     conn->watching = events;
     uv_poll_start(&conn->poll, events, on_conn_event);
@@ -137,7 +149,11 @@ static int flush_out(control_conn *conn) {
   if (conn->out_sent >= conn->out.length) {
     conn->out.length = 0;
     conn->out_sent = 0;
-    if (conn->peer_done) { close_conn(conn); return 0; }
+    if (conn->peer_done && conn->in.length == 0) { close_conn(conn); return 0; }
+  }
+  if (!backed_up(conn) && conn->in.length > 0 && !conn->taking_in) {
+    if (!resume_input(conn)) { close_conn(conn); return 0; }
+    if (conn->closing) return 0;
   }
   watch(conn);
   return 1;
@@ -177,24 +193,49 @@ static int take_line(control_conn *conn, const char *line, size_t length) {
   return 1;
 }
 
-/* Splits what was read into lines; returns 0 when the connection must be closed. */
-static int take_bytes(control_conn *conn, const char *data, size_t length) {
-  while (length > 0 && !conn->closing && !conn->server->closed) {
-    const char *newline = memchr(data, '\n', length);
-    size_t take = newline ? (size_t)(newline - data) : length;
-    if (conn->line.length + take > MAX_LINE_BYTES) return 0;
-    if (!newline) return bytes_append(&conn->line, data, take);
+/* Splits what was read into lines and takes them, stopping between lines once replies back up.
+ * Returns the bytes taken, or -1 when the connection must be closed. */
+static ssize_t take_bytes(control_conn *conn, const char *data, size_t length) {
+  size_t taken = 0;
+  while (taken < length && !conn->closing && !conn->server->closed && !backed_up(conn)) {
+    const char *at = data + taken;
+    size_t left = length - taken;
+    const char *newline = memchr(at, '\n', left);
+    size_t take = newline ? (size_t)(newline - at) : left;
+    if (conn->line.length + take > MAX_LINE_BYTES) return -1;
+    if (!newline) return bytes_append(&conn->line, at, take) ? (ssize_t)length : -1;
     int ok;
     if (conn->line.length == 0) {
-      ok = take_line(conn, data, take);
+      ok = take_line(conn, at, take);
     } else {
-      ok = bytes_append(&conn->line, data, take) && take_line(conn, conn->line.data, conn->line.length);
+      ok = bytes_append(&conn->line, at, take) && take_line(conn, conn->line.data, conn->line.length);
       conn->line.length = 0;
     }
-    if (!ok) return 0;
-    data += take + 1;
-    length -= take + 1;
+    if (!ok) return -1;
+    taken += take + 1;
   }
+  return (ssize_t)taken;
+}
+
+/* What was read: taken now, or kept in `in` until the replies drain. Returns 0 to close. */
+static int take_input(control_conn *conn, const char *data, size_t length) {
+  ssize_t taken = take_bytes(conn, data, length);
+  if (taken < 0) return 0;
+  if ((size_t)taken < length && !conn->closing) return bytes_append(&conn->in, data + taken, length - (size_t)taken);
+  return 1;
+}
+
+/* The replies drained: takes the requests that waited. Replies they produce come back through
+ * controlReply -> flush_out, which must not start this again meanwhile (taking_in). */
+static int resume_input(control_conn *conn) {
+  conn->taking_in = 1;
+  ssize_t taken = take_bytes(conn, conn->in.data, conn->in.length);
+  conn->taking_in = 0;
+  if (taken < 0) return 0;
+  if (conn->closing) return 1;
+  memmove(conn->in.data, conn->in.data + taken, conn->in.length - (size_t)taken);
+  conn->in.length -= (size_t)taken;
+  if (conn->in.capacity > (1u << 20) && conn->in.length == 0) bytes_free(&conn->in);
   return 1;
 }
 
@@ -207,7 +248,7 @@ static void on_conn_event(uv_poll_t *handle, int status, int events) {
   }
   if (!(events & UV_READABLE)) return;
   char buffer[16384];
-  for (int round = 0; round < 64 && !conn->closing && !conn->server->closed; round++) {
+  for (int round = 0; round < 64 && !conn->closing && !conn->server->closed && !backed_up(conn) && conn->in.length == 0; round++) {
     ssize_t n = recv(conn->fd, buffer, sizeof buffer, 0);
     if (n < 0) {
       if (errno == EINTR) continue;
@@ -220,8 +261,9 @@ static void on_conn_event(uv_poll_t *handle, int status, int events) {
       flush_out(conn);
       return;
     }
-    if (!take_bytes(conn, buffer, (size_t)n)) { close_conn(conn); return; }
+    if (!take_input(conn, buffer, (size_t)n)) { close_conn(conn); return; }
   }
+  if (!conn->closing && !conn->server->closed) watch(conn);
 }
 
 static void on_accept(uv_poll_t *handle, int status, int events) {

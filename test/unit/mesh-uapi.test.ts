@@ -192,3 +192,45 @@ test('the control socket is 0600 from the moment it can accept connections, what
   t.after(() => native.controlClose(handle));
   assert.equal((statSync(`${dir}/m.sock`).mode & 0o777).toString(8), '600');
 });
+
+test('a client that sends requests and never reads the replies: the node stops taking its requests, its memory stays bounded, and every reply still arrives in order once it reads', { timeout: 60_000, skip: !canUseRunDir && 'needs root for /var/run/wireguard' }, async (t) => {
+  const { device, server, ask } = await served(t);
+  const peer = publicKeyOf(generatePrivateKey()).toString('hex');
+  const prefixes = Array.from({ length: 20_000 }, (_, i) => `allowed_ip=10.${100 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}/32`);
+  assert.equal((await ask(`set=1\npublic_key=${peer}\n${prefixes.join('\n')}`)).errno, 0);
+  const replyBytes = (await ask('get=1')).lines.join('\n').length;
+  assert.ok(replyBytes > 500_000, `a get=1 reply is ${replyBytes} bytes`);
+  const requests = 100;
+
+  const net = await import('node:net');
+  const socket = net.connect({ path: server.path });
+  t.after(() => socket.destroy());
+  await new Promise<void>((resolve, reject) => { socket.once('connect', resolve); socket.once('error', reject); });
+  socket.pause();
+  const rssBefore = process.memoryUsage().rss;
+  socket.write('get=1\n\n'.repeat(requests));
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  const grownMb = (process.memoryUsage().rss - rssBefore) / 1e6;
+  t.diagnostic(`${requests} get=1 requests of ${(replyBytes / 1e6).toFixed(2)} MB replies unread: the node grew by ${grownMb.toFixed(1)} MB`);
+  // Answering all 100 at once would queue ~56 MB of replies in the node.
+  assert.ok(grownMb < 20, `the node grew by ${grownMb.toFixed(1)} MB while the client did not read`);
+  assert.equal(device.peers.size, 1);
+
+  // The client reads now: every reply arrives, whole and in order.
+  let replies = 0;
+  let tail = '';
+  const done = new Promise<void>((resolve, reject) => {
+    socket.on('data', (chunk: Buffer) => {
+      const text = tail + chunk.toString('latin1');
+      replies += text.split('\nerrno=0\n\n').length - 1;
+      tail = text.slice(-9); // shorter than the marker: a marker is never counted twice
+      if (replies >= requests) resolve();
+    });
+    socket.once('error', reject);
+    socket.once('close', () => (replies >= requests ? resolve() : reject(new Error(`closed after ${replies} replies`))));
+  });
+  socket.resume();
+  await done;
+  assert.equal(replies, requests);
+  assert.equal((await ask('get=1')).errno, 0);
+});
