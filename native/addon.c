@@ -58,6 +58,17 @@ int uint8_array_arg(napi_env env, napi_value value, uint8_t **data, size_t *leng
   return kind == napi_uint8_array;
 }
 
+void *external_arg(napi_env env, napi_value value, const char *what) {
+  void *data = NULL;
+  if (napi_get_value_external(env, value, &data) != napi_ok || data == NULL) {
+    char message[96];
+    snprintf(message, sizeof message, "expected %s", what);
+    throw_type(env, message);
+    return NULL;
+  }
+  return data;
+}
+
 void call_from_loop(napi_env env, napi_async_context context, napi_value callback, size_t argc, const napi_value *argv) {
   napi_value global, result;
   napi_get_global(env, &global);

@@ -18,6 +18,8 @@ napi_value throw_errno(napi_env env, const char *syscall, int err, const char *d
 napi_value throw_type(napi_env env, const char *message);
 /* A Uint8Array (or Buffer) argument's bytes; 0 for anything else. */
 int uint8_array_arg(napi_env env, napi_value value, uint8_t **data, size_t *length);
+/* The pointer behind a handle made with napi_create_external; throws "expected <what>" and returns NULL for anything else. */
+void *external_arg(napi_env env, napi_value value, const char *what);
 void set_count(napi_env env, napi_value object, const char *key, uint64_t value);
 /* Calls a JavaScript callback from a libuv callback (uv_poll): microtasks run after it, and an
  * exception it throws is reported as uncaught, as for any Node event. */

@@ -315,11 +315,7 @@ static void finalize_server(napi_env env, void *data, void *hint) {
   release_server(server);
 }
 
-static control_server *server_arg(napi_env env, napi_value value) {
-  control_server *server = NULL;
-  if (napi_get_value_external(env, value, (void **)&server) != napi_ok || server == NULL) { throw_type(env, "expected a control socket handle"); return NULL; }
-  return server;
-}
+static control_server *server_arg(napi_env env, napi_value value) { return external_arg(env, value, "a control socket handle"); }
 
 /* controlListen(path, onRequest(connectionId, text)) -> handle; throws with errno (EADDRINUSE, ...) */
 static napi_value control_listen(napi_env env, napi_callback_info info) {

@@ -236,12 +236,8 @@ static void finalize_device(napi_env env, void *data, void *hint) {
 
 static tun_device *device_arg(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv) {
   napi_get_cb_info(env, info, argc, argv, NULL, NULL);
-  tun_device *dev = NULL;
-  if (*argc < 1 || napi_get_value_external(env, argv[0], (void **)&dev) != napi_ok || dev == NULL) {
-    throw_type(env, "expected a TUN handle");
-    return NULL;
-  }
-  return dev;
+  if (*argc < 1) { throw_type(env, "expected a TUN handle"); return NULL; }
+  return external_arg(env, argv[0], "a TUN handle");
 }
 
 /* open(name, mtu?) -> [handle, actualName]. The MTU is set by name right away, while the link is

@@ -702,15 +702,11 @@ static void finalize_bind(napi_env env, void *data, void *hint) {
 }
 
 static udp_bind *bind_arg(napi_env env, napi_value value) {
-  udp_bind *bind = NULL;
-  if (napi_get_value_external(env, value, (void **)&bind) != napi_ok || bind == NULL) { throw_type(env, "expected a UDP bind handle"); return NULL; }
-  return bind;
+  return external_arg(env, value, "a UDP bind handle");
 }
 
 static endpoint *endpoint_arg(napi_env env, napi_value value) {
-  endpoint *ep = NULL;
-  if (napi_get_value_external(env, value, (void **)&ep) != napi_ok || ep == NULL) { throw_type(env, "expected an endpoint handle"); return NULL; }
-  return ep;
+  return external_arg(env, value, "an endpoint handle");
 }
 
 /* udpOpen(port, mark, device, onBatch(records, data, count)) -> [handle, port] ; throws with errno */
