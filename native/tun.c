@@ -27,11 +27,16 @@
 #define WRITE_QUEUE_LIMIT_BYTES (8 * 1024 * 1024)
 #define INLINE_WRITE_PACKETS 16
 
+/* A batch is read straight into the inbox, an ArrayBuffer made once per device (packets, then
+ * their lengths as uint32), so a delivery creates no JavaScript object: after idle, making them
+ * per batch cost more than the read. JavaScript uses the packets during the call only. */
+#define INBOX_LENGTHS_OFFSET READ_BATCH_BYTES
+#define INBOX_BYTES (READ_BATCH_BYTES + READ_BATCH_PACKETS * sizeof(uint32_t))
 typedef struct read_batch {
   uint32_t count;
   uint32_t bytes;
-  uint32_t lengths[READ_BATCH_PACKETS];
-  uint8_t data[READ_BATCH_BYTES];
+  uint32_t *lengths;
+  uint8_t *data;
 } read_batch;
 
 typedef struct write_batch {
@@ -55,7 +60,8 @@ typedef struct tun_device {
   uv_poll_t poll;
   int poll_open;  /* the poll handle is not closed yet */
   int finalized;  /* the JS handle is gone: free once the poll handle is closed */
-  read_batch *batch;
+  read_batch batch;
+  napi_ref inbox_ref;
 
   int writer_started;
   int writer_busy; /* a batch is being written: an inline write would overtake it */
@@ -72,27 +78,16 @@ typedef struct tun_device {
 
 /* ---------- reading ---------- */
 
-/* On the JavaScript thread: callback(bytes, lengths, count), or (null, null, 0) once the device is gone. */
+/* On the JavaScript thread: callback(count) for a batch in the inbox, or callback(-1) once the device is gone. */
 static void deliver(tun_device *dev, read_batch *batch) {
   napi_env env = dev->env;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
-  napi_value callback = NULL, argv[3];
-  void *target;
-  if (napi_get_reference_value(env, dev->on_batch, &callback) != napi_ok || callback == NULL) goto out;
-  if (batch == NULL) {
-    napi_get_null(env, &argv[0]);
-    napi_get_null(env, &argv[1]);
-    napi_create_uint32(env, 0, &argv[2]);
-  } else {
-    if (napi_create_arraybuffer(env, batch->bytes, &target, &argv[0]) != napi_ok) goto out;
-    memcpy(target, batch->data, batch->bytes);
-    if (napi_create_arraybuffer(env, batch->count * sizeof(uint32_t), &target, &argv[1]) != napi_ok) goto out;
-    memcpy(target, batch->lengths, batch->count * sizeof(uint32_t));
-    napi_create_uint32(env, batch->count, &argv[2]);
+  napi_value callback = NULL, count;
+  if (napi_get_reference_value(env, dev->on_batch, &callback) == napi_ok && callback != NULL) {
+    napi_create_int32(env, batch ? (int32_t)batch->count : -1, &count);
+    call_from_loop(env, dev->async_context, callback, 1, &count);
   }
-  call_from_loop(env, dev->async_context, callback, 3, argv);
-out:
   napi_close_handle_scope(env, scope);
 }
 
@@ -108,7 +103,7 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
     deliver(dev, NULL);
     return;
   }
-  read_batch *batch = dev->batch;
+  read_batch *batch = &dev->batch;
   for (int round = 0; round < 4 && !dev->closed && dev->reading; round++) {
     batch->count = 0;
     batch->bytes = 0;
@@ -141,7 +136,6 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
 }
 
 static void free_device(tun_device *dev) {
-  free(dev->batch);
   pthread_mutex_destroy(&dev->write_lock);
   pthread_cond_destroy(&dev->write_ready);
   free(dev);
@@ -229,6 +223,7 @@ static void finalize_device(napi_env env, void *data, void *hint) {
   tun_device *dev = data;
   stop_device(dev);
   if (dev->on_batch) napi_delete_reference(env, dev->on_batch);
+  if (dev->inbox_ref) napi_delete_reference(env, dev->inbox_ref);
   if (dev->async_context) napi_async_destroy(env, dev->async_context);
   dev->finalized = 1;
   if (!dev->poll_open) free_device(dev);
@@ -301,7 +296,8 @@ static napi_value tun_open(napi_env env, napi_callback_info info) {
   return result;
 }
 
-/* startReading(handle, callback(bytes: ArrayBuffer, lengths: ArrayBuffer, count)); (null, null, 0) once if the device is deleted */
+/* startReading(handle, callback(count)) -> inbox: each batch's packets from offset 0, their lengths
+ * (uint32) from INBOX_LENGTHS_OFFSET; callback(-1) once if the device is deleted. */
 static napi_value tun_start_reading(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
@@ -313,19 +309,23 @@ static napi_value tun_start_reading(napi_env env, napi_callback_info info) {
   if (argc < 2 || napi_typeof(env, argv[1], &type) != napi_ok || type != napi_function) return throw_type(env, "startReading: callback must be a function");
   napi_value resource_name;
   uv_loop_t *loop = NULL;
+  napi_value inbox;
+  uint8_t *inbox_bytes = NULL;
   napi_create_string_utf8(env, "netmend:tun-read", NAPI_AUTO_LENGTH, &resource_name);
-  if (!dev->batch) dev->batch = malloc(sizeof *dev->batch);
-  if (!dev->batch || napi_get_uv_event_loop(env, &loop) != napi_ok || napi_create_reference(env, argv[1], 1, &dev->on_batch) != napi_ok
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok || napi_create_arraybuffer(env, INBOX_BYTES, (void **)&inbox_bytes, &inbox) != napi_ok
+      || napi_create_reference(env, inbox, 1, &dev->inbox_ref) != napi_ok || napi_create_reference(env, argv[1], 1, &dev->on_batch) != napi_ok
       || napi_async_init(env, NULL, resource_name, &dev->async_context) != napi_ok) {
     return throw_errno(env, "startReading", ENOMEM, dev->name);
   }
+  dev->batch.data = inbox_bytes;
+  dev->batch.lengths = (uint32_t *)(inbox_bytes + INBOX_LENGTHS_OFFSET);
   dev->env = env;
   uv_poll_init(loop, &dev->poll, dev->fd);
   dev->poll.data = dev;
   dev->poll_open = 1;
   dev->reading = 1;
   uv_poll_start(&dev->poll, UV_READABLE, on_readable);
-  return NULL;
+  return inbox;
 }
 
 /* write(handle, packets: Array<Uint8Array>) -> number queued */

@@ -162,6 +162,8 @@ typedef struct udp_bind {
   int polls_open;
   int finalized;
   struct rx_state *rx;
+  napi_ref inbox_ref;
+  uint8_t *inbox;
 
   int writer_started;
   int writer_busy; /* a job is being sent: an inline send would overtake it */
@@ -225,38 +227,58 @@ static uint16_t bound_port(int fd) {
 
 /* ---------------- reading ---------------- */
 
+/*
+ * Received batches reach JavaScript through the inbox, one ArrayBuffer made once per bind: the
+ * records at its start, then room for the bytes of a batch of up to INBOX_DATA_BYTES. Making
+ * ArrayBuffers and their views per batch cost ~45 us per datagram after the process had been
+ * idle for a few ms (every cache line cold again on these machines), on every hop of a first
+ * ping. A bigger batch (bulk, GRO) hands its own allocation over as an external ArrayBuffer,
+ * which copies nothing. JavaScript reads a batch during the call only: what it keeps, it copies.
+ */
+#define INBOX_RECORDS_BYTES (RX_MAX_RECORDS * sizeof(record))
+#define INBOX_DATA_BYTES (256 * 1024)
+
 typedef struct rx_batch {
   uint32_t count;
   uint32_t data_bytes;
   record *records;
   uint8_t *data;
+  int handed_over; /* data is its own allocation (too big for the inbox), given to JavaScript */
 } rx_batch;
 
 static void free_rx_data(napi_env env, void *data, void *hint) { (void)env; (void)hint; free(data); }
 
-static void free_rx_batch(rx_batch *batch) {
-  free(batch->records);
-  free(batch->data);
-  free(batch);
+/* Empty, pointing into the inbox, or into a fresh allocation for `bytes` that do not fit. */
+static int start_rx_batch(udp_bind *bind, rx_batch *batch, size_t bytes) {
+  batch->count = 0;
+  batch->data_bytes = 0;
+  batch->records = (record *)bind->inbox;
+  batch->handed_over = bytes > INBOX_DATA_BYTES;
+  batch->data = batch->handed_over ? malloc(bytes) : bind->inbox + INBOX_RECORDS_BYTES;
+  return batch->data != NULL;
 }
 
-/* On the JavaScript thread: onBatch(records, data, count). The data buffer is handed over, not copied. */
+/* On the JavaScript thread: onBatch(count, data), data null when the bytes are in the inbox. */
 static void deliver_rx(udp_bind *bind, rx_batch *batch) {
   napi_env env = bind->env;
   napi_handle_scope scope;
-  if (napi_open_handle_scope(env, &scope) != napi_ok) { free_rx_batch(batch); return; }
-  napi_value callback = NULL, argv[3];
-  void *target;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) {
+    if (batch->handed_over) free(batch->data);
+    return;
+  }
+  napi_value callback = NULL, argv[2];
   if (napi_get_reference_value(env, bind->on_batch, &callback) != napi_ok || callback == NULL) goto out;
-  if (napi_create_arraybuffer(env, batch->count * sizeof(record), &target, &argv[0]) != napi_ok) goto out;
-  memcpy(target, batch->records, batch->count * sizeof(record));
-  if (napi_create_external_arraybuffer(env, batch->data, batch->data_bytes ? batch->data_bytes : 1, free_rx_data, NULL, &argv[1]) != napi_ok) goto out;
-  batch->data = NULL;
-  napi_create_uint32(env, batch->count, &argv[2]);
-  call_from_loop(env, bind->async_context, callback, 3, argv);
+  if (batch->handed_over) {
+    if (napi_create_external_arraybuffer(env, batch->data, batch->data_bytes ? batch->data_bytes : 1, free_rx_data, NULL, &argv[1]) != napi_ok) goto out;
+    batch->data = NULL;
+  } else {
+    napi_get_null(env, &argv[1]);
+  }
+  napi_create_uint32(env, batch->count, &argv[0]);
+  call_from_loop(env, bind->async_context, callback, 2, argv);
 out:
   napi_close_handle_scope(env, scope);
-  free_rx_batch(batch);
+  if (batch->handed_over) free(batch->data);
 }
 
 static int open_transport(EVP_CIPHER_CTX *ctx, const uint8_t key[32], const uint8_t *msg, uint32_t length, uint8_t *out) {
@@ -309,51 +331,46 @@ static void add_segment(udp_bind *bind, EVP_CIPHER_CTX *ctx, rx_batch *batch, co
   batch->data_bytes += length;
 }
 
-static int hand_rx_to_js(udp_bind *bind, rx_batch *batch) {
-  deliver_rx(bind, batch);
-  return !bind->closed;
-}
+typedef struct rx_state {
+  uint8_t *slots;
+  struct mmsghdr *msgs;
+  struct iovec *iovs;
+  struct sockaddr_in6 *names;
+  uint8_t (*controls)[128];
+  int used; /* entries the last recvmmsg filled: only those need their lengths reset */
+  EVP_CIPHER_CTX *ctx;
+} rx_state;
 
 /* One recvmmsg: returns the datagrams read (0 when none), -1 once the bind was closed meanwhile. */
-static int drain_socket(udp_bind *bind, int fd, int family, uint8_t *slots, struct mmsghdr *msgs, struct iovec *iovs,
-                        struct sockaddr_in6 *names, uint8_t (*controls)[128], EVP_CIPHER_CTX *ctx) {
-  for (int i = 0; i < RX_SLOTS; i++) {
-    iovs[i].iov_base = slots + (size_t)i * RX_SLOT_BYTES;
-    iovs[i].iov_len = RX_SLOT_BYTES;
-    memset(&msgs[i].msg_hdr, 0, sizeof msgs[i].msg_hdr);
-    msgs[i].msg_hdr.msg_iov = &iovs[i];
-    msgs[i].msg_hdr.msg_iovlen = 1;
-    msgs[i].msg_hdr.msg_name = &names[i];
-    msgs[i].msg_hdr.msg_namelen = sizeof names[i];
-    msgs[i].msg_hdr.msg_control = controls[i];
-    msgs[i].msg_hdr.msg_controllen = sizeof controls[i];
+static int drain_socket(udp_bind *bind, int fd, int family, rx_state *rx) {
+  for (int i = 0; i < rx->used; i++) {
+    rx->msgs[i].msg_hdr.msg_namelen = sizeof rx->names[i];
+    rx->msgs[i].msg_hdr.msg_controllen = sizeof rx->controls[i];
+    rx->msgs[i].msg_hdr.msg_flags = 0;
   }
-  int n = recvmmsg(fd, msgs, RX_SLOTS, MSG_DONTWAIT, NULL);
+  int n = recvmmsg(fd, rx->msgs, RX_SLOTS, MSG_DONTWAIT, NULL);
+  rx->used = n > 0 ? n : 0;
   if (n <= 0) return 0;
   size_t total = 0;
   uint32_t segments = 0;
-  for (int i = 0; i < n; i++) total += msgs[i].msg_len;
-  rx_batch *batch = malloc(sizeof *batch);
-  if (!batch) return n;
-  batch->count = 0;
-  batch->data_bytes = 0;
-  batch->records = malloc(sizeof(record) * RX_MAX_RECORDS);
-  batch->data = malloc(total ? total : 1);
-  if (!batch->records || !batch->data) { free(batch->records); free(batch->data); free(batch); return n; }
+  for (int i = 0; i < n; i++) total += rx->msgs[i].msg_len;
+  rx_batch batch;
+  if (!start_rx_batch(bind, &batch, total)) return n;
   for (int i = 0; i < n; i++) {
+    struct msghdr *header = &rx->msgs[i].msg_hdr;
     record meta;
     memset(&meta, 0, sizeof meta);
     meta.family = family == AF_INET6 ? 6 : 4;
     int gso_size = 0;
     if (family == AF_INET6) {
-      memcpy(meta.address, &names[i].sin6_addr, 16);
-      meta.port = ntohs(names[i].sin6_port);
+      memcpy(meta.address, &rx->names[i].sin6_addr, 16);
+      meta.port = ntohs(rx->names[i].sin6_port);
     } else {
-      struct sockaddr_in *sin = (struct sockaddr_in *)&names[i];
+      struct sockaddr_in *sin = (struct sockaddr_in *)&rx->names[i];
       memcpy(meta.address, &sin->sin_addr, 4);
       meta.port = ntohs(sin->sin_port);
     }
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msgs[i].msg_hdr); c; c = CMSG_NXTHDR(&msgs[i].msg_hdr, c)) {
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(header); c; c = CMSG_NXTHDR(header, c)) {
       if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
         struct in_pktinfo info;
         memcpy(&info, CMSG_DATA(c), sizeof info);
@@ -368,24 +385,19 @@ static int drain_socket(udp_bind *bind, int fd, int family, uint8_t *slots, stru
         memcpy(&gso_size, CMSG_DATA(c), sizeof gso_size);
       }
     }
-    const uint8_t *data = iovs[i].iov_base;
-    uint32_t length = msgs[i].msg_len;
+    const uint8_t *data = rx->iovs[i].iov_base;
+    uint32_t length = rx->msgs[i].msg_len;
     uint32_t step = gso_size > 0 ? (uint32_t)gso_size : length;
     if (step == 0) step = 1;
     for (uint32_t at = 0; at < length || (length == 0 && at == 0); at += step) {
       uint32_t piece = length - at < step ? length - at : step;
-      if (batch->count == RX_MAX_RECORDS) {
-        /* Flush the full batch; a fresh one takes the rest. */
-        if (!hand_rx_to_js(bind, batch)) return -1;
-        batch = malloc(sizeof *batch);
-        if (!batch) return n;
-        batch->count = 0;
-        batch->data_bytes = 0;
-        batch->records = malloc(sizeof(record) * RX_MAX_RECORDS);
-        batch->data = malloc(total ? total : 1);
-        if (!batch->records || !batch->data) { free(batch->records); free(batch->data); free(batch); return n; }
+      if (batch.count == RX_MAX_RECORDS) {
+        /* The records are full: JavaScript takes this batch, a fresh one the rest. */
+        deliver_rx(bind, &batch);
+        if (bind->closed) return -1;
+        if (!start_rx_batch(bind, &batch, total)) return n;
       }
-      add_segment(bind, ctx, batch, data + at, piece, &meta);
+      add_segment(bind, rx->ctx, &batch, data + at, piece, &meta);
       segments++;
       if (length == 0) break;
     }
@@ -394,19 +406,13 @@ static int drain_socket(udp_bind *bind, int fd, int family, uint8_t *slots, stru
   atomic_fetch_add(&bind->rx_segments, segments);
   atomic_fetch_add(&bind->rx_bytes, total);
   atomic_fetch_add(&bind->rx_batches, 1);
-  if (batch->count == 0) free_rx_batch(batch);
-  else if (!hand_rx_to_js(bind, batch)) return -1;
-  return n;
+  if (batch.count == 0) {
+    if (batch.handed_over) free(batch.data);
+    return n;
+  }
+  deliver_rx(bind, &batch);
+  return bind->closed ? -1 : n;
 }
-
-typedef struct rx_state {
-  uint8_t *slots;
-  struct mmsghdr *msgs;
-  struct iovec *iovs;
-  struct sockaddr_in6 *names;
-  uint8_t (*controls)[128];
-  EVP_CIPHER_CTX *ctx;
-} rx_state;
 
 static void free_rx_state(rx_state *rx) {
   if (!rx) return;
@@ -415,6 +421,7 @@ static void free_rx_state(rx_state *rx) {
   free(rx);
 }
 
+/* The recvmmsg vectors are wired once; each call resets only the lengths the last one changed. */
 static rx_state *new_rx_state(void) {
   rx_state *rx = calloc(1, sizeof *rx);
   if (!rx) return NULL;
@@ -425,6 +432,17 @@ static rx_state *new_rx_state(void) {
   rx->controls = calloc(RX_SLOTS, 128);
   rx->ctx = new_aead(0);
   if (!rx->slots || !rx->msgs || !rx->iovs || !rx->names || !rx->controls || !rx->ctx) { free_rx_state(rx); return NULL; }
+  for (int i = 0; i < RX_SLOTS; i++) {
+    rx->iovs[i].iov_base = rx->slots + (size_t)i * RX_SLOT_BYTES;
+    rx->iovs[i].iov_len = RX_SLOT_BYTES;
+    struct msghdr *header = &rx->msgs[i].msg_hdr;
+    header->msg_iov = &rx->iovs[i];
+    header->msg_iovlen = 1;
+    header->msg_name = &rx->names[i];
+    header->msg_namelen = sizeof rx->names[i];
+    header->msg_control = rx->controls[i];
+    header->msg_controllen = sizeof rx->controls[i];
+  }
   return rx;
 }
 
@@ -434,8 +452,7 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
   udp_bind *bind = handle->data;
   int v4 = handle == &bind->poll4;
   for (int round = 0; round < 8 && !bind->closed; round++) {
-    rx_state *rx = bind->rx;
-    int n = drain_socket(bind, v4 ? bind->fd4 : bind->fd6, v4 ? AF_INET : AF_INET6, rx->slots, rx->msgs, rx->iovs, rx->names, rx->controls, rx->ctx);
+    int n = drain_socket(bind, v4 ? bind->fd4 : bind->fd6, v4 ? AF_INET : AF_INET6, bind->rx);
     if (n < RX_SLOTS) break;
   }
 }
@@ -696,6 +713,7 @@ static void finalize_bind(napi_env env, void *data, void *hint) {
   udp_bind *bind = data;
   stop_bind(bind);
   napi_delete_reference(env, bind->on_batch);
+  napi_delete_reference(env, bind->inbox_ref);
   napi_async_destroy(env, bind->async_context);
   bind->finalized = 1;
   if (bind->polls_open == 0) release_bind(bind);
@@ -709,7 +727,7 @@ static endpoint *endpoint_arg(napi_env env, napi_value value) {
   return external_arg(env, value, "an endpoint handle");
 }
 
-/* udpOpen(port, mark, device, onBatch(records, data, count)) -> [handle, port] ; throws with errno */
+/* udpOpen(port, mark, device, onBatch(count, data | null)) -> [handle, port, inbox] ; throws with errno */
 static napi_value udp_open(napi_env env, napi_callback_info info) {
   size_t argc = 4;
   napi_value argv[4];
@@ -752,14 +770,19 @@ static napi_value udp_open(napi_env env, napi_callback_info info) {
   pthread_mutex_init(&bind->write_lock, NULL);
   pthread_cond_init(&bind->write_ready, NULL);
 
-  napi_value handle, resource, result, port_value;
+  napi_value handle, resource, result, port_value, inbox;
   uv_loop_t *loop = NULL;
   bind->rx = new_rx_state();
   napi_create_string_utf8(env, "netmend:udp-read", NAPI_AUTO_LENGTH, &resource);
-  if (!bind->rx || napi_get_uv_event_loop(env, &loop) != napi_ok || napi_create_reference(env, argv[3], 1, &bind->on_batch) != napi_ok
+  if (!bind->rx || napi_get_uv_event_loop(env, &loop) != napi_ok
+      || napi_create_arraybuffer(env, INBOX_RECORDS_BYTES + INBOX_DATA_BYTES, (void **)&bind->inbox, &inbox) != napi_ok
+      || napi_create_reference(env, inbox, 1, &bind->inbox_ref) != napi_ok
+      || napi_create_reference(env, argv[3], 1, &bind->on_batch) != napi_ok
       || napi_async_init(env, NULL, resource, &bind->async_context) != napi_ok) {
     if (fd4 >= 0) close(fd4);
     if (fd6 >= 0) close(fd6);
+    if (bind->inbox_ref) napi_delete_reference(env, bind->inbox_ref);
+    if (bind->on_batch) napi_delete_reference(env, bind->on_batch);
     free_rx_state(bind->rx);
     free(bind);
     return throw_errno(env, "udpOpen", ENOMEM, NULL);
@@ -783,10 +806,11 @@ static napi_value udp_open(napi_env env, napi_callback_info info) {
     bind->polls_open++;
   }
   napi_create_external(env, bind, finalize_bind, NULL, &handle);
-  napi_create_array_with_length(env, 2, &result);
+  napi_create_array_with_length(env, 3, &result);
   napi_create_uint32(env, bind->port, &port_value);
   napi_set_element(env, result, 0, handle);
   napi_set_element(env, result, 1, port_value);
+  napi_set_element(env, result, 2, inbox);
   return result;
 }
 

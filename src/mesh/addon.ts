@@ -16,14 +16,15 @@ export type ControlHandle = { readonly __control: unique symbol };
 export interface NativeAddon {
   // ---- tun.c ----
   open(name: string, mtu?: number): [TunHandle, string];
-  /** bytes and lengths are null once, when the device was deleted under the reader. */
-  startReading(handle: TunHandle, deliver: (bytes: ArrayBuffer | null, lengths: ArrayBuffer | null, count: number) => void): void;
+  /** Returns the inbox each batch is read into; deliver(-1) once, when the device was deleted under the reader. */
+  startReading(handle: TunHandle, deliver: (count: number) => void): ArrayBuffer;
   write(handle: TunHandle, packets: readonly Uint8Array[]): number;
   stats(handle: TunHandle): TunStats;
   flush(handle: TunHandle, timeoutMs: number): boolean;
   close(handle: TunHandle): void;
   // ---- udp.c ----
-  udpOpen(port: number, mark: number, device: number, onBatch: (records: ArrayBuffer, data: ArrayBuffer, count: number) => void): [BindHandle, number];
+  /** onBatch: `count` records at the inbox's start; their bytes follow them there, or are handedOver (a big batch). */
+  udpOpen(port: number, mark: number, device: number, onBatch: (count: number, handedOver: ArrayBuffer | null) => void): [BindHandle, number, ArrayBuffer];
   udpClose(handle: BindHandle): void;
   udpSetMark(handle: BindHandle, mark: number): void;
   udpSend(handle: BindHandle, endpoint: EndpointHandle, key: Uint8Array | null, remoteIndex: number, counter: number, mtu: number, packets: readonly Uint8Array[]): number;

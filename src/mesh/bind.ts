@@ -1,7 +1,7 @@
 /**
  * The UDP side of the mesh node through the native addon (native/udp.c), which owns the sockets:
  * an IPv4 and an IPv6 socket on one port, SO_MARK, sticky source addresses (IP_PKTINFO), batched
- * receive with decryption on the reader thread, batched sealing and sending on a writer thread.
+ * receive with decryption as datagrams are read, batched sealing and sending on a writer thread.
  * What JavaScript sees per received datagram is one 64-byte record (layout below, shared with
  * udp.c) plus its bytes: the plaintext of a transport message that authenticated, or the raw
  * datagram for everything else.
@@ -33,20 +33,23 @@ export const RECORD_TRANSPORT_OK = 1;
 export const RECORD_TRANSPORT_BAD = 2;
 export const RECORD_UNKNOWN_INDEX = 3;
 export const RECORD_RAW = 4;
+/** The records area at the start of a bind's inbox (udp.c: RX_MAX_RECORDS records). */
+const INBOX_RECORDS_BYTES = 1024 * RECORD_SIZE;
 
 const LITTLE = endianness() === 'LE';
 
-/** One received datagram, read in place from a batch's record array. */
+/**
+ * What udp.c delivered: `count` records in place, and the bytes they point into. Both are views
+ * of the bind's inbox (or of a big batch's own buffer), valid during the delivery only: a
+ * payload kept for later is copied.
+ */
 export class ReceivedBatch {
-  private readonly view: DataView;
-  readonly bytes: Uint8Array;
-  readonly data: Buffer;
-
-  constructor(records: ArrayBuffer, data: ArrayBuffer, readonly count: number) {
-    this.view = new DataView(records);
-    this.bytes = new Uint8Array(records);
-    this.data = Buffer.from(data);
-  }
+  constructor(
+    private readonly view: DataView,
+    readonly bytes: Uint8Array,
+    readonly data: Buffer,
+    readonly count: number,
+  ) {}
 
   kind(i: number): number { return this.bytes[i * RECORD_SIZE]; }
   family(i: number): 4 | 6 { return this.bytes[i * RECORD_SIZE + 1] === 6 ? 6 : 4; }
@@ -137,14 +140,21 @@ export class UdpBind {
 
   constructor(port: number, mark: number, device: number, onBatch: (batch: ReceivedBatch) => void) {
     this.native = loadAddon();
-    const [handle, actual] = this.native.udpOpen(port, mark, device, (records, data, count) => {
-      if (this.closed) return;
+    // The inbox's views are made once: per batch they cost more than the batch's own work after idle.
+    let records: DataView | undefined;
+    let recordBytes: Uint8Array | undefined;
+    let inboxData: Buffer | undefined;
+    const [handle, actual, inbox] = this.native.udpOpen(port, mark, device, (count, handedOver) => {
+      if (this.closed || !records || !recordBytes || !inboxData) return;
       try {
-        onBatch(new ReceivedBatch(records, data, count));
+        onBatch(new ReceivedBatch(records, recordBytes, handedOver ? Buffer.from(handedOver) : inboxData, count));
       } catch (error) {
         process.nextTick(() => { throw error; });
       }
     });
+    records = new DataView(inbox, 0, INBOX_RECORDS_BYTES);
+    recordBytes = new Uint8Array(inbox, 0, INBOX_RECORDS_BYTES);
+    inboxData = Buffer.from(inbox, INBOX_RECORDS_BYTES);
     this.handle = handle;
     this.port = actual;
   }

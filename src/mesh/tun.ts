@@ -6,10 +6,15 @@
 import { CheckCouldNotRunError, InputError } from '../errors.js';
 import { loadAddon, type NativeAddon, type TunHandle } from './addon.js';
 
+/** The inbox tun.c reads batches into: packets from offset 0, then their lengths (uint32). */
+const READ_BATCH_PACKETS = 128;
+const INBOX_LENGTHS_OFFSET = 256 * 1024;
+
 export interface TunDevice {
   readonly name: string;
   /** Start delivering IP packets read from the device, in batches (one call per batch).
-   *  The Buffers of one batch are views of one allocation: copy a packet to keep it for long. */
+   *  The Buffers are views of the reader's buffer, valid during the call only: copy a packet to
+   *  keep it (the next batch is read into the same place). */
   onPackets(handler: (packets: Buffer[]) => void): void;
   /** Write IP packets to the device. */
   write(packets: Buffer[]): void;
@@ -72,17 +77,18 @@ class AddonTunDevice implements NativeTunDevice {
     if (this.isClosed) throw new CheckCouldNotRunError(`TUN device ${this.name} is closed`);
     if (this.reading) throw new Error(`TUN device ${this.name} already has a packet handler`);
     this.reading = true;
-    this.native.startReading(this.handle, (bytes, lengths, count) => {
-      if (bytes === null || lengths === null) {
+    let sizes: Uint32Array | undefined;
+    const inbox = this.native.startReading(this.handle, (count) => {
+      if (count < 0) {
         this.gone = true;
         this.goneHandler?.();
         return;
       }
-      const sizes = new Uint32Array(lengths);
+      if (!sizes) return;
       const packets = new Array<Buffer>(count);
       let offset = 0;
       for (let i = 0; i < count; i++) {
-        packets[i] = Buffer.from(bytes, offset, sizes[i]);
+        packets[i] = Buffer.from(inbox, offset, sizes[i]);
         offset += sizes[i];
       }
       try {
@@ -93,6 +99,7 @@ class AddonTunDevice implements NativeTunDevice {
         process.nextTick(() => { throw error; });
       }
     });
+    sizes = new Uint32Array(inbox, INBOX_LENGTHS_OFFSET, READ_BATCH_PACKETS);
   }
 
   onGone(handler: () => void): void {
