@@ -106,15 +106,20 @@ function generateEphemeral(rawPrivate?: Uint8Array): Ephemeral {
 }
 
 /**
- * A fresh ephemeral is made after each use, in the next loop turn, so the next initiation or
- * response does not wait for key generation. Each ephemeral is used exactly once.
+ * Fresh ephemerals are made ahead, so the next initiation or response does not wait for key
+ * generation. Each is used exactly once. The pool is refilled a little after a use, not in the
+ * next loop turn: what is needed now was prepared already, and the refill's key generations
+ * would compete for the CPU with whatever the use was for (a peer just configured, its first
+ * packet on its way).
  */
 const ephemeralPool: Ephemeral[] = [];
+const EPHEMERAL_POOL_SIZE = 2;
+const REFILL_AFTER_MS = 20;
 let refillScheduled = false;
 
 function refillEphemerals(): void {
   refillScheduled = false;
-  while (ephemeralPool.length < 2) ephemeralPool.push(generateEphemeral());
+  while (ephemeralPool.length < EPHEMERAL_POOL_SIZE) ephemeralPool.push(generateEphemeral());
 }
 
 export function newEphemeral(rawPrivate?: Uint8Array): Ephemeral {
@@ -122,7 +127,7 @@ export function newEphemeral(rawPrivate?: Uint8Array): Ephemeral {
   const ready = ephemeralPool.shift();
   if (!refillScheduled) {
     refillScheduled = true;
-    setImmediate(refillEphemerals).unref();
+    setTimeout(refillEphemerals, REFILL_AFTER_MS).unref();
   }
   return ready ?? generateEphemeral();
 }
@@ -141,12 +146,19 @@ export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   return acc === 0;
 }
 
-/** TAI64N now, nanoseconds rounded down to 2^24 so the timestamp does not leak fine timing. */
+const TWO_32 = 0x1_0000_0000;
+
+/**
+ * TAI64N now, nanoseconds rounded down to 2^24 so the timestamp does not leak fine timing. The
+ * label 2^62 + 10 + seconds is written as two 32-bit halves: no BigInt on the initiation's path.
+ */
 export function tai64n(nowMs = Date.now(), extraNs = 0): Buffer {
   const out = Buffer.alloc(12);
   const seconds = Math.floor(nowMs / 1000);
   const nanos = (nowMs - seconds * 1000) * 1e6 + extraNs;
-  out.writeBigUInt64BE(0x400000000000000an + BigInt(seconds), 0);
+  const label = seconds + 10;
+  out.writeUInt32BE(0x40000000 + Math.floor(label / TWO_32), 0);
+  out.writeUInt32BE(label % TWO_32, 4);
   out.writeUInt32BE((Math.floor(nanos) & 0xff000000) >>> 0, 8);
   return out;
 }

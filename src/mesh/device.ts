@@ -4,7 +4,7 @@
  * table shared by handshakes and sessions, and the lifecycle. The paths live beside it, one file
  * per concern: send.ts (TUN -> peers), receive.ts (network -> TUN), handshakes.ts, timers.ts.
  */
-import { randomInt } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import { AllowedIps, type Prefix } from './allowed-ips.js';
 import { NativeEndpoint, receiveKeys, UdpBind, type BindStats } from './bind.js';
 import { clampPrivateKey, isZero, x25519PublicKey } from './crypto.js';
@@ -54,6 +54,24 @@ export interface DeviceOptions {
   mtu?: number;
   sink?: PacketSink;
   logger?: Logger;
+}
+
+/**
+ * Session indexes come from a pool of CSPRNG output, one fill per 64: an index is drawn between a
+ * packet's arrival and the handshake message it causes, where randomInt's own machinery cost
+ * more than the rest of the draw.
+ */
+const indexPool = new Uint32Array(64);
+let indexPoolNext = indexPool.length;
+
+function randomIndex(): number {
+  if (indexPoolNext === indexPool.length) {
+    randomFillSync(indexPool);
+    indexPoolNext = 0;
+  }
+  const index = indexPool[indexPoolNext];
+  indexPool[indexPoolNext++] = 0;
+  return index;
 }
 
 /** Distinguishes devices of one process in the native receive-key table. */
@@ -262,7 +280,7 @@ export class Device {
 
   newIndex(entry: IndexEntry): number {
     for (;;) {
-      const index = randomInt(0x1_0000_0000);
+      const index = randomIndex();
       if (!this.indexTable.has(index)) {
         this.indexTable.set(index, entry);
         return index;

@@ -2,10 +2,10 @@
  * The mesh node's log: one line per event on stderr, with a level. Keys never go through here
  * except as public keys, which identify peers (abbreviated as wg does).
  *
- * Verbose lines are stamped when the event happens but written a moment later, together: a
- * handshake logs between a packet arriving and the next one leaving, and a synchronous write to
- * stderr there (plus waking whoever reads the pipe) delayed that packet by a measurable share of
- * the first ping. Info and error lines are written at once, after any verbose lines before them;
+ * Verbose lines are stamped when the event happens but formatted and written a moment later,
+ * together: a handshake logs between a packet arriving and the next one leaving, and a
+ * synchronous write to stderr there (plus waking whoever reads the pipe) delayed that packet by
+ * a measurable share of the first ping. Info and error lines are written at once, after any verbose lines before them;
  * the process exiting writes whatever is left.
  */
 export type LogLevel = 'silent' | 'error' | 'info' | 'verbose';
@@ -24,7 +24,8 @@ function flushWaiting(): void {
 }
 
 export class Logger {
-  private pending: string[] = [];
+  /** Lines not written yet, formatted only when they are (a date's text costs more than the event). */
+  private pending: Array<{ at: number; level: LogLevel; message: string }> = [];
 
   constructor(
     readonly level: LogLevel = 'info',
@@ -38,8 +39,7 @@ export class Logger {
 
   private write(level: LogLevel, message: string): void {
     if (RANK[this.level] < RANK[level]) return;
-    const time = new Date().toISOString().replace('T', ' ').replace('Z', '');
-    this.pending.push(`${time} ${level.padEnd(7)} ${this.prefix}${message}\n`);
+    this.pending.push({ at: Date.now(), level, message });
     if (level !== 'verbose') {
       this.flush();
       return;
@@ -59,8 +59,13 @@ export class Logger {
   flush(): void {
     waiting.delete(this);
     if (this.pending.length === 0) return;
-    const text = this.pending.join('');
+    const lines = this.pending;
     this.pending = [];
+    let text = '';
+    for (const { at, level, message } of lines) {
+      const time = new Date(at).toISOString().replace('T', ' ').replace('Z', '');
+      text += `${time} ${level.padEnd(7)} ${this.prefix}${message}\n`;
+    }
     this.sink(text);
   }
 

@@ -33,6 +33,8 @@ test('TAI64N: seconds offset by 2^62+10, nanoseconds rounded down to 2^24', () =
   assert.equal(stamp.readBigUInt64BE(0), 0x400000000000000an + 1_700_000_000n);
   assert.equal(stamp.readUInt32BE(8) % 2 ** 24, 0);
   assert.equal(stamp.readUInt32BE(8), Math.floor(123_456_789 / 2 ** 24) * 2 ** 24);
+  // Past 2106 the seconds overflow 32 bits into the label's upper half.
+  assert.equal(tai64n((2 ** 32 - 5) * 1000).readBigUInt64BE(0), 0x400000000000000an + BigInt(2 ** 32 - 5));
 });
 
 test('padding: multiple of 16, capped at the MTU, MTU 0 survives', () => {
