@@ -11,7 +11,9 @@
  *    Measured in alternation: one round on each pair per turn, the order rotating from turn to
  *    turn, so a burst of load on the shared machine hits the three alike. Reported: the median
  *    per pair and the paired ratio (median over turns of netmend / wireguard-go, the two rounds
- *    of a turn being moments apart);
+ *    of a turn being moments apart), then the same for two parts of a round: the `wg set`, and
+ *    the tunnel's part (the reply's round trip as ping reports it, the handshake included),
+ *    which leaves the start-up of the `ping` process out;
  *  - flood-ping round trips per second; iperf3 TCP with 1 and 4 streams in both directions,
  *    one pair after the other.
  * Prints the figures and the ratios netmend / wireguard-go. Needs root, wireguard-go, wg, iperf3.
@@ -20,7 +22,7 @@
  */
 import { median, pairedRatioOf } from './lib/measure.js';
 import { Lab } from '../test/lab/harness.js';
-import { b64, iperf3, newNode, pingUntilReply, startNode, twoHosts, type Node } from '../test/lab/mesh-interop-lab.js';
+import { b64, iperf3, newNode, startNode, twoHosts, type Node } from '../test/lab/mesh-interop-lab.js';
 
 const firstPingOnly = process.argv[2] === '--first-ping';
 const seconds = firstPingOnly ? 0 : Number(process.argv[2] ?? process.env.BENCH_SECONDS ?? 5);
@@ -36,10 +38,20 @@ interface Pair {
   endpoint: string;
 }
 
+/** One first-ping round, timed three ways. */
+interface FirstPing {
+  /** From `wg set A peer B ... endpoint` to A's first ping reply: the figure the goal is on. */
+  totalMs: number;
+  /** The `wg set` alone (the node's control socket, plus starting `wg`). */
+  wgSetMs: number;
+  /** The reply's round trip as ping itself reports it: the tunnel's part, handshake included. */
+  tunnelMs: number;
+}
+
 interface PairFigures {
   label: string;
   /** Every first-ping round, in turn order. */
-  firstPingMs: number[];
+  firstPings: FirstPing[];
   pingsPerSecond: number;
   /** Mbit/s keyed by `${direction}-${streams}`: send = A -> B, receive = B -> A. */
   mbps: Record<string, number>;
@@ -73,19 +85,25 @@ async function startPair(label: string, kindA: Node['kind'], kindB: Node['kind']
 }
 
 /** One round: time from adding B as A's peer (no session on either side) to A's first ping reply. */
-async function firstPingRound({ lab, a, b, endpoint }: Pair): Promise<number> {
+async function firstPingRound({ lab, a, b, endpoint }: Pair): Promise<FirstPing> {
   await wg(lab, a, ['peer', b64(b.publicKey), 'remove']);
   await wg(lab, b, ['peer', b64(a.publicKey), 'remove']);
   await wg(lab, b, ['peer', b64(a.publicKey), 'allowed-ips', `${a.address}/32`]);
   const start = performance.now();
   await wg(lab, a, ['peer', b64(b.publicKey), 'allowed-ips', `${b.address}/32`, 'endpoint', endpoint]);
-  if (!(await pingUntilReply(lab, a.ns, b.address, 30_000))) throw new Error(`no ping reply from ${b.address} (${a.kind} -> ${b.kind})`);
-  return performance.now() - start;
+  const wgSetMs = performance.now() - start;
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    const result = await lab.exec(a.ns, 'ping', ['-c', '1', '-W', '2', b.address], { timeoutMs: 5000 });
+    const rtt = /time=([\d.]+) ms/.exec(result.stdout);
+    if (result.code === 0 && rtt) return { totalMs: performance.now() - start, wgSetMs, tunnelMs: Number(rtt[1]) };
+  }
+  throw new Error(`no ping reply from ${b.address} (${a.kind} -> ${b.kind})`);
 }
 
 /** First-ping rounds on every pair, one per pair per turn, the order rotating from turn to turn. */
-async function firstPings(pairs: Pair[], turns: number): Promise<number[][]> {
-  const times: number[][] = pairs.map(() => []);
+async function firstPings(pairs: Pair[], turns: number): Promise<FirstPing[][]> {
+  const times: FirstPing[][] = pairs.map(() => []);
   for (let turn = 0; turn < turns; turn++) {
     for (let k = 0; k < pairs.length; k++) {
       const which = (k + turn) % pairs.length;
@@ -115,22 +133,34 @@ async function throughput({ lab, a, b }: Pair): Promise<{ pingsPerSecond: number
 
 function row(f: PairFigures): string {
   const cells = RUNS.map((run) => `${f.mbps[run.key].toFixed(0).padStart(6)}`).join(' ');
-  return `${f.label.padEnd(30)} ${cells}   ${f.pingsPerSecond.toFixed(0).padStart(7)}   ${median(f.firstPingMs).toFixed(1).padStart(6)}`;
+  return `${f.label.padEnd(30)} ${cells}   ${f.pingsPerSecond.toFixed(0).padStart(7)}   ${median(totals(f)).toFixed(1).padStart(6)}`;
 }
 
 function ratios(label: string, ours: PairFigures, reference: PairFigures): string {
   const cells = RUNS.map((run) => `${(ours.mbps[run.key] / reference.mbps[run.key]).toFixed(2).padStart(5)}x`).join(' ');
-  return `${label.padEnd(30)} ${cells}   ${(ours.pingsPerSecond / reference.pingsPerSecond).toFixed(2).padStart(6)}x   ${pairedRatioOf(ours.firstPingMs, reference.firstPingMs).toFixed(2).padStart(5)}x`;
+  return `${label.padEnd(30)} ${cells}   ${(ours.pingsPerSecond / reference.pingsPerSecond).toFixed(2).padStart(6)}x   ${pairedRatioOf(totals(ours), totals(reference)).toFixed(2).padStart(5)}x`;
 }
+
+const totals = (f: PairFigures) => f.firstPings.map((round) => round.totalMs);
 
 function firstPingReport(figures: PairFigures[]): void {
   const [reference, ...others] = figures;
   console.log(`first ping, ms (${FIRST_PING_TURNS} turns in alternation): median [min - max]`);
   for (const f of figures) {
-    console.log(`  ${f.label.padEnd(30)} ${median(f.firstPingMs).toFixed(1).padStart(6)}  [${Math.min(...f.firstPingMs).toFixed(1)} - ${Math.max(...f.firstPingMs).toFixed(1)}]   ${f.firstPingMs.map((t) => t.toFixed(1)).join(' ')}`);
+    const all = totals(f);
+    console.log(`  ${f.label.padEnd(30)} ${median(all).toFixed(1).padStart(6)}  [${Math.min(...all).toFixed(1)} - ${Math.max(...all).toFixed(1)}]   ${all.map((t) => t.toFixed(1)).join(' ')}`);
   }
   for (const f of others) {
-    console.log(`  ${f.label.trim().replace(/\s+/g, ' ')} / wireguard-go pair: ${(median(f.firstPingMs) / median(reference.firstPingMs)).toFixed(2)}x of the medians, paired ${pairedRatioOf(f.firstPingMs, reference.firstPingMs).toFixed(2)}x`);
+    console.log(`  ${f.label.trim().replace(/\s+/g, ' ')} / wireguard-go pair: ${(median(totals(f)) / median(totals(reference))).toFixed(2)}x of the medians, paired ${pairedRatioOf(totals(f), totals(reference)).toFixed(2)}x`);
+  }
+  console.log('  its parts, median ms (paired ratio): the `wg set` | the tunnel (ping\'s own round-trip time, handshake included)');
+  for (const f of figures) {
+    const part = (key: 'wgSetMs' | 'tunnelMs') => {
+      const ours = f.firstPings.map((round) => round[key]);
+      const ratio = f === reference ? '' : ` (${pairedRatioOf(ours, reference.firstPings.map((round) => round[key])).toFixed(2)}x)`;
+      return `${median(ours).toFixed(2)}${ratio}`.padEnd(14);
+    };
+    console.log(`  ${f.label.padEnd(30)} ${part('wgSetMs')} | ${part('tunnelMs')}`);
   }
 }
 
@@ -143,7 +173,7 @@ async function main(): Promise<void> {
     pairs.push(await startPair('netmend-wg   <-> netmend-wg', 'netmend-wg', 'netmend-wg', 51311));
     pairs.push(await startPair('netmend-wg   <-> wireguard-go', 'netmend-wg', 'wireguard-go', 51321));
     const times = await firstPings(pairs, FIRST_PING_TURNS);
-    const figures: PairFigures[] = pairs.map((pair, i) => ({ label: pair.label, firstPingMs: times[i], pingsPerSecond: NaN, mbps: {} }));
+    const figures: PairFigures[] = pairs.map((pair, i) => ({ label: pair.label, firstPings: times[i], pingsPerSecond: NaN, mbps: {} }));
     firstPingReport(figures);
     if (firstPingOnly) return;
     for (const [i, pair] of pairs.entries()) Object.assign(figures[i], await throughput(pair));
