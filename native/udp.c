@@ -230,9 +230,8 @@ static uint16_t bound_port(int fd) {
 /*
  * Received batches reach JavaScript through the inbox, one ArrayBuffer made once per bind: the
  * records at its start, then room for the bytes of a batch of up to INBOX_DATA_BYTES. Making
- * ArrayBuffers and their views per batch cost ~45 us per datagram after the process had been
- * idle for a few ms (every cache line cold again on these machines), on every hop of a first
- * ping. A bigger batch (bulk, GRO) hands its own allocation over as an external ArrayBuffer,
+ * two ArrayBuffers and their views per batch cost ~45 us a batch once the process had slept for
+ * a few ms (every cache line cold again on these machines), on every hop of a first ping. A bigger batch (bulk, GRO) hands its own allocation over as an external ArrayBuffer,
  * which copies nothing. JavaScript reads a batch during the call only: what it keeps, it copies.
  */
 #define INBOX_RECORDS_BYTES (RX_MAX_RECORDS * sizeof(record))

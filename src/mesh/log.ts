@@ -5,8 +5,8 @@
  * Verbose lines are stamped when the event happens but formatted and written a moment later,
  * together: a handshake logs between a packet arriving and the next one leaving, and a
  * synchronous write to stderr there (plus waking whoever reads the pipe) delayed that packet by
- * a measurable share of the first ping. Info and error lines are written at once, after any verbose lines before them;
- * the process exiting writes whatever is left.
+ * a measurable share of the first ping. Info and error lines are written at once, after any
+ * verbose lines before them; the process exiting writes whatever is left.
  */
 export type LogLevel = 'silent' | 'error' | 'info' | 'verbose';
 const RANK: Record<LogLevel, number> = { silent: 0, error: 1, info: 2, verbose: 3 };

@@ -6,7 +6,8 @@
 import { CheckCouldNotRunError, InputError } from '../errors.js';
 import { loadAddon, type NativeAddon, type TunHandle } from './addon.js';
 
-/** The inbox tun.c reads batches into: packets from offset 0, then their lengths (uint32). */
+/** The inbox tun.c reads batches into: packets from offset 0, then their lengths (uint32); the
+ *  sizes are native/tun.c's READ_BATCH_PACKETS and READ_BATCH_BYTES. */
 const READ_BATCH_PACKETS = 128;
 const INBOX_LENGTHS_OFFSET = 256 * 1024;
 
