@@ -22,7 +22,7 @@
  */
 import { median, pairedRatioOf } from './lib/measure.js';
 import { Lab } from '../test/lab/harness.js';
-import { b64, iperf3, newNode, startNode, twoHosts, type Node } from '../test/lab/mesh-interop-lab.js';
+import { b64, iperf3, newNode, pingRoundTrip, startNode, twoHosts, type Node } from '../test/lab/mesh-interop-lab.js';
 
 const firstPingOnly = process.argv[2] === '--first-ping';
 const seconds = firstPingOnly ? 0 : Number(process.argv[2] ?? process.env.BENCH_SECONDS ?? 5);
@@ -92,13 +92,9 @@ async function firstPingRound({ lab, a, b, endpoint }: Pair): Promise<FirstPing>
   const start = performance.now();
   await wg(lab, a, ['peer', b64(b.publicKey), 'allowed-ips', `${b.address}/32`, 'endpoint', endpoint]);
   const wgSetMs = performance.now() - start;
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    const result = await lab.exec(a.ns, 'ping', ['-c', '1', '-W', '2', b.address], { timeoutMs: 5000 });
-    const rtt = /time=([\d.]+) ms/.exec(result.stdout);
-    if (result.code === 0 && rtt) return { totalMs: performance.now() - start, wgSetMs, tunnelMs: Number(rtt[1]) };
-  }
-  throw new Error(`no ping reply from ${b.address} (${a.kind} -> ${b.kind})`);
+  const tunnelMs = await pingRoundTrip(lab, a.ns, b.address, 30_000);
+  if (tunnelMs === undefined) throw new Error(`no ping reply from ${b.address} (${a.kind} -> ${b.kind})`);
+  return { totalMs: performance.now() - start, wgSetMs, tunnelMs };
 }
 
 /** First-ping rounds on every pair, one per pair per turn, the order rotating from turn to turn. */

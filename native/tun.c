@@ -296,8 +296,8 @@ static napi_value tun_open(napi_env env, napi_callback_info info) {
   return result;
 }
 
-/* startReading(handle, callback(count)) -> inbox: each batch's packets from offset 0, their lengths
- * (uint32) from INBOX_LENGTHS_OFFSET; callback(-1) once if the device is deleted. */
+/* startReading(handle, callback(count)) -> [inbox, lengthsOffset]: each batch's packets from offset
+ * 0, their lengths (uint32) from lengthsOffset to the end; callback(-1) once if the device is deleted. */
 static napi_value tun_start_reading(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
@@ -325,7 +325,12 @@ static napi_value tun_start_reading(napi_env env, napi_callback_info info) {
   dev->poll_open = 1;
   dev->reading = 1;
   uv_poll_start(&dev->poll, UV_READABLE, on_readable);
-  return inbox;
+  napi_value result, lengths_offset;
+  napi_create_array_with_length(env, 2, &result);
+  napi_create_uint32(env, INBOX_LENGTHS_OFFSET, &lengths_offset);
+  napi_set_element(env, result, 0, inbox);
+  napi_set_element(env, result, 1, lengths_offset);
+  return result;
 }
 
 /* write(handle, packets: Array<Uint8Array>) -> number queued */

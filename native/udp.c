@@ -726,7 +726,8 @@ static endpoint *endpoint_arg(napi_env env, napi_value value) {
   return external_arg(env, value, "an endpoint handle");
 }
 
-/* udpOpen(port, mark, device, onBatch(count, data | null)) -> [handle, port, inbox] ; throws with errno */
+/* udpOpen(port, mark, device, onBatch(count, data | null)) -> [handle, port, inbox, recordsBytes]: the
+ * records fill the inbox's first recordsBytes, an inbox batch's bytes follow; throws with errno */
 static napi_value udp_open(napi_env env, napi_callback_info info) {
   size_t argc = 4;
   napi_value argv[4];
@@ -769,7 +770,7 @@ static napi_value udp_open(napi_env env, napi_callback_info info) {
   pthread_mutex_init(&bind->write_lock, NULL);
   pthread_cond_init(&bind->write_ready, NULL);
 
-  napi_value handle, resource, result, port_value, inbox;
+  napi_value handle, resource, result, port_value, inbox, records_bytes;
   uv_loop_t *loop = NULL;
   bind->rx = new_rx_state();
   napi_create_string_utf8(env, "netmend:udp-read", NAPI_AUTO_LENGTH, &resource);
@@ -805,11 +806,13 @@ static napi_value udp_open(napi_env env, napi_callback_info info) {
     bind->polls_open++;
   }
   napi_create_external(env, bind, finalize_bind, NULL, &handle);
-  napi_create_array_with_length(env, 3, &result);
+  napi_create_array_with_length(env, 4, &result);
   napi_create_uint32(env, bind->port, &port_value);
+  napi_create_uint32(env, (uint32_t)INBOX_RECORDS_BYTES, &records_bytes);
   napi_set_element(env, result, 0, handle);
   napi_set_element(env, result, 1, port_value);
   napi_set_element(env, result, 2, inbox);
+  napi_set_element(env, result, 3, records_bytes);
   return result;
 }
 

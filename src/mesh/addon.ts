@@ -16,15 +16,15 @@ export type ControlHandle = { readonly __control: unique symbol };
 export interface NativeAddon {
   // ---- tun.c ----
   open(name: string, mtu?: number): [TunHandle, string];
-  /** Returns the inbox each batch is read into; deliver(-1) once, when the device was deleted under the reader. */
-  startReading(handle: TunHandle, deliver: (count: number) => void): ArrayBuffer;
+  /** The inbox each batch is read into (packets, then their uint32 lengths from lengthsOffset); deliver(-1) once, when the device was deleted under the reader. */
+  startReading(handle: TunHandle, deliver: (count: number) => void): [inbox: ArrayBuffer, lengthsOffset: number];
   write(handle: TunHandle, packets: readonly Uint8Array[]): number;
   stats(handle: TunHandle): TunStats;
   flush(handle: TunHandle, timeoutMs: number): boolean;
   close(handle: TunHandle): void;
   // ---- udp.c ----
-  /** onBatch: `count` records at the inbox's start; their bytes follow them there, or are handedOver (a big batch). */
-  udpOpen(port: number, mark: number, device: number, onBatch: (count: number, handedOver: ArrayBuffer | null) => void): [BindHandle, number, ArrayBuffer];
+  /** onBatch: `count` records in the inbox's first recordsBytes; their bytes follow there, or are handedOver (a big batch). */
+  udpOpen(port: number, mark: number, device: number, onBatch: (count: number, handedOver: ArrayBuffer | null) => void): [BindHandle, number, ArrayBuffer, number];
   udpClose(handle: BindHandle): void;
   udpSetMark(handle: BindHandle, mark: number): void;
   udpSend(handle: BindHandle, endpoint: EndpointHandle, key: Uint8Array | null, remoteIndex: number, counter: number, mtu: number, packets: readonly Uint8Array[]): number;

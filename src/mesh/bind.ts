@@ -33,8 +33,6 @@ export const RECORD_TRANSPORT_OK = 1;
 export const RECORD_TRANSPORT_BAD = 2;
 export const RECORD_UNKNOWN_INDEX = 3;
 export const RECORD_RAW = 4;
-/** The records area at the start of a bind's inbox (udp.c: RX_MAX_RECORDS records). */
-const INBOX_RECORDS_BYTES = 1024 * RECORD_SIZE;
 
 const LITTLE = endianness() === 'LE';
 
@@ -144,7 +142,7 @@ export class UdpBind {
     let records: DataView | undefined;
     let recordBytes: Uint8Array | undefined;
     let inboxData: Buffer | undefined;
-    const [handle, actual, inbox] = this.native.udpOpen(port, mark, device, (count, handedOver) => {
+    const [handle, actual, inbox, recordsBytes] = this.native.udpOpen(port, mark, device, (count, handedOver) => {
       if (this.closed || !records || !recordBytes || !inboxData) return;
       try {
         onBatch(new ReceivedBatch(records, recordBytes, handedOver ? Buffer.from(handedOver) : inboxData, count));
@@ -152,9 +150,9 @@ export class UdpBind {
         process.nextTick(() => { throw error; });
       }
     });
-    records = new DataView(inbox, 0, INBOX_RECORDS_BYTES);
-    recordBytes = new Uint8Array(inbox, 0, INBOX_RECORDS_BYTES);
-    inboxData = Buffer.from(inbox, INBOX_RECORDS_BYTES);
+    records = new DataView(inbox, 0, recordsBytes);
+    recordBytes = new Uint8Array(inbox, 0, recordsBytes);
+    inboxData = Buffer.from(inbox, recordsBytes);
     this.handle = handle;
     this.port = actual;
   }

@@ -6,11 +6,6 @@
 import { CheckCouldNotRunError, InputError } from '../errors.js';
 import { loadAddon, type NativeAddon, type TunHandle } from './addon.js';
 
-/** The inbox tun.c reads batches into: packets from offset 0, then their lengths (uint32); the
- *  sizes are native/tun.c's READ_BATCH_PACKETS and READ_BATCH_BYTES. */
-const READ_BATCH_PACKETS = 128;
-const INBOX_LENGTHS_OFFSET = 256 * 1024;
-
 export interface TunDevice {
   readonly name: string;
   /** Start delivering IP packets read from the device, in batches (one call per batch).
@@ -79,7 +74,7 @@ class AddonTunDevice implements NativeTunDevice {
     if (this.reading) throw new Error(`TUN device ${this.name} already has a packet handler`);
     this.reading = true;
     let sizes: Uint32Array | undefined;
-    const inbox = this.native.startReading(this.handle, (count) => {
+    const [inbox, lengthsOffset] = this.native.startReading(this.handle, (count) => {
       if (count < 0) {
         this.gone = true;
         this.goneHandler?.();
@@ -100,7 +95,7 @@ class AddonTunDevice implements NativeTunDevice {
         process.nextTick(() => { throw error; });
       }
     });
-    sizes = new Uint32Array(inbox, INBOX_LENGTHS_OFFSET, READ_BATCH_PACKETS);
+    sizes = new Uint32Array(inbox, lengthsOffset);
   }
 
   onGone(handler: () => void): void {

@@ -135,12 +135,18 @@ export async function ping(lab: Lab, ns: string, address: string, count = 3, tim
 
 /** Pings until one reply arrives (the first may be spent on the handshake). */
 export async function pingUntilReply(lab: Lab, ns: string, address: string, timeoutMs = 20_000): Promise<boolean> {
+  return (await pingRoundTrip(lab, ns, address, timeoutMs)) !== undefined;
+}
+
+/** Pings until a reply comes: its round trip in ms as ping reports it, undefined on timeout. */
+export async function pingRoundTrip(lab: Lab, ns: string, address: string, timeoutMs = 20_000): Promise<number | undefined> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const result = await lab.exec(ns, 'ping', ['-c', '1', '-W', '2', address], { timeoutMs: 5000 });
-    if (result.code === 0) return true;
+    const time = /time=([\d.]+) ms/.exec(result.stdout);
+    if (result.code === 0 && time) return Number(time[1]);
   }
-  return false;
+  return undefined;
 }
 
 export interface IperfSummary {

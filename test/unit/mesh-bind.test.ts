@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { NativeEndpoint, RECORD_RAW, UdpBind, type ReceivedBatch } from '../../src/mesh/bind.js';
+import { waitFor } from '../lab/mesh-interop-lab.js';
 
 /** Datagram `i` of a burst: its index in front, then bytes that depend on it and on their place. */
 function datagram(i: number, length: number): Buffer {
@@ -14,14 +15,6 @@ function datagram(i: number, length: number): Buffer {
   bytes[0] = 0x55; // not a WireGuard message type: delivered raw
   bytes.writeUInt32BE(i, 4);
   return bytes;
-}
-
-async function until(predicate: () => boolean, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
 }
 
 test('received datagrams reach JavaScript whole and in order, from batches in the inbox and from batches too big for it', async () => {
@@ -40,12 +33,12 @@ test('received datagrams reach JavaScript whole and in order, from batches in th
     // Sent in one go, before the receiver's loop turn: each burst is read in few recvmmsg batches.
     const small = Array.from({ length: 300 }, (_, i) => datagram(i, 60 + (i % 90)));
     for (const message of small) sender.sendRaw(to, message);
-    await until(() => received.length >= small.length, 5000, 'the small datagrams');
+    await waitFor(() => received.length >= small.length, 5000, 'the small datagrams');
     const smallBatches = batches;
     // 40 x 60 KB: a batch far beyond the inbox's 256 KB.
     const big = Array.from({ length: 40 }, (_, i) => datagram(1000 + i, 60_000 - i));
     for (const message of big) sender.sendRaw(to, message);
-    await until(() => received.length >= small.length + big.length, 5000, 'the big datagrams');
+    await waitFor(() => received.length >= small.length + big.length, 5000, 'the big datagrams');
 
     assert.ok(smallBatches < small.length, `300 datagrams queued at once arrive in batches (${smallBatches} calls)`);
     const expected = [...small, ...big];
